@@ -1,0 +1,45 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "swift-analytics-cache",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "ResultFormat", targets: ["ResultFormat"]),
+        .library(name: "DuckDBClient", targets: ["DuckDBClient"]),
+        .executable(name: "analytics-cache", targets: ["AnalyticsCacheCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+    ],
+    targets: [
+        // L3: DuckDB's C API, linked through the duckdb.pc that scripts/bootstrap.sh installs.
+        .systemLibrary(name: "CDuckDB", pkgConfig: "duckdb"),
+        .target(
+            name: "ResultFormat"
+        ),
+        .target(
+            name: "DuckDBClient",
+            dependencies: [
+                "CDuckDB",
+                "ResultFormat",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        .executableTarget(
+            name: "AnalyticsCacheCLI",
+            dependencies: [
+                "CDuckDB",
+                "DuckDBClient",
+                "ResultFormat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "ResultFormatTests", dependencies: ["ResultFormat"]),
+        .testTarget(name: "DuckDBClientTests", dependencies: ["DuckDBClient", "ResultFormat", "CDuckDB"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

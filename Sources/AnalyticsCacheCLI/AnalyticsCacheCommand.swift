@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// `analytics-cache`: the command-line tool.
+@main
+struct AnalyticsCacheCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "analytics-cache",
+        abstract: "Serve expensive DuckDB analytics queries from a layered cache.",
+        subcommands: [QueryCommand.self, BenchCommand.self]
+    )
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import DuckDBClient
+import ResultFormat
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `analytics-cache query --sql SQL [--format json|csv] [--database PATH] [--read-only]`
+struct QueryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "query",
+        abstract: "Run SQL on DuckDB and write the result to stdout.",
+        discussion: """
+            Without --database the SQL runs on a fresh in-memory database. Several statements may be \
+            separated by ';' — the last one's result is written. A statement without a result set \
+            writes nothing to stdout and a summary to stderr. Errors go to stderr, exit code 1.
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case json, csv
+    }
+
+    @Option(help: "The SQL to run.")
+    var sql: String
+
+    @Option(help: "Output format: json (array of row objects) or csv (RFC 4180).")
+    var format: Format = .json
+
+    @Option(help: "A DuckDB database file (created if missing unless --read-only).")
+    var database: String?
+
+    @Flag(help: "Open the database file read-only.")
+    var readOnly = false
+
+    func validate() throws {
+        if readOnly && database == nil {
+            throw ValidationError("--read-only needs --database")
+        }
+    }
+
+    func run() async throws {
+        let outcome: StatementOutcome
+        do {
+            let db = try Database(
+                path: database, configuration: .init(accessMode: readOnly ? .readOnly : .readWrite))
+            let connection = try db.connect()
+            outcome = try connection.execute(sql)
+        } catch let error as DuckDBError {
+            writeStderr("error: \(error.message)\n")
+            throw ExitCode.failure
+        }
+        switch outcome {
+        case .rows(let result):
+            var bytes: [UInt8]
+            switch format {
+            case .json:
+                bytes = JSONResultEncoder().encode(result)
+                bytes.append(UInt8(ascii: "\n"))
+            case .csv:
+                bytes = CSVResultEncoder().encode(result)
+            }
+            writeStdout(bytes)
+        case .changedRows(let n):
+            writeStderr("\(n) row\(n == 1 ? "" : "s") changed\n")
+        case .nothing:
+            writeStderr("OK\n")
+        }
+    }
+}
+
+func writeStdout(_ bytes: [UInt8]) {
+    bytes.withUnsafeBytes { buffer in
+        guard let base = buffer.baseAddress else { return }
+        var offset = 0
+        while offset < buffer.count {
+            let n = write(1, base + offset, buffer.count - offset)
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}
+
+func writeStderr(_ text: String) {
+    var t = text
+    t.withUTF8 { _ = write(2, $0.baseAddress, $0.count) }
+}

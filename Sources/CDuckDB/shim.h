@@ -1,0 +1,4 @@
+#ifndef CDUCKDB_SHIM_H
+#define CDUCKDB_SHIM_H
+#include <duckdb.h>
+#endif

@@ -1,0 +1,146 @@
+import CDuckDB
+import ResultFormat
+
+/// What a statement produced.
+public enum StatementOutcome: Sendable, Equatable {
+    /// A result set (possibly with zero rows).
+    case rows(QueryResult)
+    /// An INSERT, UPDATE or DELETE changed this many rows.
+    case changedRows(Int)
+    /// A statement without a result (DDL, SET, CHECKPOINT, …).
+    case nothing
+}
+
+/// One DuckDB connection: runs one statement at a time, on whichever thread calls it.
+///
+/// Not `Sendable`: DuckDB connections must not be used by two threads at once. Use ``DuckDBPool`` to
+/// share connections among tasks. Only ``interruptHandle`` may be used from another thread.
+public final class Connection {
+    let handle: duckdb_connection
+    /// The database this connection keeps open.
+    public let database: Database
+    private var statements: [String: PreparedStatement] = [:]
+    /// How many prepared statements ``query(_:_:)`` keeps per connection.
+    public var statementCacheLimit = 128
+
+    init(database: Database) throws {
+        var connection: duckdb_connection?
+        guard duckdb_connect(database.handle, &connection) == DuckDBSuccess, let connection else {
+            throw DuckDBError(.connect, "could not connect to the database")
+        }
+        self.handle = connection
+        self.database = database
+    }
+
+    deinit {
+        statements.removeAll()
+        var c: duckdb_connection? = handle
+        duckdb_disconnect(&c)
+    }
+
+    /// A handle that interrupts whatever this connection is running, from any thread.
+    public var interruptHandle: InterruptHandle { InterruptHandle(connection: handle) }
+
+    /// Prepares one statement.
+    /// - Parameter sql: a single SQL statement with `?` or `$1` placeholders
+    /// - Returns: the statement, reusable with different parameters
+    /// - Throws: ``DuckDBError`` of kind `.prepare` with DuckDB's message
+    public func prepare(_ sql: String) throws -> PreparedStatement {
+        var statement: duckdb_prepared_statement?
+        let state = duckdb_prepare(handle, sql, &statement)
+        guard state == DuckDBSuccess, let statement else {
+            let message = statement.flatMap { duckdb_prepare_error($0) }.map { String(cString: $0) } ?? "could not prepare statement"
+            if statement != nil { duckdb_destroy_prepare(&statement) }
+            throw DuckDBError(.prepare, message)
+        }
+        return PreparedStatement(handle: statement, connection: self)
+    }
+
+    /// Runs one statement with bound parameters and reads its whole result, chunk by chunk.
+    ///
+    /// The statement is prepared once and cached on this connection (up to ``statementCacheLimit``),
+    /// so registered queries pay for parsing and planning once per connection.
+    /// - Parameters:
+    ///   - sql: a single statement
+    ///   - parameters: values for its placeholders, in order
+    /// - Returns: the columnar result
+    /// - Throws: ``DuckDBError`` (prepare, bind, execute, interrupted or unsupported type)
+    public func query(_ sql: String, _ parameters: [DuckDBValue] = []) throws -> QueryResult {
+        let statement = try cachedStatement(sql)
+        return try statement.query(parameters)
+    }
+
+    /// Runs one or more `;`-separated statements and returns what the last one produced.
+    /// - Parameter sql: the script
+    /// - Returns: the last statement's outcome
+    /// - Throws: ``DuckDBError`` from the first failing statement (earlier ones stay applied)
+    public func execute(_ sql: String) throws -> StatementOutcome {
+        var extracted: duckdb_extracted_statements?
+        let count = duckdb_extract_statements(handle, sql, &extracted)
+        defer { duckdb_destroy_extracted(&extracted) }
+        guard count > 0, let extracted else {
+            let message = extracted.flatMap { duckdb_extract_statements_error($0) }.map { String(cString: $0) }
+            throw DuckDBError(.prepare, message ?? "no statement in the SQL text")
+        }
+        var outcome = StatementOutcome.nothing
+        for index in 0..<count {
+            var statement: duckdb_prepared_statement?
+            let state = duckdb_prepare_extracted_statement(handle, extracted, index, &statement)
+            guard state == DuckDBSuccess, let statement else {
+                let message = statement.flatMap { duckdb_prepare_error($0) }.map { String(cString: $0) } ?? "could not prepare statement"
+                if statement != nil { duckdb_destroy_prepare(&statement) }
+                throw DuckDBError(.prepare, message)
+            }
+            outcome = try PreparedStatement(handle: statement, connection: self).execute([])
+        }
+        return outcome
+    }
+
+    /// Runs `body` in a transaction: commits when it returns, rolls back when it throws.
+    /// - Parameter body: the work
+    /// - Returns: what `body` returned
+    /// - Throws: what `body` threw, or a ``DuckDBError`` from BEGIN/COMMIT
+    public func transaction<T>(_ body: () throws -> T) throws -> T {
+        _ = try execute("BEGIN TRANSACTION")
+        do {
+            let value = try body()
+            _ = try execute("COMMIT")
+            return value
+        } catch {
+            _ = try? execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// Opens an appender for bulk inserts into a table.
+    /// - Parameters:
+    ///   - table: the table's name
+    ///   - schema: its schema (nil: the default schema)
+    /// - Returns: the appender; flush or close it to make rows visible
+    /// - Throws: ``DuckDBError`` of kind `.appender`
+    public func appender(table: String, schema: String? = nil) throws -> Appender {
+        try Appender(connection: self, schema: schema, table: table)
+    }
+
+    func cachedStatement(_ sql: String) throws -> PreparedStatement {
+        if let statement = statements[sql] { return statement }
+        let statement = try prepare(sql)
+        if statements.count >= statementCacheLimit, let victim = statements.keys.randomElement() {
+            statements.removeValue(forKey: victim)
+        }
+        statements[sql] = statement
+        return statement
+    }
+}
+
+/// Interrupts the statement a connection is running; safe to use from any thread.
+///
+/// An interrupt that arrives when nothing runs has no effect on later statements.
+public struct InterruptHandle: @unchecked Sendable {
+    // @unchecked Sendable: duckdb_interrupt is documented for use from another thread while the
+    // connection runs a query; the pool only uses it while the connection is alive.
+    let connection: duckdb_connection
+
+    /// Asks DuckDB to stop the running statement; it fails with an interrupted error.
+    public func interrupt() { duckdb_interrupt(connection) }
+}

@@ -1,0 +1,41 @@
+import Logging
+
+/// The single writer connection of a database: serialises every write (projections, bulk loads)
+/// on one thread of its own, in submission order.
+///
+/// DuckDB allows one writer per file at a time; funnelling writes through one connection avoids
+/// write-write conflicts between transactions, and its ``Appender`` makes bulk inserts cheap.
+public final class DuckDBWriter: Sendable {
+    /// The database written to.
+    public let database: Database
+    let core: PoolCore
+
+    /// Opens the writer's connection and starts its thread.
+    /// - Parameters:
+    ///   - database: a database opened read-write
+    ///   - queueLimit: maximum writes waiting before new ones are refused
+    /// - Throws: ``DuckDBError`` when the connection cannot be made
+    public init(database: Database, queueLimit: Int = 4096) throws {
+        self.database = database
+        core = PoolCore(name: "duckdb-writer", connections: [try database.connect()], queueLimit: queueLimit)
+    }
+
+    deinit {
+        core.beginShutdown()
+    }
+
+    /// Runs `body` on the writer connection, after every write submitted before it.
+    /// - Parameters:
+    ///   - timeout: interrupt the write after this long
+    ///   - body: the work, e.g. `try connection.transaction { … appender … }`
+    /// - Returns: what `body` returned
+    /// - Throws: what `body` threw, ``DuckDBPoolError``, or `CancellationError`
+    public func write<T: Sendable>(timeout: Duration? = nil, _ body: @escaping @Sendable (Connection) throws -> T) async throws -> T {
+        try await core.run(timeout: timeout, logger: Logger(label: "DuckDBWriter"), body)
+    }
+
+    /// Waits for queued writes to finish, then closes the connection.
+    public func shutdown() async {
+        await core.shutdown(drain: true)
+    }
+}

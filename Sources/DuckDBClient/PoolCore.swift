@@ -1,0 +1,272 @@
+import DequeModule
+
+/// A connection owned by one worker thread of a ``PoolCore``.
+final class PoolWorker: @unchecked Sendable {
+    // @unchecked Sendable: `connection` is used only by this worker's thread (and released by it on
+    // exit); `assigned` is guarded by the core's lock; `interrupt` is thread-safe by DuckDB's contract.
+    var connection: Connection?
+    let interrupt: InterruptHandle
+    let wake = Condition()
+    var assigned: PoolJob?
+
+    init(connection: Connection) {
+        self.connection = connection
+        self.interrupt = connection.interruptHandle
+    }
+}
+
+/// The machinery behind ``DuckDBPool`` and ``DuckDBWriter``: N worker threads, each owning one
+/// connection, a bounded FIFO of waiting jobs, and a watchdog thread for deadlines.
+///
+/// Job life cycle (all transitions under `lock`):
+/// `created → queued → assigned → running → finished`, with shortcuts to `finished` for a job
+/// refused at submission (overload, shutdown, already cancelled), removed from the queue
+/// (cancellation, deadline), or skipped by its worker (cancelled or timed out while assigned).
+/// Whoever moves a job to `finished` resumes its waiter, after releasing the lock.
+final class PoolCore: @unchecked Sendable {
+    // @unchecked Sendable: every mutable field below is guarded by `lock`.
+    let lock = ConditionLock()
+    let name: String
+    let queueLimit: Int
+    private var workers: [PoolWorker] = []
+    private var idle: [PoolWorker] = []
+    private var queue = Deque<PoolJob>()
+    private var timed: [ObjectIdentifier: PoolJob] = [:]
+    private let watchdog = Condition()
+    private var watchdogWake: ContinuousClock.Instant?
+    private var shuttingDown = false
+    private var liveThreads = 0
+    private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
+    private var counters = PoolStatistics()
+
+    init(name: String, connections: [Connection], queueLimit: Int) {
+        self.name = name
+        self.queueLimit = queueLimit
+        workers = connections.map(PoolWorker.init)
+        idle = workers
+        liveThreads = workers.count + 1
+        counters.connections = workers.count
+        for (index, worker) in workers.enumerated() {
+            startThread(name: "\(name)-\(index)") { [self] in workerLoop(worker) }
+        }
+        startThread(name: "\(name)-watch") { [self] in watchdogLoop() }
+    }
+
+    // MARK: Submitting and cancelling
+
+    /// Queues `job` or hands it to an idle worker; refuses it with an error when it cannot.
+    func submit(_ job: PoolJob) {
+        var refusal: (any Error)?
+        lock.withLock {
+            if job.cancelRequested {
+                refusal = CancellationError()
+                counters.cancelled += 1
+            } else if shuttingDown {
+                refusal = DuckDBPoolError.shutDown
+            } else if let worker = idle.popLast() {
+                job.state = .assigned
+                worker.assigned = job
+                worker.wake.signal()
+            } else if queue.count >= queueLimit {
+                refusal = DuckDBPoolError.overloaded(queueLimit: queueLimit)
+                counters.overloaded += 1
+            } else {
+                job.state = .queued
+                queue.append(job)
+            }
+            if refusal != nil {
+                job.state = .finished
+            } else if let deadline = job.deadline {
+                timed[ObjectIdentifier(job)] = job
+                if watchdogWake.map({ deadline < $0 }) ?? true { watchdog.signal() }
+            }
+        }
+        if let refusal { job.fail(refusal) }
+    }
+
+    /// Cancels `job`: removes it if it waits, interrupts its statement if it runs.
+    func cancel(_ job: PoolJob) {
+        let removed: Bool = lock.withLock {
+            job.cancelRequested = true
+            switch job.state {
+            case .created, .assigned, .finished:
+                return false  // submit() or the worker will see the flag
+            case .queued:
+                finishQueued(job)
+                counters.cancelled += 1
+                return true
+            case .running(let worker):
+                worker.interrupt.interrupt()
+                return false
+            }
+        }
+        if removed { job.fail(CancellationError()) }
+    }
+
+    /// Lock held: takes a queued job out and marks it finished.
+    private func finishQueued(_ job: PoolJob) {
+        if let index = queue.firstIndex(where: { $0 === job }) { queue.remove(at: index) }
+        job.state = .finished
+        timed.removeValue(forKey: ObjectIdentifier(job))
+    }
+
+    // MARK: Threads
+
+    private func workerLoop(_ worker: PoolWorker) {
+        lock.lock()
+        while true {
+            while worker.assigned == nil && !shuttingDown { worker.wake.wait(lock) }
+            guard let job = worker.assigned else { break }
+            worker.assigned = nil
+            if let abandon = job.abandonError {
+                // Cancelled or timed out between assignment and start: do not run it.
+                job.state = .finished
+                timed.removeValue(forKey: ObjectIdentifier(job))
+                count(abandon)
+                takeNext(worker)
+                lock.unlock()
+                job.fail(abandon)
+                lock.lock()
+                continue
+            }
+            job.state = .running(worker)
+            counters.running += 1
+            lock.unlock()
+            if let connection = worker.connection { job.run(on: connection) }
+            lock.lock()
+            counters.running -= 1
+            counters.completed += 1
+            job.state = .finished
+            timed.removeValue(forKey: ObjectIdentifier(job))
+            let abandon = job.abandonError
+            if let abandon { count(abandon) }
+            takeNext(worker)
+            lock.unlock()
+            job.complete(abandon: abandon)
+            lock.lock()
+        }
+        worker.connection = nil  // disconnects on this thread
+        threadExited()
+        lock.unlock()
+    }
+
+    /// Lock held: gives `worker` the next queued job, or returns it to the idle list.
+    private func takeNext(_ worker: PoolWorker) {
+        if let next = queue.popFirst() {
+            next.state = .assigned
+            worker.assigned = next
+        } else {
+            idle.append(worker)
+        }
+    }
+
+    private func count(_ abandon: any Error) {
+        if abandon is CancellationError { counters.cancelled += 1 } else { counters.timedOut += 1 }
+    }
+
+    private func watchdogLoop() {
+        lock.lock()
+        while !shuttingDown {
+            let now = ContinuousClock.now
+            var next: ContinuousClock.Instant?
+            var expired: [PoolJob] = []
+            for (id, job) in timed {
+                guard let deadline = job.deadline else { continue }
+                if deadline > now {
+                    next = next.map { min($0, deadline) } ?? deadline
+                    continue
+                }
+                timed.removeValue(forKey: id)
+                job.timedOut = true
+                switch job.state {
+                case .queued:
+                    finishQueued(job)
+                    counters.timedOut += 1
+                    expired.append(job)
+                case .running(let worker):
+                    worker.interrupt.interrupt()
+                case .created, .assigned, .finished:
+                    break  // the worker sees the flag before starting it
+                }
+            }
+            watchdogWake = next
+            if !expired.isEmpty {
+                lock.unlock()
+                for job in expired { job.fail(DuckDBPoolError.timedOut(job.timeout ?? .zero)) }
+                lock.lock()
+                continue
+            }
+            if let next { watchdog.wait(lock, timeout: now.duration(to: next)) } else { watchdog.wait(lock) }
+        }
+        threadExited()
+        lock.unlock()
+    }
+
+    /// Lock held.
+    private func threadExited() {
+        liveThreads -= 1
+        if liveThreads == 0 {
+            for waiter in shutdownWaiters { waiter.resume() }
+            shutdownWaiters.removeAll()
+        }
+    }
+
+    // MARK: Shutdown and statistics
+
+    /// Refuses new jobs, lets running ones finish, then ends the threads. Queued jobs fail with
+    /// ``DuckDBPoolError/shutDown``, or run first when `drain` is set.
+    func beginShutdown(drain: Bool = false) {
+        let dropped: [PoolJob] = lock.withLock {
+            guard !shuttingDown else { return [] }
+            shuttingDown = true
+            let waiting = drain ? [] : Array(queue)
+            for job in waiting { finishQueued(job) }
+            for worker in workers { worker.wake.signal() }
+            watchdog.signal()
+            return waiting
+        }
+        for job in dropped { job.fail(DuckDBPoolError.shutDown) }
+    }
+
+    /// Shuts down and waits until every thread has exited and every connection is closed.
+    func shutdown(drain: Bool = false) async {
+        beginShutdown(drain: drain)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let done: Bool = lock.withLock {
+                if liveThreads == 0 { return true }
+                shutdownWaiters.append(continuation)
+                return false
+            }
+            if done { continuation.resume() }
+        }
+    }
+
+    var statistics: PoolStatistics {
+        lock.withLock {
+            var s = counters
+            s.idle = idle.count
+            s.queued = queue.count
+            return s
+        }
+    }
+}
+
+/// A snapshot of a pool's state and lifetime counters.
+public struct PoolStatistics: Sendable, Equatable {
+    /// Connections in the pool.
+    public var connections = 0
+    /// Connections waiting for work.
+    public var idle = 0
+    /// Statements running now.
+    public var running = 0
+    /// Requests waiting for a connection.
+    public var queued = 0
+    /// Requests that ran to an end (success or error) since the pool started.
+    public var completed = 0
+    /// Requests refused because the queue was full.
+    public var overloaded = 0
+    /// Requests that ran out of time (interrupted or never started).
+    public var timedOut = 0
+    /// Requests cancelled by their callers.
+    public var cancelled = 0
+}

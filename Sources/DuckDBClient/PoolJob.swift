@@ -1,0 +1,87 @@
+/// One request to a ``PoolCore``: the work, its deadline, and where it stands.
+///
+/// The mutable fields are guarded by the owning core's lock; ``run(on:)`` is called by exactly one
+/// worker thread, and the continuation is resumed exactly once (the state machine in ``PoolCore``
+/// decides by whom).
+class PoolJob: @unchecked Sendable {
+    // @unchecked Sendable: `state`, `cancelRequested` and `timedOut` are only read and written with
+    // the core's lock held; the stored outcome is written by the one worker that runs the job before
+    // it hands the job back under the lock.
+    enum State {
+        /// Made, not yet submitted.
+        case created
+        /// Waiting in the queue.
+        case queued
+        /// Handed to a worker that has not started it yet.
+        case assigned
+        /// Running on a worker's connection.
+        case running(PoolWorker)
+        /// Done; its continuation has been or is being resumed.
+        case finished
+    }
+
+    var state = State.created
+    var cancelRequested = false
+    var timedOut = false
+    let timeout: Duration?
+    let deadline: ContinuousClock.Instant?
+
+    init(timeout: Duration?) {
+        self.timeout = timeout
+        self.deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
+    }
+
+    /// Runs the work on the calling worker thread and keeps the outcome.
+    func run(on connection: Connection) { fatalError("abstract") }
+
+    /// Resumes the waiter with the kept outcome, or with `abandon` when the run failed after a
+    /// cancellation or timeout (read under the lock by the caller).
+    func complete(abandon: (any Error)?) { fatalError("abstract") }
+
+    /// Resumes the waiter with `error`; the job never ran.
+    func fail(_ error: any Error) { fatalError("abstract") }
+
+    /// The error a waiter gets for a job that was cancelled or timed out. Lock held.
+    var abandonError: (any Error)? {
+        if cancelRequested { return CancellationError() }
+        if timedOut { return DuckDBPoolError.timedOut(timeout ?? .zero) }
+        return nil
+    }
+}
+
+/// A ``PoolJob`` that runs a closure on a connection and returns its value.
+final class ClosureJob<T: Sendable>: PoolJob, @unchecked Sendable {
+    // @unchecked Sendable: see PoolJob; `continuation` is set before submission and used once.
+    private let body: @Sendable (Connection) throws -> T
+    private var outcome: Result<T, any Error>?
+    var continuation: CheckedContinuation<T, any Error>?
+
+    init(timeout: Duration?, body: @escaping @Sendable (Connection) throws -> T) {
+        self.body = body
+        super.init(timeout: timeout)
+    }
+
+    override func run(on connection: Connection) {
+        outcome = Result { try body(connection) }
+    }
+
+    override func complete(abandon: (any Error)?) {
+        guard let continuation else { return }
+        self.continuation = nil
+        switch outcome {
+        case .success(let value)?:
+            continuation.resume(returning: value)
+        case .failure(let error)?:
+            // An interrupted statement reports DuckDB's "INTERRUPT" error; tell the caller why.
+            continuation.resume(throwing: abandon ?? error)
+        case nil:
+            continuation.resume(throwing: abandon ?? DuckDBPoolError.shutDown)
+        }
+    }
+
+    override func fail(_ error: any Error) {
+        guard let continuation else { return }
+        self.continuation = nil
+        continuation.resume(throwing: error)
+    }
+}

@@ -1,0 +1,76 @@
+import CDuckDB
+import ResultFormat
+
+/// A prepared statement of one ``Connection``; used on that connection's thread only.
+public final class PreparedStatement {
+    let handle: duckdb_prepared_statement
+    // Keeps the connection (and so the database) open while the statement lives.
+    private let connection: Connection
+
+    init(handle: duckdb_prepared_statement, connection: Connection) {
+        self.handle = handle
+        self.connection = connection
+    }
+
+    deinit {
+        var h: duckdb_prepared_statement? = handle
+        duckdb_destroy_prepare(&h)
+    }
+
+    /// The number of parameters the statement expects.
+    public var parameterCount: Int { Int(duckdb_nparams(handle)) }
+
+    /// Runs the statement and reads its result set.
+    /// - Parameter parameters: one value per placeholder
+    /// - Returns: the result (a statement without a result set gives zero columns and rows)
+    /// - Throws: ``DuckDBError``
+    public func query(_ parameters: [DuckDBValue] = []) throws -> QueryResult {
+        switch try execute(parameters) {
+        case .rows(let result): return result
+        case .changedRows(let n):
+            return QueryResult(columns: [Column(name: "Count", type: .int64, values: .int64([Int64(n)]))], rowCount: 1)
+        case .nothing: return QueryResult(columns: [], rowCount: 0)
+        }
+    }
+
+    /// Runs the statement.
+    /// - Parameter parameters: one value per placeholder
+    /// - Returns: rows, a changed-row count, or nothing
+    /// - Throws: ``DuckDBError``
+    public func execute(_ parameters: [DuckDBValue] = []) throws -> StatementOutcome {
+        try bind(parameters)
+        var result = duckdb_result()
+        defer { duckdb_destroy_result(&result) }
+        guard duckdb_execute_prepared_streaming(handle, &result) == DuckDBSuccess else {
+            throw Self.error(of: &result)
+        }
+        switch duckdb_result_return_type(result) {
+        case DUCKDB_RESULT_TYPE_CHANGED_ROWS:
+            let rows = try ResultReader.read(&result)
+            if case .int64(let counts) = rows.columns.first?.values, let n = counts.first {
+                return .changedRows(Int(n))
+            }
+            return .changedRows(Int(duckdb_rows_changed(&result)))
+        case DUCKDB_RESULT_TYPE_NOTHING:
+            return .nothing
+        default:
+            return .rows(try ResultReader.read(&result))
+        }
+    }
+
+    private func bind(_ parameters: [DuckDBValue]) throws {
+        let expected = parameterCount
+        guard parameters.count == expected else {
+            throw DuckDBError(.bind, "statement expects \(expected) parameter(s), got \(parameters.count)")
+        }
+        for (offset, value) in parameters.enumerated() where value.bind(to: handle, at: offset + 1) != DuckDBSuccess {
+            throw DuckDBError(.bind, "could not bind parameter \(offset + 1) (\(value))")
+        }
+    }
+
+    static func error(of result: inout duckdb_result) -> DuckDBError {
+        let message = duckdb_result_error(&result).map { String(cString: $0) } ?? "unknown error"
+        let kind: DuckDBError.Kind = duckdb_result_error_type(&result) == DUCKDB_ERROR_INTERRUPT ? .interrupted : .execute
+        return DuckDBError(kind, message)
+    }
+}
