@@ -38,8 +38,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Helpers shared by the test targets (Python peer, temporary files); not a product.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ResultFormatTests", dependencies: ["ResultFormat"]),
-        .testTarget(name: "DuckDBClientTests", dependencies: ["DuckDBClient", "ResultFormat", "CDuckDB"]),
+        .testTarget(name: "DuckDBClientTests", dependencies: ["DuckDBClient", "ResultFormat", "TestSupport"]),
+        .testTarget(name: "AnalyticsCacheCLITests", dependencies: ["AnalyticsCacheCLI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -46,6 +46,10 @@ public final class Connection {
     /// - Returns: the statement, reusable with different parameters
     /// - Throws: ``DuckDBError`` of kind `.prepare` with DuckDB's message
     public func prepare(_ sql: String) throws -> PreparedStatement {
+        PreparedStatement(handle: try prepareHandle(sql), owner: self)
+    }
+
+    private func prepareHandle(_ sql: String) throws -> duckdb_prepared_statement {
         var statement: duckdb_prepared_statement?
         let state = duckdb_prepare(handle, sql, &statement)
         guard state == DuckDBSuccess, let statement else {
@@ -53,7 +57,7 @@ public final class Connection {
             if statement != nil { duckdb_destroy_prepare(&statement) }
             throw DuckDBError(.prepare, message)
         }
-        return PreparedStatement(handle: statement, connection: self)
+        return statement
     }
 
     /// Runs one statement with bound parameters and reads its whole result, chunk by chunk.
@@ -91,7 +95,7 @@ public final class Connection {
                 if statement != nil { duckdb_destroy_prepare(&statement) }
                 throw DuckDBError(.prepare, message)
             }
-            outcome = try PreparedStatement(handle: statement, connection: self).execute([])
+            outcome = try PreparedStatement(handle: statement, owner: nil).execute([])
         }
         return outcome
     }
@@ -124,7 +128,7 @@ public final class Connection {
 
     func cachedStatement(_ sql: String) throws -> PreparedStatement {
         if let statement = statements[sql] { return statement }
-        let statement = try prepare(sql)
+        let statement = PreparedStatement(handle: try prepareHandle(sql), owner: nil)
         if statements.count >= statementCacheLimit, let victim = statements.keys.randomElement() {
             statements.removeValue(forKey: victim)
         }

@@ -32,6 +32,11 @@ final class PoolCore: @unchecked Sendable {
     private var idle: [PoolWorker] = []
     private var queue = Deque<PoolJob>()
     private var timed: [ObjectIdentifier: PoolJob] = [:]
+    /// Running jobs that were cancelled or timed out. DuckDB drops an interrupt that arrives before
+    /// its statement has begun (or between two statements of one job), so the watchdog repeats it
+    /// every ``reinterruptInterval`` until the job ends.
+    private var interrupting: [ObjectIdentifier: PoolJob] = [:]
+    static let reinterruptInterval: Duration = .milliseconds(20)
     private let watchdog = Condition()
     private var watchdogWake: ContinuousClock.Instant?
     private var shuttingDown = false
@@ -97,6 +102,8 @@ final class PoolCore: @unchecked Sendable {
                 return true
             case .running(let worker):
                 worker.interrupt.interrupt()
+                interrupting[ObjectIdentifier(job)] = job
+                watchdog.signal()
                 return false
             }
         }
@@ -138,6 +145,7 @@ final class PoolCore: @unchecked Sendable {
             counters.completed += 1
             job.state = .finished
             timed.removeValue(forKey: ObjectIdentifier(job))
+            interrupting.removeValue(forKey: ObjectIdentifier(job))
             let abandon = job.abandonError
             if let abandon { count(abandon) }
             takeNext(worker)
@@ -185,9 +193,21 @@ final class PoolCore: @unchecked Sendable {
                     expired.append(job)
                 case .running(let worker):
                     worker.interrupt.interrupt()
+                    interrupting[id] = job
                 case .created, .assigned, .finished:
                     break  // the worker sees the flag before starting it
                 }
+            }
+            for (id, job) in interrupting {
+                if case .running(let worker) = job.state {
+                    worker.interrupt.interrupt()
+                } else {
+                    interrupting.removeValue(forKey: id)
+                }
+            }
+            if !interrupting.isEmpty {
+                let again = now.advanced(by: Self.reinterruptInterval)
+                next = next.map { min($0, again) } ?? again
             }
             watchdogWake = next
             if !expired.isEmpty {

@@ -4,12 +4,13 @@ import ResultFormat
 /// A prepared statement of one ``Connection``; used on that connection's thread only.
 public final class PreparedStatement {
     let handle: duckdb_prepared_statement
-    // Keeps the connection (and so the database) open while the statement lives.
-    private let connection: Connection
+    // Keeps the connection (and so the database) open while a caller holds the statement. Nil for
+    // statements in the connection's own cache, which the connection outlives (no retain cycle).
+    private let owner: Connection?
 
-    init(handle: duckdb_prepared_statement, connection: Connection) {
+    init(handle: duckdb_prepared_statement, owner: Connection?) {
         self.handle = handle
-        self.connection = connection
+        self.owner = owner
     }
 
     deinit {

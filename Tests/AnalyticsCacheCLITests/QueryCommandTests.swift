@@ -1,0 +1,99 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The `analytics-cache` executable, run as a user runs it.
+enum CLI {
+    struct Output {
+        var status: Int32
+        var stdout: Data
+        var stderr: String
+        var text: String { String(decoding: stdout, as: UTF8.self) }
+    }
+
+    /// The built executable, next to the test bundle.
+    static var executable: URL {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var dir = testBinary.deletingLastPathComponent()
+        while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("analytics-cache").path), dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("analytics-cache")
+    }
+
+    static func run(_ arguments: [String]) throws -> Output {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: stdout, stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+@Suite struct QueryCommandTests {
+    @Test func tpchQ1PrintsJSONEqualToThePythonPeer() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        let path = dir.appendingPathComponent("tpch.duckdb").path
+        let generate = try CLI.run(["query", "--database", path, "--sql", "CALL dbgen(sf = 0.01)"])
+        #expect(generate.status == 0, "\(generate.stderr)")
+        let peer = try TPCH.peerAnswers(databasePath: path, queries: [TPCH.q1])[0]
+
+        let q1 = try CLI.run(["query", "--database", path, "--read-only", "--sql", TPCH.q1])
+        #expect(q1.status == 0, "\(q1.stderr)")
+        let rows = try #require(try JSONSerialization.jsonObject(with: q1.stdout) as? [[String: Any]])
+        #expect(rows.count == peer.count && rows.count == 4)
+        let names = ["l_returnflag", "l_linestatus", "sum_qty", "sum_base_price", "sum_disc_price", "sum_charge",
+                     "avg_qty", "avg_price", "avg_disc", "count_order"]
+        for (r, row) in rows.enumerated() where r < peer.count {
+            #expect(row.count == names.count)
+            for (c, name) in names.enumerated() {
+                let got = row[name] ?? NSNull()
+                #expect(TPCH.matches(got, peer[r][c]), "row \(r) \(name): \(got) vs \(peer[r][c])")
+            }
+        }
+        // The key order of each object is the column order.
+        #expect(q1.text.hasPrefix("[{\"l_returnflag\":\"A\",\"l_linestatus\":\"F\",\"sum_qty\":"))
+    }
+
+    @Test func csvFormatQuotesPerRFC4180() throws {
+        let out = try CLI.run(["query", "--format", "csv", "--sql", "SELECT 1 AS a, 'x,\"y\"' AS b, NULL AS c, '' AS d"])
+        #expect(out.status == 0)
+        #expect(out.text == "a,b,c,d\r\n1,\"x,\"\"y\"\"\",,\"\"\r\n")
+    }
+
+    @Test func statementWithoutRowsPrintsOnlyASummary() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        let path = dir.appendingPathComponent("w.duckdb").path
+        let create = try CLI.run(["query", "--database", path, "--sql", "CREATE TABLE t (a INTEGER)"])
+        #expect(create.status == 0 && create.stdout.isEmpty)
+        #expect(create.stderr == "OK\n")
+        let insert = try CLI.run(["query", "--database", path, "--sql", "INSERT INTO t SELECT * FROM range(3)"])
+        #expect(insert.status == 0 && insert.stdout.isEmpty)
+        #expect(insert.stderr == "3 rows changed\n")
+        let select = try CLI.run(["query", "--database", path, "--read-only", "--sql", "SELECT sum(a) AS s FROM t WHERE a > 5"])
+        #expect(select.text == "[{\"s\":null}]\n")
+        let empty = try CLI.run(["query", "--database", path, "--read-only", "--sql", "SELECT a FROM t WHERE false"])
+        #expect(empty.text == "[]\n")
+    }
+
+    @Test func errorsGoToStderrWithFailureStatus() throws {
+        let bad = try CLI.run(["query", "--sql", "SELEC 1"])
+        #expect(bad.status == 1)
+        #expect(bad.stdout.isEmpty)
+        #expect(bad.stderr.contains("syntax error"))
+        let readOnlyWithoutFile = try CLI.run(["query", "--read-only", "--sql", "SELECT 1"])
+        #expect(readOnlyWithoutFile.status != 0)
+        #expect(readOnlyWithoutFile.stderr.contains("--read-only needs --database"))
+        let writeToReadOnly = try TestSupport.temporaryDirectory().appendingPathComponent("missing.duckdb").path
+        let missing = try CLI.run(["query", "--database", writeToReadOnly, "--read-only", "--sql", "SELECT 1"])
+        #expect(missing.status == 1)
+        #expect(!missing.stderr.isEmpty)
+    }
+}

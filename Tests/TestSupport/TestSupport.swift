@@ -1,0 +1,56 @@
+import Foundation
+
+/// Files and processes the DuckDB tests share.
+public enum TestSupport {
+    /// The package's root directory (where `.venv` lives).
+    public static let packageRoot: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    public struct MissingPeer: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The Python interpreter with the `duckdb` and `pyarrow` packages that `scripts/bootstrap.sh`
+    /// installs; `ANALYTICS_CACHE_PYTHON` overrides it.
+    public static func python() throws -> String {
+        if let override = ProcessInfo.processInfo.environment["ANALYTICS_CACHE_PYTHON"] { return override }
+        let path = packageRoot.appendingPathComponent(".venv/bin/python").path
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw MissingPeer(description: "\(path) is missing: run scripts/bootstrap.sh (make test does)")
+        }
+        return path
+    }
+
+    /// A new empty directory, unique to the caller.
+    public static func temporaryDirectory(_ label: String = #function) throws -> URL {
+        let safe = label.filter { $0.isLetter || $0.isNumber }
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("analytics-cache-tests")
+            .appendingPathComponent("\(safe)-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+
+    public struct ProcessFailure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Runs a Python script with arguments and returns its standard output.
+    public static func runPython(_ script: String, arguments: [String] = []) throws -> Data {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try python())
+        process.arguments = ["-c", script] + arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw ProcessFailure(description: "python exited \(process.terminationStatus): \(String(decoding: stderr, as: UTF8.self))")
+        }
+        return stdout
+    }
+}
