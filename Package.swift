@@ -17,6 +17,8 @@ let package = Package(
     targets: [
         // L3: DuckDB's C API, linked through the duckdb.pc that scripts/bootstrap.sh installs.
         .systemLibrary(name: "CDuckDB", pkgConfig: "duckdb"),
+        // glibc's mallopt, for the executable's allocator tuning.
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "ResultFormat"
         ),
@@ -33,6 +35,7 @@ let package = Package(
             name: "AnalyticsCacheCLI",
             dependencies: [
                 "CDuckDB",
+                "CMalloc",
                 "DuckDBClient",
                 "ResultFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -40,7 +43,7 @@ let package = Package(
         ),
         // Helpers shared by the test targets (Python peer, temporary files); not a product.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
-        .testTarget(name: "ResultFormatTests", dependencies: ["ResultFormat"]),
+        .testTarget(name: "ResultFormatTests", dependencies: ["ResultFormat", "TestSupport"]),
         .testTarget(name: "DuckDBClientTests", dependencies: ["DuckDBClient", "ResultFormat", "TestSupport"]),
         .testTarget(name: "AnalyticsCacheCLITests", dependencies: ["AnalyticsCacheCLI", "TestSupport"]),
     ],

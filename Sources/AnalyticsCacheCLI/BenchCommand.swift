@@ -34,6 +34,11 @@ struct DuckDBBench: AsyncParsableCommand {
         """
     }
 
+    enum MallocMode: String, ExpressibleByArgument, CaseIterable { case both, `default`, tuned }
+
+    @Option(help: "Allocator settings to measure conversion with: default (glibc's), tuned (the server's), or both.")
+    var malloc: MallocMode = .both
+
     func run() async throws {
         let raw = try RawDuckDB()
         try raw.run(Self.tableSQL(rows: rows))
@@ -41,23 +46,16 @@ struct DuckDBBench: AsyncParsableCommand {
         let pool = try DuckDBPool(database: database)
         _ = try await pool.execute(Self.tableSQL(rows: rows))
 
-        // 1. Result conversion: draining chunks (no conversion) vs. DuckDBPool → QueryResult.
+        // 1. Result conversion: draining chunks (no conversion) vs. DuckDBPool → QueryResult, first
+        //    with glibc's default thresholds, then with the executable's allocator tuning.
         let scan = "SELECT * FROM bench"
-        var rawTimes: [Duration] = []
-        var poolTimes: [Duration] = []
         let clock = ContinuousClock()
-        for _ in 0..<repetitions {
-            rawTimes.append(try clock.measure { let n = try raw.drain(scan); precondition(n == rows) })
-            poolTimes.append(try await clock.measure {
-                let r = try await pool.query(scan)
-                precondition(r.rowCount == rows)
-            })
+        if malloc != .tuned {
+            try await measureConversion(raw: raw, pool: pool, scan: scan, label: "default malloc")
         }
-        let rawScan = median(rawTimes), poolScan = median(poolTimes)
-        let ratio = seconds(poolScan) / seconds(rawScan)
-        print("conversion: \(rows) rows x 5 columns: raw fetch_chunk drain median \(ms(rawScan)) ms, "
-              + "DuckDBPool -> QueryResult median \(ms(poolScan)) ms, ratio \(fmt(ratio, 3)) "
-              + "(conversion adds \(fmt((ratio - 1) * 100, 1)) %, goal <= 30 %)")
+        if malloc != .default && MemoryTuning.apply() {
+            try await measureConversion(raw: raw, pool: pool, scan: scan, label: "tuned malloc")
+        }
 
         // 2. SELECT 1 round trip: raw prepared statement on this thread vs. through the pool.
         let select1 = "SELECT 1"
@@ -76,6 +74,26 @@ struct DuckDBBench: AsyncParsableCommand {
               + "\(fmt(seconds(poolMedian) * 1e6, 1)) us, ratio \(fmt(seconds(poolMedian) / seconds(rawMedian), 2)), "
               + "pool overhead \(fmt(overhead, 1)) us (goal <= 20 us)")
         await pool.shutdown()
+    }
+}
+
+extension DuckDBBench {
+    func measureConversion(raw: RawDuckDB, pool: DuckDBPool, scan: String, label: String) async throws {
+        let clock = ContinuousClock()
+        var rawTimes: [Duration] = []
+        var poolTimes: [Duration] = []
+        for _ in 0..<repetitions {
+            rawTimes.append(try clock.measure { let n = try raw.drain(scan); precondition(n == rows) })
+            poolTimes.append(try await clock.measure {
+                let r = try await pool.query(scan)
+                precondition(r.rowCount == rows)
+            })
+        }
+        let rawScan = median(rawTimes), poolScan = median(poolTimes)
+        let ratio = seconds(poolScan) / seconds(rawScan)
+        print("conversion (\(label)): \(rows) rows x 5 columns: raw fetch_chunk drain median \(ms(rawScan)) ms, "
+              + "DuckDBPool -> QueryResult median \(ms(poolScan)) ms, ratio \(fmt(ratio, 3)) "
+              + "(conversion adds \(fmt((ratio - 1) * 100, 1)) %, goal <= 30 %)")
     }
 }
 

@@ -30,12 +30,87 @@ struct ValidityView {
 }
 
 extension ColumnBuilder {
-    /// Appends a vector of values laid out as `T`, then zeroes the rows that are null.
+    /// A vector of values laid out as `T`, with null rows zeroed.
     @inline(__always)
-    static func copy<T>(_ data: UnsafeMutableRawPointer, _ count: Int, into array: inout [T], valid: ValidityView, zero: T) {
-        let base = array.count
-        array.append(contentsOf: UnsafeBufferPointer(start: data.assumingMemoryBound(to: T.self), count: count))
-        valid.forEachNull(below: count) { array[base + $0] = zero }
+    static func copy<T>(_ data: UnsafeMutableRawPointer, _ count: Int, _ valid: ValidityView, zero: T) -> [T] {
+        var array = Array(UnsafeBufferPointer(start: data.assumingMemoryBound(to: T.self), count: count))
+        valid.forEachNull(below: count) { array[$0] = zero }
+        return array
+    }
+
+    /// A vector converted value by value from `Source`; null rows get `zero` and their (undefined)
+    /// source values are not converted.
+    @inline(__always)
+    static func map<Source, Target>(
+        _ data: UnsafeMutableRawPointer, as source: Source.Type, _ count: Int, _ valid: ValidityView, zero: Target,
+        _ convert: (Source) -> Target
+    ) -> [Target] {
+        let input = data.assumingMemoryBound(to: Source.self)
+        return Array(unsafeUninitializedCapacity: count) { out, initialized in
+            guard let base = out.baseAddress else { return }
+            if valid.mask == nil {
+                for i in 0..<count { (base + i).initialize(to: convert(input[i])) }
+            } else {
+                for i in 0..<count { (base + i).initialize(to: valid[i] ? convert(input[i]) : zero) }
+            }
+            initialized = count
+        }
+    }
+
+    /// `count` zero values of the kind of `empty`.
+    static func zeros(_ empty: ColumnValues, _ count: Int) -> ColumnValues {
+        switch empty {
+        case .boolean: .boolean(Array(repeating: false, count: count))
+        case .int8: .int8(Array(repeating: 0, count: count))
+        case .int16: .int16(Array(repeating: 0, count: count))
+        case .int32: .int32(Array(repeating: 0, count: count))
+        case .int64: .int64(Array(repeating: 0, count: count))
+        case .uint8: .uint8(Array(repeating: 0, count: count))
+        case .uint16: .uint16(Array(repeating: 0, count: count))
+        case .uint32: .uint32(Array(repeating: 0, count: count))
+        case .uint64: .uint64(Array(repeating: 0, count: count))
+        case .float: .float(Array(repeating: 0, count: count))
+        case .double: .double(Array(repeating: 0, count: count))
+        case .utf8: .utf8(VariableLengthValues(offsets: Array(repeating: 0, count: count + 1), bytes: []))
+        case .binary: .binary(VariableLengthValues(offsets: Array(repeating: 0, count: count + 1), bytes: []))
+        case .interval: .interval(Array(repeating: Interval(months: 0, days: 0, micros: 0), count: count))
+        }
+    }
+
+    /// A vector of `duckdb_string_t` as offsets and bytes, each allocated once at its exact size.
+    /// Strings of at most 12 bytes are inlined in the 16-byte struct; longer ones are behind its pointer.
+    static func strings(_ data: UnsafeMutableRawPointer, _ count: Int, _ valid: ValidityView) -> VariableLengthValues {
+        @inline(__always) func length(_ i: Int) -> Int {
+            valid[i] ? Int((data + i * 16).load(as: UInt32.self)) : 0
+        }
+        var total = 0
+        let offsets = Array(unsafeUninitializedCapacity: count + 1) { out, initialized in
+            out.initializeElement(at: 0, to: 0)
+            for i in 0..<count {
+                total += length(i)
+                out.initializeElement(at: i + 1, to: total)
+            }
+            initialized = count + 1
+        }
+        let bytes = [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
+            if var cursor = UnsafeMutableRawPointer(out.baseAddress) {
+                for i in 0..<count {
+                    let n = length(i)
+                    guard n > 0 else { continue }
+                    let string = data + i * 16
+                    if n <= 12 {
+                        cursor.copyMemory(from: string + 4, byteCount: n)
+                    } else if let pointer = string.load(fromByteOffset: 8, as: UnsafeRawPointer?.self) {
+                        cursor.copyMemory(from: pointer, byteCount: n)
+                    } else {
+                        cursor.initializeMemory(as: UInt8.self, repeating: 0, count: n)
+                    }
+                    cursor += n
+                }
+            }
+            initialized = total
+        }
+        return VariableLengthValues(offsets: offsets, bytes: bytes)
     }
 
     /// The (lower, upper) halves of the 128-bit value at `index` (DuckDB's hugeint layout).

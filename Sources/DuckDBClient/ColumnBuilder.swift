@@ -3,10 +3,11 @@ import ResultFormat
 
 /// Accumulates one result column from DuckDB vectors, converting to the ``ColumnValues`` layout.
 ///
-/// Fixed-width types are copied a vector at a time; variable-length types are copied value by
-/// value (strings of at most 12 bytes live inside DuckDB's 16-byte `duckdb_string_t`, longer ones
-/// behind its pointer). Null rows are never dereferenced and hold zero or empty values.
-final class ColumnBuilder {
+/// Each vector becomes one part, sized exactly (fixed-width values are copied in bulk, strings of
+/// at most 12 bytes are read from inside DuckDB's 16-byte `duckdb_string_t`, longer ones through its
+/// pointer); ``finish(name:)`` joins the parts with one allocation per column, so a large result is
+/// never re-copied by array growth. Null rows are never dereferenced and hold zero or empty values.
+struct ColumnBuilder {
     enum Conversion {
         case bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float, double
         case hugeint, uhugeint, uuid
@@ -23,19 +24,7 @@ final class ColumnBuilder {
     let type: ColumnType
     let conversion: Conversion
     private var validity = Validity()
-    private var bools: [Bool] = []
-    private var i8: [Int8] = []
-    private var i16: [Int16] = []
-    private var i32: [Int32] = []
-    private var i64: [Int64] = []
-    private var u8: [UInt8] = []
-    private var u16: [UInt16] = []
-    private var u32: [UInt32] = []
-    private var u64: [UInt64] = []
-    private var f32: [Float] = []
-    private var f64: [Double] = []
-    private var bytes = VariableLengthValues()
-    private var intervals: [Interval] = []
+    private var parts: [ColumnValues] = []
 
     init(type: ColumnType, conversion: Conversion) {
         self.type = type
@@ -43,6 +32,10 @@ final class ColumnBuilder {
     }
 
     static func make(for logical: duckdb_logical_type, column: String) throws -> ColumnBuilder {
+        try makeBuilder(for: logical, column: column)
+    }
+
+    private static func makeBuilder(for logical: duckdb_logical_type, column: String) throws -> ColumnBuilder {
         let id = duckdb_get_type_id(logical)
         switch id {
         case DUCKDB_TYPE_BOOLEAN: return .init(type: .boolean, conversion: .bool)
@@ -101,164 +94,130 @@ final class ColumnBuilder {
     }
 
     /// Appends `count` rows of `vector`.
-    func append(vector: duckdb_vector, count: Int) {
+    mutating func append(vector: duckdb_vector, count: Int) {
         let mask = duckdb_vector_get_validity(vector)
         if let mask {
             validity.append(bitmap: UnsafePointer(mask), rowCount: count)
         } else {
             validity.appendValid(count)
         }
-        guard let data = duckdb_vector_get_data(vector) else {
-            appendZeros(count)
-            return
+        if let data = duckdb_vector_get_data(vector) {
+            parts.append(convert(data, count, ValidityView(mask: mask)))
+        } else {
+            parts.append(convert(nil, count, ValidityView(mask: nil)))
         }
-        let valid = ValidityView(mask: mask)
+    }
+
+    /// One vector's values in this column's storage; `data == nil` gives zeros.
+    private func convert(_ data: UnsafeMutableRawPointer?, _ count: Int, _ valid: ValidityView) -> ColumnValues {
+        guard let data else { return Self.zeros(emptyValues, count) }
         switch conversion {
         case .bool:
             // DuckDB stores booleans as bytes holding 0 or 1, which is Swift's Bool layout.
-            Self.copy(data, count, into: &bools, valid: valid, zero: false)
-        case .int8: Self.copy(data, count, into: &i8, valid: valid, zero: 0)
-        case .int16: Self.copy(data, count, into: &i16, valid: valid, zero: 0)
-        case .int32, .date: Self.copy(data, count, into: &i32, valid: valid, zero: 0)
-        case .int64, .time, .timestamp(multiplier: 1): Self.copy(data, count, into: &i64, valid: valid, zero: 0)
-        case .uint8: Self.copy(data, count, into: &u8, valid: valid, zero: 0)
-        case .uint16: Self.copy(data, count, into: &u16, valid: valid, zero: 0)
-        case .uint32: Self.copy(data, count, into: &u32, valid: valid, zero: 0)
-        case .uint64: Self.copy(data, count, into: &u64, valid: valid, zero: 0)
-        case .float: Self.copy(data, count, into: &f32, valid: valid, zero: 0)
-        case .double: Self.copy(data, count, into: &f64, valid: valid, zero: 0)
+            return .boolean(Self.copy(data, count, valid, zero: false))
+        case .int8: return .int8(Self.copy(data, count, valid, zero: 0))
+        case .int16: return .int16(Self.copy(data, count, valid, zero: 0))
+        case .int32, .date: return .int32(Self.copy(data, count, valid, zero: 0))
+        case .int64, .time, .timestamp(multiplier: 1): return .int64(Self.copy(data, count, valid, zero: 0))
+        case .uint8: return .uint8(Self.copy(data, count, valid, zero: 0))
+        case .uint16: return .uint16(Self.copy(data, count, valid, zero: 0))
+        case .uint32: return .uint32(Self.copy(data, count, valid, zero: 0))
+        case .uint64: return .uint64(Self.copy(data, count, valid, zero: 0))
+        case .float: return .float(Self.copy(data, count, valid, zero: 0))
+        case .double: return .double(Self.copy(data, count, valid, zero: 0))
         case .timestamp(let multiplier):
-            let p = data.assumingMemoryBound(to: Int64.self)
-            for i in 0..<count {
-                let v = p[i]
-                guard valid[i] else { i64.append(0); continue }
-                if v == Int64.max || v == -Int64.max {
-                    i64.append(v)  // ±infinity stays ±infinity
-                } else {
-                    let (product, overflow) = v.multipliedReportingOverflow(by: multiplier)
-                    i64.append(overflow ? (v < 0 ? -Int64.max : Int64.max) : product)
-                }
-            }
+            return .int64(Self.map(data, as: Int64.self, count, valid, zero: 0) { v in
+                if v == Int64.max || v == -Int64.max { return v }  // ±infinity stays ±infinity
+                let (product, overflow) = v.multipliedReportingOverflow(by: multiplier)
+                return overflow ? (v < 0 ? -Int64.max : Int64.max) : product
+            })
         case .timestampNanos, .timeNanos:
-            let p = data.assumingMemoryBound(to: Int64.self)
-            for i in 0..<count {
-                let v = p[i]
-                guard valid[i] else { i64.append(0); continue }
-                if v == Int64.max || v == -Int64.max {
-                    i64.append(v)
-                } else {
-                    var q = v / 1000
-                    if v % 1000 < 0 { q -= 1 }  // round towards -infinity, like DuckDB's cast
-                    i64.append(q)
-                }
-            }
-        case .hugeint, .uhugeint:
-            let signed = if case .hugeint = conversion { true } else { false }
-            for i in 0..<count {
-                guard valid[i] else { f64.append(0); continue }
-                let (lower, upper) = Self.load128(data, i)
-                f64.append(signed ? Self.double(lower: lower, upper: upper) : Self.double(lower: lower, unsignedUpper: UInt64(bitPattern: upper)))
-            }
+            return .int64(Self.map(data, as: Int64.self, count, valid, zero: 0) { v in
+                if v == Int64.max || v == -Int64.max { return v }
+                let q = v / 1000
+                return v % 1000 < 0 ? q - 1 : q  // round towards -infinity, like DuckDB's cast
+            })
+        case .hugeint:
+            return .double(Self.map(data, as: duckdb_hugeint.self, count, valid, zero: 0) {
+                Self.double(lower: $0.lower, upper: $0.upper)
+            })
+        case .uhugeint:
+            return .double(Self.map(data, as: duckdb_uhugeint.self, count, valid, zero: 0) {
+                Self.double(lower: $0.lower, unsignedUpper: $0.upper)
+            })
         case .decimal(let storage, let divisor):
-            for i in 0..<count {
-                guard valid[i] else { f64.append(0); continue }
-                let unscaled: Double
-                switch storage {
-                case DUCKDB_TYPE_SMALLINT: unscaled = Double(data.load(fromByteOffset: i * 2, as: Int16.self))
-                case DUCKDB_TYPE_INTEGER: unscaled = Double(data.load(fromByteOffset: i * 4, as: Int32.self))
-                case DUCKDB_TYPE_BIGINT: unscaled = Double(data.load(fromByteOffset: i * 8, as: Int64.self))
-                default:
-                    let (lower, upper) = Self.load128(data, i)
-                    unscaled = Self.double(lower: lower, upper: upper)
-                }
-                f64.append(unscaled / divisor)
+            switch storage {
+            case DUCKDB_TYPE_SMALLINT:
+                return .double(Self.map(data, as: Int16.self, count, valid, zero: 0) { Double($0) / divisor })
+            case DUCKDB_TYPE_INTEGER:
+                return .double(Self.map(data, as: Int32.self, count, valid, zero: 0) { Double($0) / divisor })
+            case DUCKDB_TYPE_BIGINT:
+                return .double(Self.map(data, as: Int64.self, count, valid, zero: 0) { Double($0) / divisor })
+            default:
+                return .double(Self.map(data, as: duckdb_hugeint.self, count, valid, zero: 0) {
+                    Self.double(lower: $0.lower, upper: $0.upper) / divisor
+                })
             }
-        case .varchar, .blob:
-            for i in 0..<count {
-                guard valid[i] else { bytes.appendEmpty(); continue }
-                let string = data + i * 16
-                let length = Int(string.load(as: UInt32.self))
-                if length <= 12 {
-                    bytes.append(UnsafeRawBufferPointer(start: string + 4, count: length))
-                } else {
-                    let pointer = string.load(fromByteOffset: 8, as: UnsafeRawPointer?.self)
-                    bytes.append(UnsafeRawBufferPointer(start: pointer, count: pointer == nil ? 0 : length))
-                }
-            }
+        case .varchar: return .utf8(Self.strings(data, count, valid))
+        case .blob: return .binary(Self.strings(data, count, valid))
         case .uuid:
+            var values = VariableLengthValues()
+            values.reserve(values: count, bytes: count * 36)
             for i in 0..<count {
-                guard valid[i] else { bytes.appendEmpty(); continue }
+                guard valid[i] else { values.appendEmpty(); continue }
                 let (lower, upper) = Self.load128(data, i)
-                Self.appendUUID(lower: lower, upper: upper, to: &bytes)
+                Self.appendUUID(lower: lower, upper: upper, to: &values)
             }
+            return .utf8(values)
         case .enumeration(let storage, let dictionary):
-            for i in 0..<count {
-                guard valid[i] else { bytes.appendEmpty(); continue }
-                let index: Int
-                switch storage {
-                case DUCKDB_TYPE_UTINYINT: index = Int(data.load(fromByteOffset: i, as: UInt8.self))
-                case DUCKDB_TYPE_USMALLINT: index = Int(data.load(fromByteOffset: i * 2, as: UInt16.self))
-                default: index = Int(data.load(fromByteOffset: i * 4, as: UInt32.self))
-                }
-                guard index < dictionary.count else { bytes.appendEmpty(); continue }
-                dictionary.bytes.withUnsafeBytes { all in
-                    bytes.append(UnsafeRawBufferPointer(rebasing: all[dictionary.range(at: index)]))
+            var values = VariableLengthValues()
+            values.reserve(values: count, bytes: 0)
+            dictionary.bytes.withUnsafeBytes { all in
+                for i in 0..<count {
+                    guard valid[i] else { values.appendEmpty(); continue }
+                    let index: Int
+                    switch storage {
+                    case DUCKDB_TYPE_UTINYINT: index = Int(data.load(fromByteOffset: i, as: UInt8.self))
+                    case DUCKDB_TYPE_USMALLINT: index = Int(data.load(fromByteOffset: i * 2, as: UInt16.self))
+                    default: index = Int(data.load(fromByteOffset: i * 4, as: UInt32.self))
+                    }
+                    guard index < dictionary.count else { values.appendEmpty(); continue }
+                    values.append(UnsafeRawBufferPointer(rebasing: all[dictionary.range(at: index)]))
                 }
             }
+            return .utf8(values)
         case .interval:
-            for i in 0..<count {
-                guard valid[i] else { intervals.append(Interval(months: 0, days: 0, micros: 0)); continue }
-                let base = i * 16
-                intervals.append(Interval(
-                    months: data.load(fromByteOffset: base, as: Int32.self),
-                    days: data.load(fromByteOffset: base + 4, as: Int32.self),
-                    micros: data.load(fromByteOffset: base + 8, as: Int64.self)))
-            }
+            return .interval(Self.map(data, as: duckdb_interval.self, count, valid, zero: Interval(months: 0, days: 0, micros: 0)) {
+                Interval(months: $0.months, days: $0.days, micros: $0.micros)
+            })
         case .sqlNull:
-            i32.append(contentsOf: repeatElement(0, count: count))
+            return Self.zeros(emptyValues, count)
         }
     }
 
-    private func appendZeros(_ count: Int) {
-        for _ in 0..<count { appendZero() }
-    }
-
-    private func appendZero() {
+    /// An empty value list of this column's storage kind.
+    private var emptyValues: ColumnValues {
         switch conversion {
-        case .bool: bools.append(false)
-        case .int8: i8.append(0)
-        case .int16: i16.append(0)
-        case .int32, .date, .sqlNull: i32.append(0)
-        case .int64, .time, .timeNanos, .timestamp, .timestampNanos: i64.append(0)
-        case .uint8: u8.append(0)
-        case .uint16: u16.append(0)
-        case .uint32: u32.append(0)
-        case .uint64: u64.append(0)
-        case .float: f32.append(0)
-        case .double, .hugeint, .uhugeint, .decimal: f64.append(0)
-        case .varchar, .blob, .uuid, .enumeration: bytes.appendEmpty()
-        case .interval: intervals.append(Interval(months: 0, days: 0, micros: 0))
+        case .bool: .boolean([])
+        case .int8: .int8([])
+        case .int16: .int16([])
+        case .int32, .date, .sqlNull: .int32([])
+        case .int64, .time, .timeNanos, .timestamp, .timestampNanos: .int64([])
+        case .uint8: .uint8([])
+        case .uint16: .uint16([])
+        case .uint32: .uint32([])
+        case .uint64: .uint64([])
+        case .float: .float([])
+        case .double, .hugeint, .uhugeint, .decimal: .double([])
+        case .varchar, .uuid, .enumeration: .utf8(VariableLengthValues())
+        case .blob: .binary(VariableLengthValues())
+        case .interval: .interval([])
         }
     }
 
+    /// The column: every part joined, with its validity (all null for an untyped NULL column).
     func finish(name: String) -> Column {
-        let values: ColumnValues
-        switch conversion {
-        case .bool: values = .boolean(bools)
-        case .int8: values = .int8(i8)
-        case .int16: values = .int16(i16)
-        case .int32, .date, .sqlNull: values = .int32(i32)
-        case .int64, .time, .timeNanos, .timestamp, .timestampNanos: values = .int64(i64)
-        case .uint8: values = .uint8(u8)
-        case .uint16: values = .uint16(u16)
-        case .uint32: values = .uint32(u32)
-        case .uint64: values = .uint64(u64)
-        case .float: values = .float(f32)
-        case .double, .hugeint, .uhugeint, .decimal: values = .double(f64)
-        case .varchar, .uuid, .enumeration: values = .utf8(bytes)
-        case .blob: values = .binary(bytes)
-        case .interval: values = .interval(intervals)
-        }
+        let values = ColumnValues.concatenating(parts) ?? emptyValues
         if case .sqlNull = conversion {
             var allNull = Validity()
             allNull.appendNull(values.count)

@@ -36,7 +36,7 @@ public enum TestSupport {
     }
 
     /// Runs a Python script with arguments and returns its standard output.
-    public static func runPython(_ script: String, arguments: [String] = []) throws -> Data {
+    public static func runPython(_ script: String, arguments: [String] = [], stdin: Data? = nil) throws -> Data {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try python())
         process.arguments = ["-c", script] + arguments
@@ -44,7 +44,11 @@ public enum TestSupport {
         let err = Pipe()
         process.standardOutput = out
         process.standardError = err
+        let input = Pipe()
+        process.standardInput = input
         try process.run()
+        if let stdin { input.fileHandleForWriting.write(stdin) }
+        try input.fileHandleForWriting.close()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

@@ -1,0 +1,81 @@
+extension ColumnValues {
+    /// An empty value list of the same kind as `self`.
+    public var emptyOfSameKind: ColumnValues {
+        switch self {
+        case .boolean: .boolean([])
+        case .int8: .int8([])
+        case .int16: .int16([])
+        case .int32: .int32([])
+        case .int64: .int64([])
+        case .uint8: .uint8([])
+        case .uint16: .uint16([])
+        case .uint32: .uint32([])
+        case .uint64: .uint64([])
+        case .float: .float([])
+        case .double: .double([])
+        case .utf8: .utf8(VariableLengthValues())
+        case .binary: .binary(VariableLengthValues())
+        case .interval: .interval([])
+        }
+    }
+
+    /// Joins parts of one kind into one value list, allocating the result once at its exact size.
+    /// - Parameter parts: value lists that are all of the same kind (e.g. one per DuckDB chunk)
+    /// - Returns: the concatenation, or `nil` when `parts` is empty or mixes kinds
+    /// - Complexity: O(total values + total bytes)
+    public static func concatenating(_ parts: [ColumnValues]) -> ColumnValues? {
+        guard let first = parts.first else { return nil }
+        if parts.count == 1 { return first }
+        func join<T>(_ extract: (ColumnValues) -> [T]?) -> [T]? {
+            var total = 0
+            var arrays: [[T]] = []
+            arrays.reserveCapacity(parts.count)
+            for part in parts {
+                guard let a = extract(part) else { return nil }
+                total += a.count
+                arrays.append(a)
+            }
+            var out: [T] = []
+            out.reserveCapacity(total)
+            for a in arrays { out.append(contentsOf: a) }
+            return out
+        }
+        func joinVariable(_ extract: (ColumnValues) -> VariableLengthValues?) -> VariableLengthValues? {
+            var values = 0
+            var bytes = 0
+            for part in parts {
+                guard let v = extract(part) else { return nil }
+                values += v.count
+                bytes += v.bytes.count
+            }
+            var offsets: [Int] = []
+            offsets.reserveCapacity(values + 1)
+            offsets.append(0)
+            var data: [UInt8] = []
+            data.reserveCapacity(bytes)
+            for part in parts {
+                guard let v = extract(part) else { return nil }
+                let base = data.count
+                offsets.append(contentsOf: v.offsets.dropFirst().lazy.map { $0 + base })
+                data.append(contentsOf: v.bytes)
+            }
+            return VariableLengthValues(offsets: offsets, bytes: data)
+        }
+        switch first {
+        case .boolean: return join { if case .boolean(let v) = $0 { v } else { nil } }.map(ColumnValues.boolean)
+        case .int8: return join { if case .int8(let v) = $0 { v } else { nil } }.map(ColumnValues.int8)
+        case .int16: return join { if case .int16(let v) = $0 { v } else { nil } }.map(ColumnValues.int16)
+        case .int32: return join { if case .int32(let v) = $0 { v } else { nil } }.map(ColumnValues.int32)
+        case .int64: return join { if case .int64(let v) = $0 { v } else { nil } }.map(ColumnValues.int64)
+        case .uint8: return join { if case .uint8(let v) = $0 { v } else { nil } }.map(ColumnValues.uint8)
+        case .uint16: return join { if case .uint16(let v) = $0 { v } else { nil } }.map(ColumnValues.uint16)
+        case .uint32: return join { if case .uint32(let v) = $0 { v } else { nil } }.map(ColumnValues.uint32)
+        case .uint64: return join { if case .uint64(let v) = $0 { v } else { nil } }.map(ColumnValues.uint64)
+        case .float: return join { if case .float(let v) = $0 { v } else { nil } }.map(ColumnValues.float)
+        case .double: return join { if case .double(let v) = $0 { v } else { nil } }.map(ColumnValues.double)
+        case .interval: return join { if case .interval(let v) = $0 { v } else { nil } }.map(ColumnValues.interval)
+        case .utf8: return joinVariable { if case .utf8(let v) = $0 { v } else { nil } }.map(ColumnValues.utf8)
+        case .binary: return joinVariable { if case .binary(let v) = $0 { v } else { nil } }.map(ColumnValues.binary)
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import ResultFormat
+import Testing
+
+@Suite struct ValidityTests {
+    /// A seeded generator so a failure can be replayed.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test(arguments: [1, 2, 3, 42])
+    func bitmapChunksOfAnySizeAppendLikeRowByRow(seed: UInt64) {
+        var rng = SplitMix(state: seed)
+        var fast = Validity()
+        var expected: [Bool] = []
+        for _ in 0..<60 {
+            let rows = Int.random(in: 0...300, using: &rng)
+            let kind = Int.random(in: 0..<4, using: &rng)
+            var words = (0..<((rows + 63) / 64 + 1)).map { _ in UInt64.random(in: .min ... .max, using: &rng) }
+            switch kind {
+            case 0: fast.appendValid(rows); expected += repeatElement(true, count: rows)
+            case 1: fast.appendNull(rows); expected += repeatElement(false, count: rows)
+            default:
+                if kind == 3 { words = words.map { $0 | 0xFFFF_FFFF_0000_0000 } }
+                words.withUnsafeBufferPointer { fast.append(bitmap: $0.baseAddress!, rowCount: rows) }
+                for r in 0..<rows { expected.append(words[r / 64] & (1 << UInt64(r % 64)) != 0) }
+            }
+        }
+        #expect(fast.count == expected.count)
+        #expect(fast.nullCount == expected.filter { !$0 }.count)
+        #expect((0..<expected.count).allSatisfy { fast.isValid($0) == expected[$0] })
+        #expect(fast == Validity(expected), "bits past the count must stay zero")
+    }
+
+    @Test func columnsWithoutNullsDropTheirBitmap() {
+        let column = Column(name: "a", type: .int64, values: .int64([1, 2]), validity: Validity([true, true]))
+        #expect(column.validity == nil)
+        #expect(!column.isNull(0) && !column.isNull(1))
+        let withNull = Column(name: "a", type: .int64, values: .int64([1, 0]), validity: Validity([true, false]))
+        #expect(withNull.isNull(1) && withNull.value(at: 1) == .null)
+    }
+}
