@@ -57,22 +57,27 @@ struct DuckDBBench: AsyncParsableCommand {
             try await measureConversion(raw: raw, pool: pool, scan: scan, label: "tuned malloc")
         }
 
-        // 2. SELECT 1 round trip: raw prepared statement on this thread vs. through the pool.
+        // 2. SELECT 1 round trip: the raw prepared statement on this thread vs. through the pool.
+        //    Each side runs in blocks of its own (interleaving single calls would make both pay for
+        //    DuckDB's threads going to sleep and waking); three rounds, medians over all calls.
         let select1 = "SELECT 1"
-        for _ in 0..<200 { _ = try raw.drain(select1); _ = try await pool.query(select1) }
         var rawCalls: [Duration] = []
         var poolCalls: [Duration] = []
-        rawCalls.reserveCapacity(calls)
-        poolCalls.reserveCapacity(calls)
-        for _ in 0..<calls {
-            rawCalls.append(try clock.measure { _ = try raw.drain(select1) })
-            poolCalls.append(try await clock.measure { _ = try await pool.query(select1) })
+        var noopCalls: [Duration] = []
+        let block = max(1, calls / 3)
+        for _ in 0..<3 {
+            for _ in 0..<200 { _ = try raw.drain(select1) }
+            for _ in 0..<block { rawCalls.append(try clock.measure { _ = try raw.drain(select1) }) }
+            for _ in 0..<200 { _ = try await pool.query(select1) }
+            for _ in 0..<block { poolCalls.append(try await clock.measure { _ = try await pool.query(select1) }) }
+            for _ in 0..<block { noopCalls.append(try await clock.measure { _ = try await pool.withConnection { _ in 0 } }) }
         }
         let rawMedian = median(rawCalls), poolMedian = median(poolCalls)
         let overhead = (seconds(poolMedian) - seconds(rawMedian)) * 1e6
         print("select1: raw C API median \(fmt(seconds(rawMedian) * 1e6, 1)) us, DuckDBPool median "
               + "\(fmt(seconds(poolMedian) * 1e6, 1)) us, ratio \(fmt(seconds(poolMedian) / seconds(rawMedian), 2)), "
-              + "pool overhead \(fmt(overhead, 1)) us (goal <= 20 us)")
+              + "pool overhead \(fmt(overhead, 1)) us (goal <= 20 us); "
+              + "hand-off alone (empty job) median \(fmt(seconds(median(noopCalls)) * 1e6, 1)) us")
         await pool.shutdown()
     }
 }

@@ -41,24 +41,34 @@ extension ColumnValues {
             return out
         }
         func joinVariable(_ extract: (ColumnValues) -> VariableLengthValues?) -> VariableLengthValues? {
+            var pieces: [VariableLengthValues] = []
+            pieces.reserveCapacity(parts.count)
             var values = 0
             var bytes = 0
             for part in parts {
                 guard let v = extract(part) else { return nil }
                 values += v.count
                 bytes += v.bytes.count
+                pieces.append(v)
             }
-            var offsets: [Int] = []
-            offsets.reserveCapacity(values + 1)
-            offsets.append(0)
+            let offsets = [Int](unsafeUninitializedCapacity: values + 1) { out, initialized in
+                out.initializeElement(at: 0, to: 0)
+                var next = 1
+                var base = 0
+                for piece in pieces {
+                    piece.offsets.withUnsafeBufferPointer { source in
+                        for i in 1..<source.count {
+                            out.initializeElement(at: next, to: source[i] + base)
+                            next += 1
+                        }
+                    }
+                    base += piece.bytes.count
+                }
+                initialized = next
+            }
             var data: [UInt8] = []
             data.reserveCapacity(bytes)
-            for part in parts {
-                guard let v = extract(part) else { return nil }
-                let base = data.count
-                offsets.append(contentsOf: v.offsets.dropFirst().lazy.map { $0 + base })
-                data.append(contentsOf: v.bytes)
-            }
+            for piece in pieces { data.append(contentsOf: piece.bytes) }
             return VariableLengthValues(offsets: offsets, bytes: data)
         }
         switch first {
