@@ -40,6 +40,7 @@ enum CLI {
 @Suite struct QueryCommandTests {
     @Test func tpchQ1PrintsJSONEqualToThePythonPeer() throws {
         let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
         let path = dir.appendingPathComponent("tpch.duckdb").path
         let generate = try CLI.run(["query", "--database", path, "--sql", "CALL dbgen(sf = 0.01)"])
         #expect(generate.status == 0, "\(generate.stderr)")
@@ -70,6 +71,7 @@ enum CLI {
 
     @Test func statementWithoutRowsPrintsOnlyASummary() throws {
         let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
         let path = dir.appendingPathComponent("w.duckdb").path
         let create = try CLI.run(["query", "--database", path, "--sql", "CREATE TABLE t (a INTEGER)"])
         #expect(create.status == 0 && create.stdout.isEmpty)
@@ -91,7 +93,9 @@ enum CLI {
         let readOnlyWithoutFile = try CLI.run(["query", "--read-only", "--sql", "SELECT 1"])
         #expect(readOnlyWithoutFile.status != 0)
         #expect(readOnlyWithoutFile.stderr.contains("--read-only needs --database"))
-        let writeToReadOnly = try TestSupport.temporaryDirectory().appendingPathComponent("missing.duckdb").path
+        let emptyDir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(emptyDir) }
+        let writeToReadOnly = emptyDir.appendingPathComponent("missing.duckdb").path
         let missing = try CLI.run(["query", "--database", writeToReadOnly, "--read-only", "--sql", "SELECT 1"])
         #expect(missing.status == 1)
         #expect(!missing.stderr.isEmpty)

@@ -133,6 +133,7 @@ import Testing
 
     @Test func readOnlyDatabaseRefusesWrites() throws {
         let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
         let path = dir.appendingPathComponent("ro.duckdb").path
         do {
             let rw = try Database(path: path).connect()

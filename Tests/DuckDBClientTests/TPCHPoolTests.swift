@@ -8,6 +8,7 @@ import Testing
 @Suite struct TPCHPoolTests {
     @Test func q1AndQ6ThroughThePoolMatchThePythonPeer() async throws {
         let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
         let path = dir.appendingPathComponent("tpch.duckdb").path
         // Generate through this package, then close: DuckDB locks a file opened read-write.
         do {

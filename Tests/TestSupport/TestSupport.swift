@@ -31,6 +31,11 @@ public enum TestSupport {
         return url
     }
 
+    /// Removes a directory made by ``temporaryDirectory(_:)``.
+    public static func remove(_ directory: URL) {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
     public struct ProcessFailure: Error, CustomStringConvertible {
         public let description: String
     }
