@@ -11,6 +11,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
     ],
@@ -28,6 +29,7 @@ let package = Package(
                 "CDuckDB",
                 "ResultFormat",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
@@ -44,7 +46,13 @@ let package = Package(
         // Helpers shared by the test targets (Python peer, temporary files); not a product.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "ResultFormatTests", dependencies: ["ResultFormat", "TestSupport"]),
-        .testTarget(name: "DuckDBClientTests", dependencies: ["DuckDBClient", "ResultFormat", "TestSupport"]),
+        .testTarget(
+            name: "DuckDBClientTests",
+            dependencies: [
+                "DuckDBClient", "ResultFormat", "TestSupport",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
         .testTarget(name: "AnalyticsCacheCLITests", dependencies: ["AnalyticsCacheCLI", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

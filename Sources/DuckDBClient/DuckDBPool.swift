@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import ResultFormat
 
 #if canImport(Glibc)
@@ -36,8 +37,12 @@ public final class DuckDBPool: Sendable {
         /// sleeping thread costs tens of microseconds on a VM; polling briefly saves that for
         /// back-to-back requests at the price of that much CPU per idle transition. Zero disables it.
         public var idleSpin: Duration
+        /// The pool's name in logs and in the `pool` dimension of its metrics.
+        public var name: String
         /// Where the pool logs.
         public var logger: Logger
+        /// Where its metrics go; nil: the process's bootstrapped `MetricsSystem`.
+        public var metricsFactory: (any MetricsFactory)?
 
         /// Creates a configuration.
         /// - Parameters:
@@ -45,15 +50,20 @@ public final class DuckDBPool: Sendable {
         ///   - queueLimit: maximum waiting requests, default 1024
         ///   - defaultTimeout: timeout for requests that give none
         ///   - idleSpin: how long an idle pool thread polls before sleeping, default 50 µs
+        ///   - name: the pool's name in logs and metrics
         ///   - logger: where to log
+        ///   - metricsFactory: where metrics go, nil for the bootstrapped `MetricsSystem`
         public init(
             connections: Int = DuckDBPool.coreCount, queueLimit: Int = 1024, defaultTimeout: Duration? = nil,
-            idleSpin: Duration = .microseconds(50), logger: Logger = Logger(label: "DuckDBPool")
+            idleSpin: Duration = .microseconds(50), name: String = "duckdb-pool",
+            logger: Logger = Logger(label: "DuckDBPool"), metricsFactory: (any MetricsFactory)? = nil
         ) {
             self.connections = max(1, connections)
             self.queueLimit = max(0, queueLimit)
             self.defaultTimeout = defaultTimeout
             self.idleSpin = max(.zero, idleSpin)
+            self.name = name
+            self.metricsFactory = metricsFactory
             self.logger = logger
         }
     }
@@ -74,7 +84,8 @@ public final class DuckDBPool: Sendable {
         self.configuration = configuration
         let connections = try (0..<configuration.connections).map { _ in try database.connect() }
         core = PoolCore(
-            name: "duckdb-pool", connections: connections, queueLimit: configuration.queueLimit, spin: configuration.idleSpin)
+            name: configuration.name, connections: connections, queueLimit: configuration.queueLimit,
+            spin: configuration.idleSpin, metricsFactory: configuration.metricsFactory)
     }
 
     deinit {

@@ -1,4 +1,5 @@
 import DequeModule
+import Metrics
 import Synchronization
 
 /// A connection owned by one worker thread of a ``PoolCore``.
@@ -46,16 +47,21 @@ final class PoolCore: @unchecked Sendable {
     private var liveThreads = 0
     private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     private var counters = PoolStatistics()
+    private let metrics: PoolMetrics
 
     /// How long an idle worker polls for its next job before it sleeps on its condition variable.
     /// Waking a sleeping thread costs tens of microseconds on a VM; a request that arrives within
     /// this window is picked up at once. Zero disables spinning.
     let spin: Duration
 
-    init(name: String, connections: [Connection], queueLimit: Int, spin: Duration = .microseconds(50)) {
+    init(
+        name: String, connections: [Connection], queueLimit: Int, spin: Duration = .microseconds(50),
+        metricsFactory: (any MetricsFactory)? = nil
+    ) {
         self.name = name
         self.queueLimit = queueLimit
         self.spin = spin
+        metrics = PoolMetrics(pool: name, factory: metricsFactory ?? MetricsSystem.factory)
         workers = connections.map(PoolWorker.init)
         idle = workers
         liveThreads = workers.count + 1
@@ -75,6 +81,7 @@ final class PoolCore: @unchecked Sendable {
             if job.cancelRequested {
                 refusal = CancellationError()
                 counters.cancelled += 1
+                metrics.cancelled.increment()
             } else if shuttingDown {
                 refusal = DuckDBPoolError.shutDown
             } else if let worker = idle.popLast() {
@@ -85,6 +92,7 @@ final class PoolCore: @unchecked Sendable {
             } else if queue.count >= queueLimit {
                 refusal = DuckDBPoolError.overloaded(queueLimit: queueLimit)
                 counters.overloaded += 1
+                metrics.overloaded.increment()
             } else {
                 job.state = .queued
                 queue.append(job)
@@ -109,6 +117,7 @@ final class PoolCore: @unchecked Sendable {
             case .queued:
                 finishQueued(job)
                 counters.cancelled += 1
+                metrics.cancelled.increment()
                 return true
             case .running(let worker):
                 worker.interrupt.interrupt()
@@ -155,7 +164,11 @@ final class PoolCore: @unchecked Sendable {
             job.state = .running(worker)
             counters.running += 1
             lock.unlock()
+            let started = ContinuousClock.now
+            metrics.wait.recordNanoseconds(nanoseconds(job.submittedAt.duration(to: started)))
             if let connection = worker.connection { job.run(on: connection) }
+            metrics.run.recordNanoseconds(nanoseconds(started.duration(to: .now)))
+            metrics.completed.increment()
             lock.lock()
             counters.running -= 1
             counters.completed += 1
@@ -196,7 +209,13 @@ final class PoolCore: @unchecked Sendable {
     }
 
     private func count(_ abandon: any Error) {
-        if abandon is CancellationError { counters.cancelled += 1 } else { counters.timedOut += 1 }
+        if abandon is CancellationError {
+            counters.cancelled += 1
+            metrics.cancelled.increment()
+        } else {
+            counters.timedOut += 1
+            metrics.timedOut.increment()
+        }
     }
 
     private func watchdogLoop() {
@@ -217,6 +236,7 @@ final class PoolCore: @unchecked Sendable {
                 case .queued:
                     finishQueued(job)
                     counters.timedOut += 1
+                    metrics.timedOut.increment()
                     expired.append(job)
                 case .running(let worker):
                     worker.interrupt.interrupt()
@@ -301,22 +321,3 @@ final class PoolCore: @unchecked Sendable {
     }
 }
 
-/// A snapshot of a pool's state and lifetime counters.
-public struct PoolStatistics: Sendable, Equatable {
-    /// Connections in the pool.
-    public var connections = 0
-    /// Connections waiting for work.
-    public var idle = 0
-    /// Statements running now.
-    public var running = 0
-    /// Requests waiting for a connection.
-    public var queued = 0
-    /// Requests that ran to an end (success or error) since the pool started.
-    public var completed = 0
-    /// Requests refused because the queue was full.
-    public var overloaded = 0
-    /// Requests that ran out of time (interrupted or never started).
-    public var timedOut = 0
-    /// Requests cancelled by their callers.
-    public var cancelled = 0
-}

@@ -24,11 +24,14 @@ class PoolJob: @unchecked Sendable {
     var cancelRequested = false
     var timedOut = false
     let timeout: Duration?
+    let submittedAt: ContinuousClock.Instant
     let deadline: ContinuousClock.Instant?
 
     init(timeout: Duration?) {
         self.timeout = timeout
-        self.deadline = timeout.map { ContinuousClock.now.advanced(by: $0) }
+        let now = ContinuousClock.now
+        submittedAt = now
+        deadline = timeout.map { now.advanced(by: $0) }
     }
 
     /// Runs the work on the calling worker thread and keeps the outcome.

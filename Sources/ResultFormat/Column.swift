@@ -17,7 +17,7 @@ public struct Column: Sendable, Equatable {
     ///   - validity: the null rows, or `nil` when there are none (a bitmap without nulls is dropped)
     /// - Precondition: `validity`, when given, covers exactly `values.count` rows.
     public init(name: String, type: ColumnType, values: ColumnValues, validity: Validity? = nil) {
-        precondition(validity == nil || validity!.count == values.count, "validity does not match values")
+        precondition(validity.map { $0.count == values.count } ?? true, "validity does not match values")
         self.name = name
         self.type = type
         self.values = values

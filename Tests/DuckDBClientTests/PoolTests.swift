@@ -1,6 +1,7 @@
 import Dispatch
 import DuckDBClient
 import Foundation
+import MetricsTestKit
 import ResultFormat
 import Synchronization
 import Testing
@@ -256,5 +257,33 @@ final class Shared<Value: Sendable>: Sendable {
         #expect(count == [.int(20)])
         await writer.shutdown()
         await #expect(throws: DuckDBPoolError.shutDown) { try await writer.write { _ in 1 } }
+    }
+}
+
+@Suite struct PoolMetricsTests {
+    @Test func poolReportsOutcomesAndTimingsToItsMetricsFactory() async throws {
+        let metrics = TestMetrics()
+        let pool = try DuckDBPool(
+            database: try Database(),
+            configuration: .init(connections: 1, queueLimit: 0, name: "metered", metricsFactory: metrics))
+        for k in 0..<3 { _ = try await pool.query("SELECT ?::INTEGER AS k", [.int(Int64(k))]) }
+        await #expect(throws: DuckDBPoolError.timedOut(.milliseconds(50))) { try await pool.query(longQuery, timeout: .milliseconds(50)) }
+        // queueLimit 0: a second request while the only connection is busy is refused.
+        let gate = Gate()
+        let holder = Task { try await pool.withConnection { _ in gate.wait() } }
+        await eventually("the connection to be held") { pool.statistics.running == 1 }
+        await #expect(throws: DuckDBPoolError.overloaded(queueLimit: 0)) { try await pool.query("SELECT 1") }
+        gate.open()
+        try await holder.value
+
+        func requests(_ outcome: String) throws -> Int64 {
+            try metrics.expectCounter("duckdb_pool_requests_total", [("pool", "metered"), ("outcome", outcome)]).totalValue
+        }
+        #expect(try requests("completed") == 5)  // 3 queries, the timed-out one, the gate holder
+        #expect(try requests("timed_out") == 1)
+        #expect(try requests("overloaded") == 1)
+        #expect(try metrics.expectTimer("duckdb_pool_run_seconds", [("pool", "metered")]).values.count == 5)
+        #expect(try metrics.expectTimer("duckdb_pool_wait_seconds", [("pool", "metered")]).values.count == 5)
+        await pool.shutdown()
     }
 }

@@ -1,0 +1,19 @@
+/// A snapshot of a pool's state and lifetime counters.
+public struct PoolStatistics: Sendable, Equatable {
+    /// Connections in the pool.
+    public var connections = 0
+    /// Connections waiting for work.
+    public var idle = 0
+    /// Statements running now.
+    public var running = 0
+    /// Requests waiting for a connection.
+    public var queued = 0
+    /// Requests that ran to an end (success or error) since the pool started.
+    public var completed = 0
+    /// Requests refused because the queue was full.
+    public var overloaded = 0
+    /// Requests that ran out of time (interrupted or never started).
+    public var timedOut = 0
+    /// Requests cancelled by their callers.
+    public var cancelled = 0
+}
