@@ -5,6 +5,7 @@ let package = Package(
     name: "swift-analytics-cache",
     platforms: [.macOS(.v15)],
     products: [
+        .library(name: "MemoryCache", targets: ["MemoryCache"]),
         .library(name: "ResultFormat", targets: ["ResultFormat"]),
         .library(name: "DuckDBClient", targets: ["DuckDBClient"]),
         .executable(name: "analytics-cache", targets: ["AnalyticsCacheCLI"]),
@@ -14,8 +15,17 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
+        // L1: the in-memory cache; no I/O, no dependency on the other layers.
+        .target(
+            name: "MemoryCache",
+            dependencies: [
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // L3: DuckDB's C API, linked through the duckdb.pc that scripts/bootstrap.sh installs.
         .systemLibrary(name: "CDuckDB", pkgConfig: "duckdb"),
         // glibc's mallopt, for the executable's allocator tuning.
@@ -39,6 +49,7 @@ let package = Package(
                 "CDuckDB",
                 "CMalloc",
                 "DuckDBClient",
+                "MemoryCache",
                 "ResultFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]

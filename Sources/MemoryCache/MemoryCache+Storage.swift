@@ -1,0 +1,152 @@
+/// Storing and forgetting entries; every function here runs with the policy lock held.
+extension MemoryCache {
+    /// When a store may happen.
+    enum StoreCondition {
+        /// Always (an explicit insert; supersedes a load in flight).
+        case always
+        /// Only while this load is still the key's load in flight (not invalidated or abandoned).
+        case whileLoading(LoadOperation<Value>)
+        /// Only while the key's entry is still the one of this generation (a refresh).
+        case whileGeneration(UInt64)
+    }
+
+    /// Stores a value under the policy lock and evicts what no longer fits.
+    /// - Returns: whether the value was stored
+    @discardableResult
+    func store(
+        _ key: Key, hash: UInt64, value: Value, tags: [String], expiry: Expiry, weight: Int?,
+        condition: StoreCondition, notes: inout Notifications<Key, Value>
+    ) -> Bool {
+        let weight = max(0, weight ?? weigh(key, value))
+        let now = clock.nanoseconds()
+        return policyState.withLock { p -> Bool in
+            drain(&p)
+            let shard = shard(hash)
+            var evicted: [WTinyLFUPolicy<Key>.Eviction] = []
+            var slot: Int32 = -1
+            var stored = false
+            var refused = false
+            let expiresAt = absoluteExpiry(expiry, now: now)
+            shard.state.withLock { s in
+                switch condition {
+                case .always:
+                    s.loads.removeValue(forKey: key)
+                case .whileLoading(let load):
+                    guard s.loads[key] === load else { return }
+                    s.loads.removeValue(forKey: key)
+                case .whileGeneration(let generation):
+                    guard let i = s.entries.index(forKey: key), s.entries.values[i].generation == generation else { return }
+                }
+                if weight > maximum {
+                    // Too heavy for the whole budget: never stored; a stale previous value goes too.
+                    if let old = s.entries.removeValue(forKey: key) {
+                        forget(key, old, cause: .replaced, in: &p, notes: &notes)
+                    }
+                    refused = true
+                    return
+                }
+                p.generation += 1
+                let entry = CacheEntry(
+                    value: value, slot: -1, weight: weight, tags: tags, generation: p.generation,
+                    writeTime: now, accessTime: now, expiresAt: expiresAt, refreshing: false)
+                if let i = s.entries.index(forKey: key) {
+                    let old = s.entries.values[i]
+                    notes.append(key, old.value, isExpired(old, now: now) ? .expired : .replaced)
+                    p.removals[isExpired(old, now: now) ? .expired : .replaced, default: 0] += 1
+                    p.untag(key, old.tags)
+                    slot = old.slot
+                    s.entries.values[i] = entry
+                    s.entries.values[i].slot = slot
+                    evicted = p.policy.updateWeight(slot, to: weight)
+                } else {
+                    let (newSlot, victims) = p.policy.insert(key, hash: hash, weight: weight)
+                    slot = newSlot
+                    s.entries[key] = entry
+                    s.entries[key]?.slot = slot
+                    evicted = victims
+                }
+                stored = true
+            }
+            if refused {
+                notes.append(key, value, .rejected)
+                p.removals[.rejected, default: 0] += 1
+                updateMirrors(p)
+                return false
+            }
+            guard stored else { return false }
+            p.tag(key, tags)
+            let due = timeToIdle.map { min(expiresAt, now &+ $0) } ?? expiresAt
+            if due != Int64.max {
+                p.wheel.schedule(slot, at: due)
+            } else {
+                p.wheel.deschedule(slot)
+            }
+            removeEvicted(evicted, cause: .size, in: &p, notes: &notes)
+            // Adapt the window once a sample is complete (cheap otherwise), as maintenance does.
+            removeEvicted(p.policy.climb(), cause: .size, in: &p, notes: &notes)
+            updateMirrors(p)
+            return true
+        }
+    }
+
+    /// Removes entries the policy evicted from their shards (if they still hold that slot).
+    func removeEvicted(
+        _ evicted: [WTinyLFUPolicy<Key>.Eviction], cause: RemovalCause, in p: inout PolicyState<Key>,
+        notes: inout Notifications<Key, Value>
+    ) {
+        for eviction in evicted {
+            let key = eviction.payload
+            p.wheel.deschedule(eviction.slot)
+            shard(eviction.hash).state.withLock { s in
+                guard let i = s.entries.index(forKey: key), s.entries.values[i].slot == eviction.slot else { return }
+                let old = s.entries.remove(at: i).value
+                p.untag(key, old.tags)
+                notes.append(key, old.value, cause)
+                p.removals[cause, default: 0] += 1
+            }
+        }
+    }
+
+    /// Drops a removed entry from the policy, the wheel and the tag index, and notes why.
+    func forget(
+        _ key: Key, _ entry: CacheEntry<Value>, cause: RemovalCause, in p: inout PolicyState<Key>,
+        notes: inout Notifications<Key, Value>
+    ) {
+        p.policy.remove(entry.slot)
+        p.wheel.deschedule(entry.slot)
+        p.untag(key, entry.tags)
+        notes.append(key, entry.value, cause)
+        p.removals[cause, default: 0] += 1
+    }
+
+    func absoluteExpiry(_ expiry: Expiry, now: Int64) -> Int64 {
+        var due = Int64.max
+        if let ttl = timeToLive { due = min(due, now.addingReportingOverflow(ttl).overflow ? Int64.max : now + ttl) }
+        switch expiry {
+        case .never: break
+        case .after(let duration):
+            let d = nanosecondCount(of: duration)
+            due = min(due, now.addingReportingOverflow(d).overflow ? Int64.max : now + d)
+        case .at(let time): due = min(due, time)
+        }
+        return due
+    }
+
+    func weigh(_ key: Key, _ value: Value) -> Int {
+        switch configuration.bound {
+        case .entries: 1
+        case .weight(_, let weigher): weigher(key, value)
+        }
+    }
+
+    func updateMirrors(_ p: PolicyState<Key>) {
+        countMirror.store(p.policy.count, ordering: .relaxed)
+        weightMirror.store(p.policy.weightedSize, ordering: .relaxed)
+    }
+
+    /// Tells the listener, outside every lock.
+    func deliver(_ notes: Notifications<Key, Value>) {
+        guard let listener = configuration.removalListener else { return }
+        for (key, value, cause) in notes.items { listener(key, value, cause) }
+    }
+}

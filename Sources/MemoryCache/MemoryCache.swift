@@ -1,0 +1,230 @@
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A concurrent, bounded in-memory cache with adaptive W-TinyLFU eviction, time-based expiry,
+/// single-flight loading, tags, removal listeners and statistics — the L1 of the analytics cache.
+///
+/// - **Reads** take only the lock of the key's shard (one of many stripes) for a hash lookup; the
+///   read is recorded in the shard's small buffer and replayed to the eviction policy later, in a
+///   batch, by whoever gets the policy lock without waiting. A full buffer drops records rather
+///   than make readers wait (they only inform eviction).
+/// - **Writes** take the policy lock, apply pending reads, store, and evict before returning, so
+///   ``weightedSize`` never exceeds the bound once a write returns.
+/// - **Expired entries are never returned**; a timer wheel removes them in maintenance
+///   (``cleanUp()``, run periodically by ``MemoryCacheMaintenance``) and tells the listener.
+///
+/// See the `MemoryCache` DocC article for the design and its guarantees.
+public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    /// The configuration the cache was made with.
+    public let configuration: MemoryCacheConfiguration<Key, Value>
+    let shards: [CacheShard<Key, Value>]
+    let shardMask: Int
+    let policyState: Mutex<PolicyState<Key>>
+    let maximum: Int
+    let timeToLive: Int64?
+    let timeToIdle: Int64?
+    let refreshAfterWrite: Int64?
+    let clock: any CacheClock
+    let hashKey: @Sendable (Key) -> UInt64
+    let readBufferSize: Int
+    let metrics: CacheMetrics
+    let countMirror = Atomic<Int>(0)
+    let weightMirror = Atomic<Int>(0)
+
+    /// Creates a cache.
+    /// - Parameter configuration: bound, expiry, listener, clock and reporting
+    public init(configuration: MemoryCacheConfiguration<Key, Value>) {
+        self.configuration = configuration
+        let wanted = configuration.shardCount > 0 ? configuration.shardCount : 4 * Self.processorCount
+        let count = FrequencySketch.ceilingPowerOfTwo(min(max(1, wanted), 1024))
+        shards = (0..<count).map { _ in CacheShard(readBufferSize: configuration.readBufferSize) }
+        shardMask = count - 1
+        maximum = configuration.maximum
+        clock = configuration.clock
+        timeToLive = configuration.timeToLive.map(nanosecondCount(of:))
+        timeToIdle = configuration.timeToIdle.map(nanosecondCount(of:))
+        refreshAfterWrite = configuration.refreshAfterWrite.map(nanosecondCount(of:))
+        hashKey = configuration.keyHash ?? { UInt64(bitPattern: Int64($0.hashValue)) }
+        readBufferSize = configuration.readBufferSize
+        let expected: Int
+        switch configuration.bound {
+        case .entries(let n): expected = n
+        case .weight: expected = min(configuration.maximum, 1 << 20)
+        }
+        policyState = Mutex(PolicyState(
+            policy: WTinyLFUPolicy(maximum: configuration.maximum, expectedEntries: expected, seed: configuration.seed),
+            wheel: TimerWheel(now: configuration.clock.nanoseconds())))
+        metrics = CacheMetrics(name: configuration.name, factory: configuration.metricsFactory)
+    }
+
+    /// Creates a cache bounded by entry count.
+    /// - Parameters:
+    ///   - maximumCount: the most entries it holds
+    ///   - timeToLive: expiry after write
+    public convenience init(maximumCount: Int, timeToLive: Duration? = nil) {
+        self.init(configuration: .init(bound: .entries(maximumCount), timeToLive: timeToLive))
+    }
+
+    // MARK: Reading
+
+    /// The live value for `key`, or nil (absent or expired).
+    /// - Parameter key: the key
+    /// - Returns: the value
+    /// - Complexity: O(1); takes only the key's shard lock
+    public func value(forKey key: Key) -> Value? {
+        let hash = hashKey(key)
+        let now = clock.nanoseconds()
+        let (value, drain) = shard(hash).state.withLock { s -> (Value?, Bool) in
+            guard let i = s.entries.index(forKey: key) else {
+                s.misses += 1
+                s.sampleMisses += 1
+                return (nil, false)
+            }
+            let entry = s.entries.values[i]
+            if isExpired(entry, now: now) {
+                s.misses += 1
+                s.sampleMisses += 1
+                return (nil, false)
+            }
+            if timeToIdle != nil { s.entries.values[i].accessTime = now }
+            s.hits += 1
+            s.sampleHits += 1
+            return (entry.value, recordRead(entry.slot, in: &s))
+        }
+        if drain { drainIfAvailable() }
+        return value
+    }
+
+    /// Records a read in the shard's buffer; returns whether the buffer is full.
+    @inline(__always)
+    func recordRead(_ slot: Int32, in s: inout ShardState<Key, Value>) -> Bool {
+        if s.reads.count < readBufferSize { s.reads.append(slot) }
+        return s.reads.count >= readBufferSize
+    }
+
+    /// The number of entries (expired ones count until maintenance removes them).
+    public var count: Int { countMirror.load(ordering: .relaxed) }
+
+    /// The total weight of the entries (their count for an entry-bounded cache).
+    public var weightedSize: Int { weightMirror.load(ordering: .relaxed) }
+
+    // MARK: Writing
+
+    /// Stores a value, replacing any previous one (and superseding a load in flight for the key).
+    /// - Parameters:
+    ///   - value: the value
+    ///   - key: its key
+    ///   - tags: its dependencies, for ``removeAll(taggedWith:)``
+    ///   - expiry: its own expiry, on top of the cache's time-to-live
+    ///   - weight: its weight; nil: the configured weigher (1 for an entry bound)
+    /// - Complexity: O(1) amortised, plus evictions
+    public func insert(_ value: Value, forKey key: Key, tags: Set<String> = [], expiry: Expiry = .never, weight: Int? = nil) {
+        var notes = Notifications<Key, Value>()
+        store(key, hash: hashKey(key), value: value, tags: Array(tags), expiry: expiry, weight: weight,
+              condition: .always, notes: &notes)
+        deliver(notes)
+    }
+
+    /// Removes the entry for `key` and invalidates a load in flight for it (its waiters still get
+    /// the loaded value, but it is not stored).
+    /// - Parameter key: the key
+    /// - Returns: the removed value
+    @discardableResult
+    public func removeValue(forKey key: Key) -> Value? {
+        var notes = Notifications<Key, Value>()
+        let hash = hashKey(key)
+        let removed = policyState.withLock { p -> Value? in
+            let value = shard(hash).state.withLock { s -> Value? in
+                s.loads.removeValue(forKey: key)
+                guard let old = s.entries.removeValue(forKey: key) else { return nil }
+                forget(key, old, cause: .explicit, in: &p, notes: &notes)
+                return old.value
+            }
+            updateMirrors(p)
+            return value
+        }
+        deliver(notes)
+        return removed
+    }
+
+    /// Removes every entry and invalidates every load in flight.
+    public func removeAll() {
+        removeAll(where: { _ in true })
+    }
+
+    /// Removes the entries whose key matches, and invalidates matching loads in flight.
+    /// - Parameter shouldRemove: decides per key (e.g. a key prefix)
+    /// - Complexity: O(entries)
+    public func removeAll(where shouldRemove: (Key) -> Bool) {
+        var notes = Notifications<Key, Value>()
+        policyState.withLock { p in
+            for shard in shards {
+                shard.state.withLock { s in
+                    for key in s.loads.keys where shouldRemove(key) { s.loads.removeValue(forKey: key) }
+                    let doomed = s.entries.keys.filter(shouldRemove)
+                    for key in doomed {
+                        if let old = s.entries.removeValue(forKey: key) {
+                            forget(key, old, cause: .explicit, in: &p, notes: &notes)
+                        }
+                    }
+                }
+            }
+            updateMirrors(p)
+        }
+        deliver(notes)
+    }
+
+    /// Removes the entries carrying `tag`, and invalidates loads in flight declared with it.
+    /// - Parameter tag: e.g. an aggregate type the entries depend on
+    /// - Complexity: O(entries with the tag + loads in flight)
+    public func removeAll(taggedWith tag: String) {
+        var notes = Notifications<Key, Value>()
+        policyState.withLock { p in
+            for shard in shards {
+                shard.state.withLock { s in
+                    for (key, load) in s.loads where load.tags.contains(tag) { s.loads.removeValue(forKey: key) }
+                }
+            }
+            guard let keys = p.tagIndex[tag] else { return }
+            for key in keys {
+                shard(hashKey(key)).state.withLock { s in
+                    if let old = s.entries.removeValue(forKey: key) {
+                        forget(key, old, cause: .explicit, in: &p, notes: &notes)
+                    }
+                }
+            }
+            updateMirrors(p)
+        }
+        deliver(notes)
+    }
+
+    // MARK: Helpers
+
+    @inline(__always)
+    func shard(_ hash: UInt64) -> CacheShard<Key, Value> {
+        shards[Int(truncatingIfNeeded: FrequencySketch.spread(hash) >> 40) & shardMask]
+    }
+
+    @inline(__always)
+    func isExpired(_ entry: CacheEntry<Value>, now: Int64) -> Bool {
+        if now >= entry.expiresAt { return true }
+        if let tti = timeToIdle, now - entry.accessTime >= tti { return true }
+        return false
+    }
+
+    /// When the entry's timer should fire: its own expiry or its idle deadline.
+    func nextExpiry(_ entry: CacheEntry<Value>) -> Int64 {
+        var due = entry.expiresAt
+        if let tti = timeToIdle { due = min(due, entry.accessTime &+ tti) }
+        return due
+    }
+
+    static var processorCount: Int {
+        max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+}

@@ -1,0 +1,426 @@
+/// The eviction policy of ``MemoryCache``: adaptive Window TinyLFU, as a pure value type.
+///
+/// Entries live in three LRU queues: a small admission **window**, and a segmented main space of
+/// **probation** and **protected** entries. New entries enter the window; when it overflows, its
+/// least recently used entries become candidates for the main space, where each is admitted only
+/// if the ``FrequencySketch`` says it is more popular than the main space's victim (with a 1-in-128
+/// random admission of warm candidates, so an attacker cannot pin the cache with crafted
+/// collisions). An entry read in probation moves to protected; protected overflow is demoted back.
+/// A hill climber samples the hit rate and moves capacity between window and main space, so
+/// recency-biased workloads (loops, scans) get a large window and frequency-biased ones a small one.
+///
+/// Nodes are kept in a slab (arrays indexed by ``Slot``) rather than as linked objects, so queue
+/// operations cost no reference counting. The type performs no I/O and has no locks: the cache
+/// calls it under its own lock, and tests drive it directly.
+public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
+    /// A node's index in the slab; stable while the node lives.
+    public typealias Slot = Int32
+
+    /// The queue a node is in.
+    public enum Region: UInt8, Sendable {
+        case window = 0, probation = 1, protected = 2, free = 3
+    }
+
+    /// An entry the policy evicted.
+    public struct Eviction: Sendable {
+        /// The slot the entry had (already free when returned).
+        public var slot: Slot
+        /// What the caller stored with it.
+        public var payload: Payload
+        /// Its weight.
+        public var weight: Int
+        /// Its key's hash, as given on insert.
+        public var hash: UInt64
+    }
+
+    struct Node: Sendable {
+        var payload: Payload?
+        var hash: UInt64
+        var weight: Int
+        var prev: Slot
+        var next: Slot
+        var region: Region
+    }
+
+    struct Queue: Sendable {
+        var head: Slot = -1  // least recently used
+        var tail: Slot = -1  // most recently used
+        var weight = 0
+        var count = 0
+    }
+
+    private(set) var nodes: [Node] = []
+    private var freeSlots: [Slot] = []
+    private var queues = [Queue(), Queue(), Queue()]
+    /// The maximum total weight.
+    public let maximum: Int
+    /// The window's current share of ``maximum``.
+    public private(set) var windowMaximum: Int
+    /// The protected segment's current share of ``maximum``.
+    public private(set) var protectedMaximum: Int
+    /// The popularity estimate.
+    public private(set) var sketch: FrequencySketch
+    private var random: SplitMix64
+
+    // Hill climber state.
+    private var sampleHits = 0
+    private var sampleMisses = 0
+    private var previousHitRate = 0.0
+    private var stepSize: Double
+    private var adjustment = 0
+    static var restartThreshold: Double { 0.05 }
+    static var stepPercent: Double { 0.0625 }
+    static var stepDecay: Double { 0.98 }
+    static var transferLimit: Int { 1000 }
+
+    /// Creates a policy.
+    /// - Parameters:
+    ///   - maximum: the total weight allowed (the entry count when every weight is 1)
+    ///   - expectedEntries: sizes the frequency sketch; default `maximum`
+    ///   - seed: seeds the admission randomness (equal seeds give equal decisions)
+    public init(maximum: Int, expectedEntries: Int? = nil, seed: UInt64 = 0x5EED) {
+        self.maximum = max(1, maximum)
+        let window = self.maximum - Int(0.99 * Double(self.maximum))
+        windowMaximum = window
+        protectedMaximum = Int(0.8 * Double(self.maximum - window))
+        sketch = FrequencySketch(capacity: expectedEntries ?? self.maximum)
+        random = SplitMix64(seed: seed)
+        stepSize = -Self.stepPercent * Double(self.maximum)
+    }
+
+    /// The total weight of all entries.
+    public var weightedSize: Int { queues[0].weight + queues[1].weight + queues[2].weight }
+    /// The number of entries.
+    public var count: Int { queues[0].count + queues[1].count + queues[2].count }
+    /// The total weight of one queue.
+    public func weight(of region: Region) -> Int { region == .free ? 0 : queues[Int(region.rawValue)].weight }
+    /// The number of entries in one queue.
+    public func count(of region: Region) -> Int { region == .free ? 0 : queues[Int(region.rawValue)].count }
+    /// The queue a slot is in.
+    public func region(of slot: Slot) -> Region { nodes[Int(slot)].region }
+    /// The payload stored with a live slot.
+    public func payload(of slot: Slot) -> Payload? { nodes[Int(slot)].payload }
+    /// The weight of a live slot.
+    public func weight(of slot: Slot) -> Int { nodes[Int(slot)].weight }
+    /// The key hash of a live slot.
+    public func hash(of slot: Slot) -> UInt64 { nodes[Int(slot)].hash }
+
+    /// Counts lookups in the hill climber's sample.
+    /// - Parameters:
+    ///   - hits: lookups that found a live entry
+    ///   - misses: lookups that did not
+    public mutating func recordLookups(hits: Int, misses: Int) {
+        sampleHits += hits
+        sampleMisses += misses
+    }
+
+    /// The slots of one queue, least recently used first (for tests and diagnostics).
+    public func slots(in region: Region) -> [Slot] {
+        var out: [Slot] = []
+        var s = queues[Int(region.rawValue)].head
+        while s != -1 {
+            out.append(s)
+            s = nodes[Int(s)].next
+        }
+        return out
+    }
+
+    // MARK: Operations
+
+    /// Adds a new entry to the window and evicts what no longer fits.
+    /// - Parameters:
+    ///   - payload: stored with the entry and returned when it is evicted (usually its key)
+    ///   - hash: the key's hash, for the frequency sketch
+    ///   - weight: the entry's weight, at most ``maximum``
+    /// - Returns: the new entry's slot, and the entries evicted to make room (which may include the
+    ///   new entry itself when it loses admission)
+    /// - Complexity: O(1) amortised
+    public mutating func insert(_ payload: Payload, hash: UInt64, weight: Int) -> (slot: Slot, evicted: [Eviction]) {
+        let slot = allocate(Node(payload: payload, hash: hash, weight: weight, prev: -1, next: -1, region: .window))
+        link(slot, into: .window)
+        sketch.increment(hash)
+        return (slot, evict())
+    }
+
+    /// Records a read of a live entry: counts it in the sketch and moves it in its queue.
+    /// - Parameter slot: the entry's slot
+    /// - Complexity: O(1)
+    public mutating func recordAccess(_ slot: Slot) {
+        let i = Int(slot)
+        guard nodes[i].region != .free else { return }
+        sketch.increment(nodes[i].hash)
+        switch nodes[i].region {
+        case .window, .protected:
+            let region = nodes[i].region
+            unlink(slot)
+            link(slot, into: region)
+        case .probation:
+            unlink(slot)
+            link(slot, into: .protected)
+            demoteFromProtected()
+        case .free:
+            break
+        }
+    }
+
+    /// Counts a lookup in the hill climber's sample.
+    /// - Parameter hit: whether the lookup found a live entry
+    public mutating func recordLookup(hit: Bool) {
+        if hit { sampleHits += 1 } else { sampleMisses += 1 }
+    }
+
+    /// Removes an entry (explicit removal, expiry).
+    /// - Parameter slot: the entry's slot
+    /// - Returns: its payload, or nil if the slot was not live
+    @discardableResult
+    public mutating func remove(_ slot: Slot) -> Payload? {
+        let i = Int(slot)
+        guard i < nodes.count, nodes[i].region != .free else { return nil }
+        unlink(slot)
+        return release(slot)
+    }
+
+    /// Changes an entry's weight (its value was replaced) and evicts what no longer fits.
+    /// - Parameters:
+    ///   - slot: the entry's slot
+    ///   - weight: the new weight
+    /// - Returns: the entries evicted (possibly this one)
+    public mutating func updateWeight(_ slot: Slot, to weight: Int) -> [Eviction] {
+        let i = Int(slot)
+        guard nodes[i].region != .free else { return [] }
+        let delta = weight - nodes[i].weight
+        nodes[i].weight = weight
+        queues[Int(nodes[i].region.rawValue)].weight += delta
+        recordAccess(slot)
+        return evict()
+    }
+
+    /// Runs the hill climber: once a sample of lookups is complete, moves capacity between window
+    /// and main space in the direction that raised the hit rate. Call during maintenance.
+    /// - Returns: entries evicted because the window shrank past its contents' weight (rare)
+    public mutating func climb() -> [Eviction] {
+        determineAdjustment()
+        demoteFromProtected()
+        if adjustment > 0 {
+            increaseWindow()
+        } else if adjustment < 0 {
+            decreaseWindow()
+        }
+        return evict()
+    }
+
+    // MARK: Eviction
+
+    private mutating func evict() -> [Eviction] {
+        guard weightedSize > maximum || queues[0].weight > windowMaximum else { return [] }
+        let candidates = evictFromWindow()
+        var evicted: [Eviction] = []
+        evictFromMain(candidates: candidates, into: &evicted)
+        return evicted
+    }
+
+    /// Moves the window's overflow to probation; returns how many moved (the candidates).
+    private mutating func evictFromWindow() -> Int {
+        var candidates = 0
+        var slot = queues[0].head
+        while queues[0].weight > windowMaximum, slot != -1 {
+            let next = nodes[Int(slot)].next
+            unlink(slot)
+            link(slot, into: .probation)
+            candidates += 1
+            slot = next
+        }
+        return candidates
+    }
+
+    /// Evicts until the total fits: each candidate (newest first) duels probation's LRU victim.
+    private mutating func evictFromMain(candidates: Int, into evicted: inout [Eviction]) {
+        var victimRegion = Region.probation
+        var victim = queues[1].head
+        var candidate = candidates > 0 ? queues[1].tail : -1
+        var remaining = candidates
+        while weightedSize > maximum {
+            if candidate == -1 && victim == -1 {
+                switch victimRegion {
+                case .probation:
+                    victimRegion = .protected
+                    victim = queues[2].head
+                    continue
+                case .protected:
+                    victimRegion = .window
+                    victim = queues[0].head
+                    continue
+                default:
+                    return
+                }
+            }
+            if victim == -1 {
+                let previous = remaining > 1 ? nodes[Int(candidate)].prev : -1
+                remaining -= 1
+                evicted.append(evictNode(candidate))
+                candidate = previous
+                continue
+            }
+            if candidate == -1 {
+                let next = nodes[Int(victim)].next
+                evicted.append(evictNode(victim))
+                victim = next
+                continue
+            }
+            if candidate == victim {
+                let next = nodes[Int(victim)].next
+                evicted.append(evictNode(candidate))
+                victim = next
+                candidate = -1
+                remaining = 0
+                continue
+            }
+            if admit(candidate: nodes[Int(candidate)].hash, victim: nodes[Int(victim)].hash) {
+                let next = nodes[Int(victim)].next
+                evicted.append(evictNode(victim))
+                victim = next
+                let previous = remaining > 1 ? nodes[Int(candidate)].prev : -1
+                remaining -= 1
+                candidate = previous
+            } else {
+                let previous = remaining > 1 ? nodes[Int(candidate)].prev : -1
+                remaining -= 1
+                evicted.append(evictNode(candidate))
+                candidate = previous
+            }
+        }
+    }
+
+    /// TinyLFU admission: the more popular entry stays; warm candidates win 1 time in 128 anyway.
+    private mutating func admit(candidate: UInt64, victim: UInt64) -> Bool {
+        let victimFrequency = sketch.frequency(victim)
+        let candidateFrequency = sketch.frequency(candidate)
+        if candidateFrequency > victimFrequency { return true }
+        if candidateFrequency >= 6 { return random.next() & 127 == 0 }
+        return false
+    }
+
+    private mutating func evictNode(_ slot: Slot) -> Eviction {
+        let weight = nodes[Int(slot)].weight
+        let hash = nodes[Int(slot)].hash
+        unlink(slot)
+        guard let payload = release(slot) else { preconditionFailure("evicting a free slot") }
+        return Eviction(slot: slot, payload: payload, weight: weight, hash: hash)
+    }
+
+    private mutating func demoteFromProtected() {
+        var moved = 0
+        while queues[2].weight > protectedMaximum, queues[2].head != -1, moved < Self.transferLimit {
+            let slot = queues[2].head
+            unlink(slot)
+            link(slot, into: .probation)
+            moved += 1
+        }
+    }
+
+    // MARK: Hill climbing
+
+    private mutating func determineAdjustment() {
+        let requests = sampleHits + sampleMisses
+        guard requests >= sketch.sampleSize else {
+            adjustment = 0
+            return
+        }
+        let hitRate = Double(sampleHits) / Double(requests)
+        let change = hitRate - previousHitRate
+        let amount = change >= 0 ? stepSize : -stepSize
+        let nextStep = abs(change) >= Self.restartThreshold
+            ? Self.stepPercent * Double(maximum) * (amount >= 0 ? 1 : -1)
+            : Self.stepDecay * amount
+        previousHitRate = hitRate
+        adjustment = Int(amount)
+        stepSize = nextStep
+        sampleHits = 0
+        sampleMisses = 0
+    }
+
+    private mutating func increaseWindow() {
+        guard protectedMaximum > 0 else { return }
+        var quota = min(adjustment, protectedMaximum)
+        protectedMaximum -= quota
+        windowMaximum += quota
+        demoteFromProtected()
+        for _ in 0..<Self.transferLimit {
+            var slot = queues[1].head
+            if slot == -1 { slot = queues[2].head }
+            guard slot != -1 else { break }
+            let weight = nodes[Int(slot)].weight
+            if quota < weight { break }
+            quota -= weight
+            unlink(slot)
+            link(slot, into: .window)
+        }
+        protectedMaximum += quota
+        windowMaximum -= quota
+        adjustment = quota
+    }
+
+    private mutating func decreaseWindow() {
+        guard windowMaximum > 1 else { return }
+        var quota = min(-adjustment, max(0, windowMaximum - 1))
+        protectedMaximum += quota
+        windowMaximum -= quota
+        for _ in 0..<Self.transferLimit {
+            let slot = queues[0].head
+            guard slot != -1 else { break }
+            let weight = nodes[Int(slot)].weight
+            if quota < weight { break }
+            quota -= weight
+            unlink(slot)
+            link(slot, into: .probation)
+        }
+        protectedMaximum -= quota
+        windowMaximum += quota
+        adjustment = -quota
+    }
+
+    // MARK: Slab and queues
+
+    private mutating func allocate(_ node: Node) -> Slot {
+        if let slot = freeSlots.popLast() {
+            nodes[Int(slot)] = node
+            return slot
+        }
+        nodes.append(node)
+        return Slot(nodes.count - 1)
+    }
+
+    private mutating func release(_ slot: Slot) -> Payload? {
+        let i = Int(slot)
+        let payload = nodes[i].payload
+        nodes[i].payload = nil
+        nodes[i].region = .free
+        freeSlots.append(slot)
+        return payload
+    }
+
+    private mutating func link(_ slot: Slot, into region: Region) {
+        let q = Int(region.rawValue)
+        let i = Int(slot)
+        nodes[i].region = region
+        nodes[i].prev = queues[q].tail
+        nodes[i].next = -1
+        if queues[q].tail != -1 { nodes[Int(queues[q].tail)].next = slot } else { queues[q].head = slot }
+        queues[q].tail = slot
+        queues[q].weight += nodes[i].weight
+        queues[q].count += 1
+    }
+
+    private mutating func unlink(_ slot: Slot) {
+        let i = Int(slot)
+        let q = Int(nodes[i].region.rawValue)
+        let prev = nodes[i].prev
+        let next = nodes[i].next
+        if prev != -1 { nodes[Int(prev)].next = next } else { queues[q].head = next }
+        if next != -1 { nodes[Int(next)].prev = prev } else { queues[q].tail = prev }
+        nodes[i].prev = -1
+        nodes[i].next = -1
+        queues[q].weight -= nodes[i].weight
+        queues[q].count -= 1
+    }
+}
