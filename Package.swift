@@ -56,6 +56,10 @@ let package = Package(
         ),
         // Helpers shared by the test targets (Python peer, temporary files); not a product.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(
+            name: "MemoryCacheTests",
+            dependencies: ["MemoryCache", .product(name: "MetricsTestKit", package: "swift-metrics")]
+        ),
         .testTarget(name: "ResultFormatTests", dependencies: ["ResultFormat", "TestSupport"]),
         .testTarget(
             name: "DuckDBClientTests",

@@ -117,6 +117,11 @@ extension MemoryCache {
         deliver(notes)
     }
 
+    /// Callers waiting for the load in flight for `key` (0 when none); for tests and diagnostics.
+    func waitersForLoad(forKey key: Key) -> Int {
+        shard(hashKey(key)).state.withLock { $0.loads[key]?.waiterCount ?? 0 }
+    }
+
     /// Removes `load` from the key's loads in flight if it is still there.
     func forgetLoad(_ key: Key, hash: UInt64, _ load: LoadOperation<Value>) {
         shard(hash).state.withLock { s in

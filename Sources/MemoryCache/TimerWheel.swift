@@ -91,7 +91,7 @@ public struct TimerWheel: Sendable {
     }
 
     private mutating func advance(to time: Int64, _ expire: (Slot) -> Void) {
-        guard time > now else { return }
+        guard time >= now else { return }
         let previous = now
         now = time
         for level in 0..<Self.buckets.count {
@@ -100,6 +100,17 @@ public struct TimerWheel: Sendable {
             let delta = currentTicks - previousTicks
             if delta <= 0 { break }
             expireBuckets(level: level, fromTick: previousTicks, delta: delta, expire)
+        }
+        // Timers due earlier within the current finest tick: exact expiry, not up to a tick late.
+        let bucket = bucketBase[0] + Int((time >> Self.shifts[0]) & Int64(Self.buckets[0] - 1))
+        var slot = bucketHead[bucket]
+        while slot != -1 {
+            let following = next[Int(slot)]
+            if due[Int(slot)] <= time {
+                unlink(slot)
+                expire(slot)
+            }
+            slot = following
         }
     }
 

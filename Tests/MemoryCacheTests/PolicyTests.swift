@@ -1,0 +1,244 @@
+import Testing
+
+@testable import MemoryCache
+
+/// A deliberately naive W-TinyLFU (arrays, linear searches) with the same rules as the policy,
+/// to check the optimised slab-and-links implementation decision by decision.
+struct ReferenceWTinyLFU {
+    var window: [Int] = []  // LRU first
+    var probation: [Int] = []
+    var protected: [Int] = []
+    var weights: [Int: Int] = [:]
+    let maximum: Int
+    let windowMaximum: Int
+    let protectedMaximum: Int
+    var sketch: FrequencySketch
+    var random: SplitMix64
+
+    init(maximum: Int, seed: UInt64) {
+        self.maximum = maximum
+        windowMaximum = maximum - Int(0.99 * Double(maximum))
+        protectedMaximum = Int(0.8 * Double(maximum - windowMaximum))
+        sketch = FrequencySketch(capacity: maximum)
+        random = SplitMix64(seed: seed)
+    }
+
+    func total(_ q: [Int]) -> Int { q.reduce(0) { $0 + weights[$1, default: 0] } }
+    var weightedSize: Int { total(window) + total(probation) + total(protected) }
+
+    mutating func insert(_ key: Int, weight: Int) -> [Int] {
+        weights[key] = weight
+        window.append(key)
+        sketch.increment(UInt64(key))
+        return evict()
+    }
+
+    mutating func access(_ key: Int) {
+        sketch.increment(UInt64(key))
+        if let i = window.firstIndex(of: key) {
+            window.remove(at: i); window.append(key)
+        } else if let i = protected.firstIndex(of: key) {
+            protected.remove(at: i); protected.append(key)
+        } else if let i = probation.firstIndex(of: key) {
+            probation.remove(at: i); protected.append(key)
+            while total(protected) > protectedMaximum, !protected.isEmpty { probation.append(protected.removeFirst()) }
+        }
+    }
+
+    mutating func remove(_ key: Int) {
+        window.removeAll { $0 == key }
+        probation.removeAll { $0 == key }
+        protected.removeAll { $0 == key }
+        weights[key] = nil
+    }
+
+    mutating func evict() -> [Int] {
+        guard weightedSize > maximum || total(window) > windowMaximum else { return [] }
+        var candidates = 0
+        while total(window) > windowMaximum, !window.isEmpty {
+            probation.append(window.removeFirst())
+            candidates += 1
+        }
+        var evicted: [Int] = []
+        // Candidates: the last `candidates` of probation, newest first; victims from its front.
+        var candidateList = Array(probation.suffix(candidates).reversed())
+        var victimRegion = 0
+        while weightedSize > maximum {
+            var victim: Int? = nil
+            while victim == nil {
+                switch victimRegion {
+                case 0: victim = probation.first(where: { !evicted.contains($0) })
+                case 1: victim = protected.first
+                case 2: victim = window.first
+                default: break
+                }
+                if victim == nil && candidateList.isEmpty {
+                    victimRegion += 1
+                    if victimRegion > 2 { return evicted }
+                } else {
+                    break
+                }
+            }
+            candidateList.removeAll { evicted.contains($0) }
+            let candidate = candidateList.first
+            func drop(_ k: Int) { remove(k); evicted.append(k) }
+            switch (candidate, victim) {
+            case (nil, let v?): drop(v)
+            case (let c?, nil): candidateList.removeFirst(); drop(c)
+            case (let c?, let v?) where c == v: candidateList.removeAll(); drop(c)
+            case (let c?, let v?):
+                let vf = sketch.frequency(UInt64(v)), cf = sketch.frequency(UInt64(c))
+                let admit = cf > vf || (cf >= 6 && random.next() & 127 == 0)
+                if admit { drop(v); candidateList.removeFirst() } else { candidateList.removeFirst(); drop(c) }
+            case (nil, nil): return evicted
+            }
+        }
+        return evicted
+    }
+}
+
+@Suite struct PolicyTests {
+    @Test(arguments: [UInt64(1), 7, 99])
+    func policyMakesTheSameDecisionsAsTheReferenceModel(seed: UInt64) {
+        var rng = SplitMix64(seed: seed)
+        let maximum = 50
+        var policy = WTinyLFUPolicy<Int>(maximum: maximum, seed: 42)
+        var model = ReferenceWTinyLFU(maximum: maximum, seed: 42)
+        var slots: [Int: Int32] = [:]
+        for step in 0..<4000 {
+            let key = Int(rng.next() % 120) * (rng.next() % 4 == 0 ? 1 : 1)
+            let roll = rng.next() % 10
+            if let slot = slots[key] {
+                if roll == 0 {
+                    policy.remove(slot)
+                    model.remove(key)
+                    slots[key] = nil
+                } else {
+                    policy.recordAccess(slot)
+                    model.access(key)
+                }
+            } else {
+                let weight = Int(1 + rng.next() % 3)
+                let (slot, evicted) = policy.insert(key, hash: UInt64(key), weight: weight)
+                slots[key] = slot
+                let modelEvicted = model.insert(key, weight: weight)
+                #expect(evicted.map(\.payload) == modelEvicted, "step \(step)")
+                for e in evicted { slots[e.payload] = nil }
+            }
+            #expect(policy.weightedSize <= maximum)
+            #expect(policy.weightedSize == model.weightedSize, "step \(step)")
+            let queues = [WTinyLFUPolicy<Int>.Region.window, .probation, .protected].map { region in
+                policy.slots(in: region).compactMap { policy.payload(of: $0) }
+            }
+            #expect(queues == [model.window, model.probation, model.protected], "step \(step)")
+            if queues != [model.window, model.probation, model.protected] { return }
+        }
+    }
+
+    @Test func frequentEntriesSurviveAScan() {
+        var policy = WTinyLFUPolicy<Int>(maximum: 100)
+        var slots: [Int: Int32] = [:]
+        for round in 0..<20 {
+            for key in 0..<50 {
+                if let slot = slots[key] { policy.recordAccess(slot) } else {
+                    let (slot, evicted) = policy.insert(key, hash: UInt64(key), weight: 1)
+                    slots[key] = slot
+                    for e in evicted { slots[e.payload] = nil }
+                }
+            }
+            _ = round
+        }
+        // A scan of 10 000 one-time keys.
+        for key in 1000..<11_000 {
+            let (slot, evicted) = policy.insert(key, hash: UInt64(key), weight: 1)
+            slots[key] = slot
+            for e in evicted { slots[e.payload] = nil }
+        }
+        let hot = (0..<50).filter { slots[$0] != nil }.count
+        #expect(hot >= 48, "only \(hot) of 50 hot keys survived the scan")
+        #expect(policy.count == 100)
+    }
+
+    @Test func hillClimberGrowsTheWindowWhenPopularityShiftsFast() {
+        // Phases of short-lived hot sets: the sketch remembers the previous phases' keys, so a
+        // small window keeps rejecting the new hot keys; recency pays, and the window should grow.
+        let maximum = 200
+        var policy = WTinyLFUPolicy<Int>(maximum: maximum)
+        var slots: [Int: Int32] = [:]
+        var rng = SplitMix64(seed: 5)
+        let initialWindow = policy.windowMaximum
+        for i in 0..<300_000 {
+            let phase = i / 3000
+            let key = phase * 1000 + Int(rng.next() % 150)
+            if let slot = slots[key] {
+                policy.recordAccess(slot)
+                policy.recordLookups(hits: 1, misses: 0)
+            } else {
+                policy.recordLookups(hits: 0, misses: 1)
+                let (slot, evicted) = policy.insert(key, hash: UInt64(key), weight: 1)
+                slots[key] = slot
+                for e in evicted { slots[e.payload] = nil }
+            }
+            if i % 100 == 0 { for e in policy.climb() { slots[e.payload] = nil } }
+            #expect(policy.weightedSize <= maximum)
+        }
+        #expect(policy.windowMaximum > initialWindow, "window stayed at \(policy.windowMaximum)")
+        #expect(policy.windowMaximum + policy.protectedMaximum <= maximum)
+    }
+
+    @Test func hillClimberKeepsTheWindowSmallForALoopLargerThanTheCache() {
+        // A loop over more keys than fit: recency (LRU) gets nothing, frequency keeps a fixed subset.
+        let maximum = 200
+        var policy = WTinyLFUPolicy<Int>(maximum: maximum)
+        var slots: [Int: Int32] = [:]
+        var hits = 0
+        for i in 0..<100_000 {
+            let key = i % 250
+            if let slot = slots[key] {
+                hits += 1
+                policy.recordAccess(slot)
+                policy.recordLookups(hits: 1, misses: 0)
+            } else {
+                policy.recordLookups(hits: 0, misses: 1)
+                let (slot, evicted) = policy.insert(key, hash: UInt64(key), weight: 1)
+                slots[key] = slot
+                for e in evicted { slots[e.payload] = nil }
+            }
+            if i % 100 == 0 { for e in policy.climb() { slots[e.payload] = nil } }
+        }
+        #expect(policy.windowMaximum <= 10)
+        #expect(Double(hits) / 100_000 > 0.6, "hit ratio \(Double(hits) / 100_000)")
+    }
+}
+
+@Suite struct FrequencySketchTests {
+    @Test func countsSaturateAtFifteenAndAgingHalvesThem() {
+        var sketch = FrequencySketch(capacity: 64)
+        for _ in 0..<20 { sketch.increment(42) }
+        #expect(sketch.frequency(42) == 15)
+        #expect(sketch.frequency(43) <= 1)
+        sketch.age()
+        #expect(sketch.frequency(42) == 7)
+    }
+
+    @Test func agingHappensAfterTheSampleSize() {
+        var sketch = FrequencySketch(capacity: 16)
+        for _ in 0..<10 { sketch.increment(7) }
+        #expect(sketch.frequency(7) == 10)
+        var key: UInt64 = 1000
+        while sketch.size > 0 && sketch.size < sketch.sampleSize - 1 {
+            sketch.increment(key)
+            key += 1
+        }
+        sketch.increment(key + 1)
+        let aged = sketch.frequency(7)
+        #expect(aged >= 5 && aged < 10, "aging should have halved the count (collisions may add a little): \(aged)")
+    }
+
+    @Test func distinctKeysRarelyCollide() {
+        var sketch = FrequencySketch(capacity: 1024)
+        for key in UInt64(0)..<512 { sketch.increment(key) }
+        let overestimated = (UInt64(10_000)..<11_000).filter { sketch.frequency($0) > 0 }.count
+        #expect(overestimated < 50)
+    }
+}
