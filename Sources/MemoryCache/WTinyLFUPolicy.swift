@@ -85,7 +85,10 @@ public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
         protectedMaximum = Int(0.8 * Double(self.maximum - window))
         sketch = FrequencySketch(capacity: expectedEntries ?? self.maximum)
         random = SplitMix64(seed: seed)
-        stepSize = -Self.stepPercent * Double(self.maximum)
+        // The first sample always "improves" on nothing, so the first step is taken in this
+        // direction: growing the window first measured better on the project's traces than
+        // Caffeine's shrinking first (docs/benchmarks.md).
+        stepSize = Self.stepPercent * Double(self.maximum)
     }
 
     /// The total weight of all entries.
