@@ -1,38 +1,60 @@
 import Synchronization
 
 /// One stored entry, as kept in its shard.
+@usableFromInline
 struct CacheEntry<Value: Sendable>: Sendable {
-    var value: Value
+    @usableFromInline var value: Value
     /// The entry's slot in the policy and the timer wheel.
-    var slot: Int32
-    var weight: Int
-    var tags: [String]
+    @usableFromInline var slot: Int32
+    @usableFromInline var weight: Int
+    @usableFromInline var tags: [String]
     /// Increases with every store; tells a refresh whether its entry is still the one it read.
-    var generation: UInt64
-    var writeTime: Int64
-    var accessTime: Int64
+    @usableFromInline var generation: UInt64
+    @usableFromInline var writeTime: Int64
+    @usableFromInline var accessTime: Int64
     /// Absolute expiry from time-to-live and the entry's own expiry (`Int64.max`: none).
-    var expiresAt: Int64
+    @usableFromInline var expiresAt: Int64
     /// A refresh-after-write reload is running.
-    var refreshing: Bool
+    @usableFromInline var refreshing: Bool
+
+    @inlinable
+    init(
+        value: Value, slot: Int32, weight: Int, tags: [String], generation: UInt64, writeTime: Int64, accessTime: Int64,
+        expiresAt: Int64, refreshing: Bool
+    ) {
+        self.value = value
+        self.slot = slot
+        self.weight = weight
+        self.tags = tags
+        self.generation = generation
+        self.writeTime = writeTime
+        self.accessTime = accessTime
+        self.expiresAt = expiresAt
+        self.refreshing = refreshing
+    }
 }
 
 /// The state behind one shard's lock: a slice of the hash table, its in-flight loads, and the
 /// reads not yet replayed to the policy.
+@usableFromInline
 struct ShardState<Key: Hashable & Sendable, Value: Sendable>: Sendable {
-    var entries: [Key: CacheEntry<Value>] = [:]
-    var loads: [Key: LoadOperation<Value>] = [:]
+    @usableFromInline var entries: [Key: CacheEntry<Value>] = [:]
+    @usableFromInline var loads: [Key: LoadOperation<Value>] = [:]
     /// Slots read since the last drain (lossy: full means later reads are not recorded).
-    var reads: [Int32] = []
-    var hits = 0
-    var misses = 0
-    var sampleHits = 0
-    var sampleMisses = 0
+    @usableFromInline var reads: [Int32] = []
+    @usableFromInline var hits = 0
+    @usableFromInline var misses = 0
+    @usableFromInline var sampleHits = 0
+    @usableFromInline var sampleMisses = 0
+
+    @inlinable
+    init() {}
 }
 
 /// One lock stripe of the cache.
+@usableFromInline
 final class CacheShard<Key: Hashable & Sendable, Value: Sendable>: Sendable {
-    let state: Mutex<ShardState<Key, Value>>
+    @usableFromInline let state: Mutex<ShardState<Key, Value>>
 
     init(readBufferSize: Int) {
         var initial = ShardState<Key, Value>()

@@ -91,6 +91,7 @@ public struct FrequencySketch: Sendable {
     }
 
     /// A stronger mix of the key's hash (keys with poor low bits still spread over the table).
+    @inlinable
     static func spread(_ x: UInt64) -> UInt64 {
         var z = x &* 0x9E37_79B9_7F4A_7C15
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9

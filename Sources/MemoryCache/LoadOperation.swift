@@ -6,6 +6,7 @@ import Synchronization
 /// all with the same result. A cancelled waiter is resumed at once with `CancellationError`; when the
 /// last one leaves before the result, the load is abandoned: its task is cancelled and the cache
 /// forgets it, so the next caller starts afresh.
+@usableFromInline
 final class LoadOperation<Value: Sendable>: Sendable {
     struct State {
         var waiters: [Int: CheckedContinuation<Value, any Error>] = [:]

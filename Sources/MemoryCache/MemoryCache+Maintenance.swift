@@ -20,6 +20,7 @@ extension MemoryCache {
     }
 
     /// Drains the read buffers if the policy lock is free right now; readers never wait for it.
+    @usableFromInline
     func drainIfAvailable() {
         _ = policyState.withLockIfAvailable { p in drain(&p) }
     }

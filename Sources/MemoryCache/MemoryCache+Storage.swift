@@ -19,6 +19,9 @@ extension MemoryCache {
     ) -> Bool {
         let weight = max(0, weight ?? weigh(key, value))
         let now = clock.nanoseconds()
+        if expiry != .never && !anyEntryExpiry.load(ordering: .relaxed) {
+            anyEntryExpiry.store(true, ordering: .relaxed)
+        }
         return policyState.withLock { p -> Bool in
             drain(&p)
             let shard = shard(hash)

@@ -22,16 +22,18 @@ import Darwin
 public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// The configuration the cache was made with.
     public let configuration: MemoryCacheConfiguration<Key, Value>
-    let shards: [CacheShard<Key, Value>]
-    let shardMask: Int
+    @usableFromInline let shards: [CacheShard<Key, Value>]
+    @usableFromInline let shardMask: Int
     let policyState: Mutex<PolicyState<Key>>
     let maximum: Int
-    let timeToLive: Int64?
-    let timeToIdle: Int64?
+    @usableFromInline let timeToLive: Int64?
+    @usableFromInline let timeToIdle: Int64?
+    /// Set once any entry is stored with an expiry of its own.
+    @usableFromInline let anyEntryExpiry = Atomic<Bool>(false)
     let refreshAfterWrite: Int64?
-    let clock: any CacheClock
-    let hashKey: @Sendable (Key) -> UInt64
-    let readBufferSize: Int
+    @usableFromInline let clock: any CacheClock
+    @usableFromInline let hashKey: @Sendable (Key) -> UInt64
+    @usableFromInline let readBufferSize: Int
     let metrics: CacheMetrics
     let countMirror = Atomic<Int>(0)
     let weightMirror = Atomic<Int>(0)
@@ -76,17 +78,18 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     /// - Parameter key: the key
     /// - Returns: the value
     /// - Complexity: O(1); takes only the key's shard lock
+    @inlinable
     public func value(forKey key: Key) -> Value? {
         let hash = hashKey(key)
-        let now = clock.nanoseconds()
+        let now = needsClockOnRead ? clock.nanoseconds() : 0
         let (value, drain) = shard(hash).state.withLock { s -> (Value?, Bool) in
             guard let i = s.entries.index(forKey: key) else {
                 s.misses += 1
                 s.sampleMisses += 1
                 return (nil, false)
             }
-            let entry = s.entries.values[i]
-            if isExpired(entry, now: now) {
+            if now >= s.entries.values[i].expiresAt
+                || timeToIdle.map({ now - s.entries.values[i].accessTime >= $0 }) == true {
                 s.misses += 1
                 s.sampleMisses += 1
                 return (nil, false)
@@ -94,14 +97,21 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
             if timeToIdle != nil { s.entries.values[i].accessTime = now }
             s.hits += 1
             s.sampleHits += 1
-            return (entry.value, recordRead(entry.slot, in: &s))
+            return (s.entries.values[i].value, recordRead(s.entries.values[i].slot, in: &s))
         }
         if drain { drainIfAvailable() }
         return value
     }
 
+    /// Whether reads must look at the clock: some entry can expire (time-to-live or -idle is
+    /// configured, or an entry was stored with its own expiry). Without expiry, reads skip it.
+    @inlinable
+    var needsClockOnRead: Bool {
+        timeToIdle != nil || timeToLive != nil || anyEntryExpiry.load(ordering: .relaxed)
+    }
+
     /// Records a read in the shard's buffer; returns whether the buffer is full.
-    @inline(__always)
+    @inlinable
     func recordRead(_ slot: Int32, in s: inout ShardState<Key, Value>) -> Bool {
         if s.reads.count < readBufferSize { s.reads.append(slot) }
         return s.reads.count >= readBufferSize
@@ -205,12 +215,12 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
 
     // MARK: Helpers
 
-    @inline(__always)
+    @inlinable
     func shard(_ hash: UInt64) -> CacheShard<Key, Value> {
         shards[Int(truncatingIfNeeded: FrequencySketch.spread(hash) >> 40) & shardMask]
     }
 
-    @inline(__always)
+    @inlinable
     func isExpired(_ entry: CacheEntry<Value>, now: Int64) -> Bool {
         if now >= entry.expiresAt { return true }
         if let tti = timeToIdle, now - entry.accessTime >= tti { return true }

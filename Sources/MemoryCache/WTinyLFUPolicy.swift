@@ -33,8 +33,9 @@ public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
         public var hash: UInt64
     }
 
+    /// A node's links and bookkeeping; kept apart from the payloads so queue operations touch
+    /// only this concrete, non-generic array.
     struct Node: Sendable {
-        var payload: Payload?
         var hash: UInt64
         var weight: Int
         var prev: Slot
@@ -50,6 +51,7 @@ public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
     }
 
     private(set) var nodes: [Node] = []
+    private var payloads: [Payload?] = []
     private var freeSlots: [Slot] = []
     private var queues = [Queue(), Queue(), Queue()]
     /// The maximum total weight.
@@ -102,7 +104,7 @@ public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
     /// The queue a slot is in.
     public func region(of slot: Slot) -> Region { nodes[Int(slot)].region }
     /// The payload stored with a live slot.
-    public func payload(of slot: Slot) -> Payload? { nodes[Int(slot)].payload }
+    public func payload(of slot: Slot) -> Payload? { payloads[Int(slot)] }
     /// The weight of a live slot.
     public func weight(of slot: Slot) -> Int { nodes[Int(slot)].weight }
     /// The key hash of a live slot.
@@ -139,7 +141,7 @@ public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
     ///   new entry itself when it loses admission)
     /// - Complexity: O(1) amortised
     public mutating func insert(_ payload: Payload, hash: UInt64, weight: Int) -> (slot: Slot, evicted: [Eviction]) {
-        let slot = allocate(Node(payload: payload, hash: hash, weight: weight, prev: -1, next: -1, region: .window))
+        let slot = allocate(Node(hash: hash, weight: weight, prev: -1, next: -1, region: .window), payload)
         link(slot, into: .window)
         sketch.increment(hash)
         return (slot, evict())
@@ -384,19 +386,21 @@ public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
 
     // MARK: Slab and queues
 
-    private mutating func allocate(_ node: Node) -> Slot {
+    private mutating func allocate(_ node: Node, _ payload: Payload) -> Slot {
         if let slot = freeSlots.popLast() {
             nodes[Int(slot)] = node
+            payloads[Int(slot)] = payload
             return slot
         }
         nodes.append(node)
+        payloads.append(payload)
         return Slot(nodes.count - 1)
     }
 
     private mutating func release(_ slot: Slot) -> Payload? {
         let i = Int(slot)
-        let payload = nodes[i].payload
-        nodes[i].payload = nil
+        let payload = payloads[i]
+        payloads[i] = nil
         nodes[i].region = .free
         freeSlots.append(slot)
         return payload
