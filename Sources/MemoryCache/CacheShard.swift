@@ -66,7 +66,9 @@ final class CacheShard<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 /// The state behind the policy lock: eviction policy, timer wheel, tag index and counters that
 /// change only with writes and maintenance.
 struct PolicyState<Key: Hashable & Sendable>: Sendable {
-    var policy: WTinyLFUPolicy<Key>
+    var policy: WTinyLFUPolicy
+    /// The key of each live policy slot.
+    var keys: [Key?] = []
     var wheel: TimerWheel
     var tagIndex: [String: Set<Key>] = [:]
     var generation: UInt64 = 0
@@ -75,6 +77,13 @@ struct PolicyState<Key: Hashable & Sendable>: Sendable {
     var loadFailures = 0
     var loadNanoseconds: Int64 = 0
     var scratch: [Int32] = []
+
+    /// Records the key of a newly allocated slot.
+    mutating func setKey(_ key: Key, for slot: Int32) {
+        let i = Int(slot)
+        if i >= keys.count { keys.append(contentsOf: repeatElement(nil, count: i + 1 - keys.count)) }
+        keys[i] = key
+    }
 
     mutating func tag(_ key: Key, _ tags: [String]) {
         for tag in tags { tagIndex[tag, default: []].insert(key) }

@@ -34,7 +34,7 @@ extension MemoryCache {
         let snapshot = policyState.withLock { p -> CacheStatistics in
             drain(&p)
             for slot in p.wheel.advance(to: now) {
-                guard let key = p.policy.payload(of: slot) else { continue }
+                guard p.policy.isLive(slot), let key = p.keys[Int(slot)] else { continue }
                 shard(p.policy.hash(of: slot)).state.withLock { s in
                     guard let i = s.entries.index(forKey: key), s.entries.values[i].slot == slot else { return }
                     let entry = s.entries.values[i]

@@ -25,7 +25,7 @@ extension MemoryCache {
         return policyState.withLock { p -> Bool in
             drain(&p)
             let shard = shard(hash)
-            var evicted: [WTinyLFUPolicy<Key>.Eviction] = []
+            var evicted: [WTinyLFUPolicy.Eviction] = []
             var slot: Int32 = -1
             var stored = false
             var refused = false
@@ -62,8 +62,9 @@ extension MemoryCache {
                     s.entries.values[i].slot = slot
                     evicted = p.policy.updateWeight(slot, to: weight)
                 } else {
-                    let (newSlot, victims) = p.policy.insert(key, hash: hash, weight: weight)
+                    let (newSlot, victims) = p.policy.insert(hash: hash, weight: weight)
                     slot = newSlot
+                    p.setKey(key, for: slot)
                     s.entries[key] = entry
                     s.entries[key]?.slot = slot
                     evicted = victims
@@ -94,11 +95,12 @@ extension MemoryCache {
 
     /// Removes entries the policy evicted from their shards (if they still hold that slot).
     func removeEvicted(
-        _ evicted: [WTinyLFUPolicy<Key>.Eviction], cause: RemovalCause, in p: inout PolicyState<Key>,
+        _ evicted: [WTinyLFUPolicy.Eviction], cause: RemovalCause, in p: inout PolicyState<Key>,
         notes: inout Notifications<Key, Value>
     ) {
         for eviction in evicted {
-            let key = eviction.payload
+            guard let key = p.keys[Int(eviction.slot)] else { continue }
+            p.keys[Int(eviction.slot)] = nil
             p.wheel.deschedule(eviction.slot)
             shard(eviction.hash).state.withLock { s in
                 guard let i = s.entries.index(forKey: key), s.entries.values[i].slot == eviction.slot else { return }
@@ -115,7 +117,7 @@ extension MemoryCache {
         _ key: Key, _ entry: CacheEntry<Value>, cause: RemovalCause, in p: inout PolicyState<Key>,
         notes: inout Notifications<Key, Value>
     ) {
-        p.policy.remove(entry.slot)
+        if p.policy.remove(entry.slot) { p.keys[Int(entry.slot)] = nil }
         p.wheel.deschedule(entry.slot)
         p.untag(key, entry.tags)
         notes.append(key, entry.value, cause)

@@ -10,9 +10,10 @@
 /// recency-biased workloads (loops, scans) get a large window and frequency-biased ones a small one.
 ///
 /// Nodes are kept in a slab (arrays indexed by ``Slot``) rather than as linked objects, so queue
-/// operations cost no reference counting. The type performs no I/O and has no locks: the cache
+/// operations cost no reference counting; the caller keeps whatever it associates with a slot
+/// (its key) in its own array, so this type is not generic and its code is fully specialised. The type performs no I/O and has no locks: the cache
 /// calls it under its own lock, and tests drive it directly.
-public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
+public struct WTinyLFUPolicy: Sendable {
     /// A node's index in the slab; stable while the node lives.
     public typealias Slot = Int32
 
@@ -22,11 +23,9 @@ public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
     }
 
     /// An entry the policy evicted.
-    public struct Eviction: Sendable {
+    public struct Eviction: Sendable, Equatable {
         /// The slot the entry had (already free when returned).
         public var slot: Slot
-        /// What the caller stored with it.
-        public var payload: Payload
         /// Its weight.
         public var weight: Int
         /// Its key's hash, as given on insert.
@@ -51,7 +50,6 @@ public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
     }
 
     private(set) var nodes: [Node] = []
-    private var payloads: [Payload?] = []
     private var freeSlots: [Slot] = []
     private var queues = [Queue(), Queue(), Queue()]
     /// The maximum total weight.
@@ -103,8 +101,8 @@ public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
     public func count(of region: Region) -> Int { region == .free ? 0 : queues[Int(region.rawValue)].count }
     /// The queue a slot is in.
     public func region(of slot: Slot) -> Region { nodes[Int(slot)].region }
-    /// The payload stored with a live slot.
-    public func payload(of slot: Slot) -> Payload? { payloads[Int(slot)] }
+    /// Whether a slot holds a live entry.
+    public func isLive(_ slot: Slot) -> Bool { Int(slot) < nodes.count && nodes[Int(slot)].region != .free }
     /// The weight of a live slot.
     public func weight(of slot: Slot) -> Int { nodes[Int(slot)].weight }
     /// The key hash of a live slot.
@@ -134,14 +132,13 @@ public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
 
     /// Adds a new entry to the window and evicts what no longer fits.
     /// - Parameters:
-    ///   - payload: stored with the entry and returned when it is evicted (usually its key)
     ///   - hash: the key's hash, for the frequency sketch
     ///   - weight: the entry's weight, at most ``maximum``
     /// - Returns: the new entry's slot, and the entries evicted to make room (which may include the
     ///   new entry itself when it loses admission)
     /// - Complexity: O(1) amortised
-    public mutating func insert(_ payload: Payload, hash: UInt64, weight: Int) -> (slot: Slot, evicted: [Eviction]) {
-        let slot = allocate(Node(hash: hash, weight: weight, prev: -1, next: -1, region: .window), payload)
+    public mutating func insert(hash: UInt64, weight: Int) -> (slot: Slot, evicted: [Eviction]) {
+        let slot = allocate(Node(hash: hash, weight: weight, prev: -1, next: -1, region: .window))
         link(slot, into: .window)
         sketch.increment(hash)
         return (slot, evict())
@@ -176,13 +173,13 @@ public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
 
     /// Removes an entry (explicit removal, expiry).
     /// - Parameter slot: the entry's slot
-    /// - Returns: its payload, or nil if the slot was not live
+    /// - Returns: whether the slot was live
     @discardableResult
-    public mutating func remove(_ slot: Slot) -> Payload? {
-        let i = Int(slot)
-        guard i < nodes.count, nodes[i].region != .free else { return nil }
+    public mutating func remove(_ slot: Slot) -> Bool {
+        guard isLive(slot) else { return false }
         unlink(slot)
-        return release(slot)
+        release(slot)
+        return true
     }
 
     /// Changes an entry's weight (its value was replaced) and evicts what no longer fits.
@@ -309,8 +306,8 @@ public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
         let weight = nodes[Int(slot)].weight
         let hash = nodes[Int(slot)].hash
         unlink(slot)
-        guard let payload = release(slot) else { preconditionFailure("evicting a free slot") }
-        return Eviction(slot: slot, payload: payload, weight: weight, hash: hash)
+        release(slot)
+        return Eviction(slot: slot, weight: weight, hash: hash)
     }
 
     private mutating func demoteFromProtected() {
@@ -386,24 +383,18 @@ public struct WTinyLFUPolicy<Payload: Sendable>: Sendable {
 
     // MARK: Slab and queues
 
-    private mutating func allocate(_ node: Node, _ payload: Payload) -> Slot {
+    private mutating func allocate(_ node: Node) -> Slot {
         if let slot = freeSlots.popLast() {
             nodes[Int(slot)] = node
-            payloads[Int(slot)] = payload
             return slot
         }
         nodes.append(node)
-        payloads.append(payload)
         return Slot(nodes.count - 1)
     }
 
-    private mutating func release(_ slot: Slot) -> Payload? {
-        let i = Int(slot)
-        let payload = payloads[i]
-        payloads[i] = nil
-        nodes[i].region = .free
+    private mutating func release(_ slot: Slot) {
+        nodes[Int(slot)].region = .free
         freeSlots.append(slot)
-        return payload
     }
 
     private mutating func link(_ slot: Slot, into region: Region) {

@@ -97,14 +97,48 @@ struct ReferenceWTinyLFU {
     }
 }
 
+/// Drives a policy with integer keys, keeping the slot-to-key map a cache would keep.
+struct PolicyDriver {
+    var policy: WTinyLFUPolicy
+    var slots: [Int: Int32] = [:]
+    var keys: [Int32: Int] = [:]
+
+    init(maximum: Int) { policy = WTinyLFUPolicy(maximum: maximum) }
+
+    /// Reads `key`, inserting it on a miss; returns whether it hit.
+    @discardableResult
+    mutating func access(_ key: Int, countLookups: Bool = false) -> Bool {
+        if let slot = slots[key] {
+            policy.recordAccess(slot)
+            if countLookups { policy.recordLookups(hits: 1, misses: 0) }
+            return true
+        }
+        if countLookups { policy.recordLookups(hits: 0, misses: 1) }
+        let (slot, evicted) = policy.insert(hash: UInt64(key), weight: 1)
+        slots[key] = slot
+        keys[slot] = key
+        forget(evicted)
+        return false
+    }
+
+    mutating func forget(_ evicted: [WTinyLFUPolicy.Eviction]) {
+        for e in evicted {
+            if let k = keys.removeValue(forKey: e.slot) { slots[k] = nil }
+        }
+    }
+
+    mutating func climb() { forget(policy.climb()) }
+}
+
 @Suite struct PolicyTests {
     @Test(arguments: [UInt64(1), 7, 99])
     func policyMakesTheSameDecisionsAsTheReferenceModel(seed: UInt64) {
         var rng = SplitMix64(seed: seed)
         let maximum = 50
-        var policy = WTinyLFUPolicy<Int>(maximum: maximum, seed: 42)
+        var policy = WTinyLFUPolicy(maximum: maximum, seed: 42)
         var model = ReferenceWTinyLFU(maximum: maximum, seed: 42)
         var slots: [Int: Int32] = [:]
+        var keyOf: [Int32: Int] = [:]
         for step in 0..<4000 {
             let key = Int(rng.next() % 120) * (rng.next() % 4 == 0 ? 1 : 1)
             let roll = rng.next() % 10
@@ -113,22 +147,27 @@ struct ReferenceWTinyLFU {
                     policy.remove(slot)
                     model.remove(key)
                     slots[key] = nil
+                    keyOf[slot] = nil
                 } else {
                     policy.recordAccess(slot)
                     model.access(key)
                 }
             } else {
                 let weight = Int(1 + rng.next() % 3)
-                let (slot, evicted) = policy.insert(key, hash: UInt64(key), weight: weight)
+                let (slot, evicted) = policy.insert(hash: UInt64(key), weight: weight)
                 slots[key] = slot
+                keyOf[slot] = key
                 let modelEvicted = model.insert(key, weight: weight)
-                #expect(evicted.map(\.payload) == modelEvicted, "step \(step)")
-                for e in evicted { slots[e.payload] = nil }
+                let evictedKeys = evicted.compactMap { keyOf[$0.slot] }
+                #expect(evictedKeys == modelEvicted, "step \(step)")
+                for e in evicted {
+                    if let k = keyOf.removeValue(forKey: e.slot) { slots[k] = nil }
+                }
             }
             #expect(policy.weightedSize <= maximum)
             #expect(policy.weightedSize == model.weightedSize, "step \(step)")
-            let queues = [WTinyLFUPolicy<Int>.Region.window, .probation, .protected].map { region in
-                policy.slots(in: region).compactMap { policy.payload(of: $0) }
+            let queues = [WTinyLFUPolicy.Region.window, .probation, .protected].map { region in
+                policy.slots(in: region).compactMap { keyOf[$0] }
             }
             #expect(queues == [model.window, model.probation, model.protected], "step \(step)")
             if queues != [model.window, model.probation, model.protected] { return }
@@ -136,77 +175,40 @@ struct ReferenceWTinyLFU {
     }
 
     @Test func frequentEntriesSurviveAScan() {
-        var policy = WTinyLFUPolicy<Int>(maximum: 100)
-        var slots: [Int: Int32] = [:]
-        for round in 0..<20 {
-            for key in 0..<50 {
-                if let slot = slots[key] { policy.recordAccess(slot) } else {
-                    let (slot, evicted) = policy.insert(key, hash: UInt64(key), weight: 1)
-                    slots[key] = slot
-                    for e in evicted { slots[e.payload] = nil }
-                }
-            }
-            _ = round
+        var driver = PolicyDriver(maximum: 100)
+        for _ in 0..<20 {
+            for key in 0..<50 { driver.access(key) }
         }
-        // A scan of 10 000 one-time keys.
-        for key in 1000..<11_000 {
-            let (slot, evicted) = policy.insert(key, hash: UInt64(key), weight: 1)
-            slots[key] = slot
-            for e in evicted { slots[e.payload] = nil }
-        }
-        let hot = (0..<50).filter { slots[$0] != nil }.count
+        for key in 1000..<11_000 { driver.access(key) }  // a scan of one-time keys
+        let hot = (0..<50).filter { driver.slots[$0] != nil }.count
         #expect(hot >= 48, "only \(hot) of 50 hot keys survived the scan")
-        #expect(policy.count == 100)
+        #expect(driver.policy.count == 100)
     }
 
     @Test func hillClimberGrowsTheWindowWhenPopularityShiftsFast() {
         // Phases of short-lived hot sets: the sketch remembers the previous phases' keys, so a
         // small window keeps rejecting the new hot keys; recency pays, and the window should grow.
-        let maximum = 200
-        var policy = WTinyLFUPolicy<Int>(maximum: maximum)
-        var slots: [Int: Int32] = [:]
+        var driver = PolicyDriver(maximum: 200)
         var rng = SplitMix64(seed: 5)
-        let initialWindow = policy.windowMaximum
+        let initialWindow = driver.policy.windowMaximum
         for i in 0..<300_000 {
-            let phase = i / 3000
-            let key = phase * 1000 + Int(rng.next() % 150)
-            if let slot = slots[key] {
-                policy.recordAccess(slot)
-                policy.recordLookups(hits: 1, misses: 0)
-            } else {
-                policy.recordLookups(hits: 0, misses: 1)
-                let (slot, evicted) = policy.insert(key, hash: UInt64(key), weight: 1)
-                slots[key] = slot
-                for e in evicted { slots[e.payload] = nil }
-            }
-            if i % 100 == 0 { for e in policy.climb() { slots[e.payload] = nil } }
-            #expect(policy.weightedSize <= maximum)
+            driver.access((i / 3000) * 1000 + Int(rng.next() % 150), countLookups: true)
+            if i % 100 == 0 { driver.climb() }
+            #expect(driver.policy.weightedSize <= 200)
         }
-        #expect(policy.windowMaximum > initialWindow, "window stayed at \(policy.windowMaximum)")
-        #expect(policy.windowMaximum + policy.protectedMaximum <= maximum)
+        #expect(driver.policy.windowMaximum > initialWindow, "window stayed at \(driver.policy.windowMaximum)")
+        #expect(driver.policy.windowMaximum + driver.policy.protectedMaximum <= 200)
     }
 
     @Test func hillClimberKeepsTheWindowSmallForALoopLargerThanTheCache() {
         // A loop over more keys than fit: recency (LRU) gets nothing, frequency keeps a fixed subset.
-        let maximum = 200
-        var policy = WTinyLFUPolicy<Int>(maximum: maximum)
-        var slots: [Int: Int32] = [:]
+        var driver = PolicyDriver(maximum: 200)
         var hits = 0
         for i in 0..<100_000 {
-            let key = i % 250
-            if let slot = slots[key] {
-                hits += 1
-                policy.recordAccess(slot)
-                policy.recordLookups(hits: 1, misses: 0)
-            } else {
-                policy.recordLookups(hits: 0, misses: 1)
-                let (slot, evicted) = policy.insert(key, hash: UInt64(key), weight: 1)
-                slots[key] = slot
-                for e in evicted { slots[e.payload] = nil }
-            }
-            if i % 100 == 0 { for e in policy.climb() { slots[e.payload] = nil } }
+            if driver.access(i % 250, countLookups: true) { hits += 1 }
+            if i % 100 == 0 { driver.climb() }
         }
-        #expect(policy.windowMaximum <= 10)
+        #expect(driver.policy.windowMaximum <= 10)
         #expect(Double(hits) / 100_000 > 0.6, "hit ratio \(Double(hits) / 100_000)")
     }
 }
