@@ -39,6 +39,7 @@ public final class ManualCacheClock: CacheClock {
 }
 
 /// Whole nanoseconds of a duration, saturating at `Int64.max`.
+@inlinable
 func nanosecondCount(of duration: Duration) -> Int64 {
     let (seconds, attoseconds) = duration.components
     let (s, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)

@@ -65,30 +65,40 @@ final class CacheShard<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
 /// The state behind the policy lock: eviction policy, timer wheel, tag index and counters that
 /// change only with writes and maintenance.
+@usableFromInline
 struct PolicyState<Key: Hashable & Sendable>: Sendable {
-    var policy: WTinyLFUPolicy
+    @usableFromInline var policy: WTinyLFUPolicy
+
+    @inlinable
+    init(policy: WTinyLFUPolicy, wheel: TimerWheel) {
+        self.policy = policy
+        self.wheel = wheel
+    }
     /// The key of each live policy slot.
-    var keys: [Key?] = []
-    var wheel: TimerWheel
-    var tagIndex: [String: Set<Key>] = [:]
-    var generation: UInt64 = 0
-    var removals: [RemovalCause: Int] = [:]
-    var loadSuccesses = 0
-    var loadFailures = 0
-    var loadNanoseconds: Int64 = 0
-    var scratch: [Int32] = []
+    @usableFromInline var keys: [Key?] = []
+    @usableFromInline var wheel: TimerWheel
+    @usableFromInline var tagIndex: [String: Set<Key>] = [:]
+    @usableFromInline var generation: UInt64 = 0
+    @usableFromInline var removals: [RemovalCause: Int] = [:]
+    @usableFromInline var loadSuccesses = 0
+    @usableFromInline var loadFailures = 0
+    @usableFromInline var loadNanoseconds: Int64 = 0
+    @usableFromInline var scratch: [Int32] = []
 
     /// Records the key of a newly allocated slot.
+    @inlinable
     mutating func setKey(_ key: Key, for slot: Int32) {
         let i = Int(slot)
         if i >= keys.count { keys.append(contentsOf: repeatElement(nil, count: i + 1 - keys.count)) }
         keys[i] = key
     }
 
+    @inlinable
     mutating func tag(_ key: Key, _ tags: [String]) {
         for tag in tags { tagIndex[tag, default: []].insert(key) }
     }
 
+    @inlinable
     mutating func untag(_ key: Key, _ tags: [String]) {
         for tag in tags {
             if let i = tagIndex.index(forKey: tag) {
@@ -100,9 +110,14 @@ struct PolicyState<Key: Hashable & Sendable>: Sendable {
 }
 
 /// Removal notifications collected under the locks and delivered after they are released.
+@usableFromInline
 struct Notifications<Key, Value> {
-    var items: [(Key, Value, RemovalCause)] = []
+    @usableFromInline var items: [(Key, Value, RemovalCause)] = []
 
+    @inlinable
+    init() {}
+
+    @inlinable
     mutating func append(_ key: Key, _ value: Value, _ cause: RemovalCause) {
         items.append((key, value, cause))
     }

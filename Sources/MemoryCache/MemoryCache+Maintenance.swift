@@ -1,6 +1,9 @@
+import Synchronization
+
 /// Replaying reads, expiring entries, adapting the policy, and reporting.
 extension MemoryCache {
     /// Applies buffered reads to the policy. Policy lock held.
+    @inlinable
     func drain(_ p: inout PolicyState<Key>) {
         var hits = 0
         var misses = 0

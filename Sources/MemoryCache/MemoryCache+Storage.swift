@@ -1,6 +1,9 @@
+import Synchronization
+
 /// Storing and forgetting entries; every function here runs with the policy lock held.
 extension MemoryCache {
     /// When a store may happen.
+    @usableFromInline
     enum StoreCondition {
         /// Always (an explicit insert; supersedes a load in flight).
         case always
@@ -12,6 +15,7 @@ extension MemoryCache {
 
     /// Stores a value under the policy lock and evicts what no longer fits.
     /// - Returns: whether the value was stored
+    @inlinable
     @discardableResult
     func store(
         _ key: Key, hash: UInt64, value: Value, tags: [String], expiry: Expiry, weight: Int?,
@@ -94,6 +98,7 @@ extension MemoryCache {
     }
 
     /// Removes entries the policy evicted from their shards (if they still hold that slot).
+    @inlinable
     func removeEvicted(
         _ evicted: [WTinyLFUPolicy.Eviction], cause: RemovalCause, in p: inout PolicyState<Key>,
         notes: inout Notifications<Key, Value>
@@ -113,6 +118,7 @@ extension MemoryCache {
     }
 
     /// Drops a removed entry from the policy, the wheel and the tag index, and notes why.
+    @inlinable
     func forget(
         _ key: Key, _ entry: CacheEntry<Value>, cause: RemovalCause, in p: inout PolicyState<Key>,
         notes: inout Notifications<Key, Value>
@@ -124,6 +130,7 @@ extension MemoryCache {
         p.removals[cause, default: 0] += 1
     }
 
+    @inlinable
     func absoluteExpiry(_ expiry: Expiry, now: Int64) -> Int64 {
         var due = Int64.max
         if let ttl = timeToLive { due = min(due, now.addingReportingOverflow(ttl).overflow ? Int64.max : now + ttl) }
@@ -137,6 +144,7 @@ extension MemoryCache {
         return due
     }
 
+    @inlinable
     func weigh(_ key: Key, _ value: Value) -> Int {
         switch configuration.bound {
         case .entries: 1
@@ -144,12 +152,14 @@ extension MemoryCache {
         }
     }
 
+    @inlinable
     func updateMirrors(_ p: PolicyState<Key>) {
         countMirror.store(p.policy.count, ordering: .relaxed)
         weightMirror.store(p.policy.weightedSize, ordering: .relaxed)
     }
 
     /// Tells the listener, outside every lock.
+    @inlinable
     func deliver(_ notes: Notifications<Key, Value>) {
         guard let listener = configuration.removalListener else { return }
         for (key, value, cause) in notes.items { listener(key, value, cause) }

@@ -24,8 +24,8 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     public let configuration: MemoryCacheConfiguration<Key, Value>
     @usableFromInline let shards: [CacheShard<Key, Value>]
     @usableFromInline let shardMask: Int
-    let policyState: Mutex<PolicyState<Key>>
-    let maximum: Int
+    @usableFromInline let policyState: Mutex<PolicyState<Key>>
+    @usableFromInline let maximum: Int
     @usableFromInline let timeToLive: Int64?
     @usableFromInline let timeToIdle: Int64?
     /// Set once any entry is stored with an expiry of its own.
@@ -35,8 +35,8 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     @usableFromInline let hashKey: @Sendable (Key) -> UInt64
     @usableFromInline let readBufferSize: Int
     let metrics: CacheMetrics
-    let countMirror = Atomic<Int>(0)
-    let weightMirror = Atomic<Int>(0)
+    @usableFromInline let countMirror = Atomic<Int>(0)
+    @usableFromInline let weightMirror = Atomic<Int>(0)
 
     /// Creates a cache.
     /// - Parameter configuration: bound, expiry, listener, clock and reporting
@@ -133,6 +133,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     ///   - expiry: its own expiry, on top of the cache's time-to-live
     ///   - weight: its weight; nil: the configured weigher (1 for an entry bound)
     /// - Complexity: O(1) amortised, plus evictions
+    @inlinable
     public func insert(_ value: Value, forKey key: Key, tags: Set<String> = [], expiry: Expiry = .never, weight: Int? = nil) {
         var notes = Notifications<Key, Value>()
         store(key, hash: hashKey(key), value: value, tags: Array(tags), expiry: expiry, weight: weight,
@@ -228,6 +229,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     }
 
     /// When the entry's timer should fire: its own expiry or its idle deadline.
+    @inlinable
     func nextExpiry(_ entry: CacheEntry<Value>) -> Int64 {
         var due = entry.expiresAt
         if let tti = timeToIdle { due = min(due, entry.accessTime &+ tti) }
