@@ -75,16 +75,17 @@ struct CacheBench: ParsableCommand {
 
     func measureMemory() {
         let n = memoryEntries
-        let before = mallinfo2().uordblks
+        func allocated() -> Int { let m = mallinfo2(); return Int(m.uordblks) + Int(m.hblkhd) }
+        let before = allocated()
         var cache: MemoryCache<Int, Int>? = MemoryCache(configuration: .init(bound: .entries(n), shardCount: 16))
         for key in 0..<n { cache?.insert(key, forKey: key) }
-        let after = mallinfo2().uordblks
-        let perEntry = Double(Int(after) - Int(before)) / Double(n)
+        let after = allocated()
+        let perEntry = Double(after - before) / Double(n)
         var dictionary: [Int: Int]? = [:]
-        let beforeDict = mallinfo2().uordblks
+        let beforeDict = allocated()
         for key in 0..<n { dictionary?[key] = key }
-        let afterDict = mallinfo2().uordblks
-        let dictPerEntry = Double(Int(afterDict) - Int(beforeDict)) / Double(n)
+        let afterDict = allocated()
+        let dictPerEntry = Double(afterDict - beforeDict) / Double(n)
         print("memory: \(n) entries of Int -> Int: MemoryCache \(fmt(perEntry, 1)) bytes/entry, "
               + "overhead beyond key and value \(fmt(perEntry - 16, 1)) bytes (goal <= 150; moka: 152); "
               + "a plain [Int: Int] for comparison \(fmt(dictPerEntry, 1)) bytes/entry")

@@ -4,9 +4,10 @@ import Synchronization
 @usableFromInline
 struct CacheEntry<Value: Sendable>: Sendable {
     @usableFromInline var value: Value
-    /// The entry's slot in the policy and the timer wheel.
+    /// The entry's slot in the policy and the timer wheel (which also keeps its weight).
     @usableFromInline var slot: Int32
-    @usableFromInline var weight: Int
+    /// A refresh-after-write reload is running.
+    @usableFromInline var refreshing: Bool
     @usableFromInline var tags: [String]
     /// Increases with every store; tells a refresh whether its entry is still the one it read.
     @usableFromInline var generation: UInt64
@@ -14,17 +15,13 @@ struct CacheEntry<Value: Sendable>: Sendable {
     @usableFromInline var accessTime: Int64
     /// Absolute expiry from time-to-live and the entry's own expiry (`Int64.max`: none).
     @usableFromInline var expiresAt: Int64
-    /// A refresh-after-write reload is running.
-    @usableFromInline var refreshing: Bool
-
     @inlinable
     init(
-        value: Value, slot: Int32, weight: Int, tags: [String], generation: UInt64, writeTime: Int64, accessTime: Int64,
+        value: Value, slot: Int32, tags: [String], generation: UInt64, writeTime: Int64, accessTime: Int64,
         expiresAt: Int64, refreshing: Bool
     ) {
         self.value = value
         self.slot = slot
-        self.weight = weight
         self.tags = tags
         self.generation = generation
         self.writeTime = writeTime

@@ -54,7 +54,7 @@ extension MemoryCache {
                 }
                 p.generation += 1
                 let entry = CacheEntry(
-                    value: value, slot: -1, weight: weight, tags: tags, generation: p.generation,
+                    value: value, slot: -1, tags: tags, generation: p.generation,
                     writeTime: now, accessTime: now, expiresAt: expiresAt, refreshing: false)
                 if let i = s.entries.index(forKey: key) {
                     let old = s.entries.values[i]

@@ -36,7 +36,7 @@ public struct WTinyLFUPolicy: Sendable {
     /// only this concrete, non-generic array.
     struct Node: Sendable {
         var hash: UInt64
-        var weight: Int
+        var weight: Int32
         var prev: Slot
         var next: Slot
         var region: Region
@@ -104,7 +104,10 @@ public struct WTinyLFUPolicy: Sendable {
     /// Whether a slot holds a live entry.
     public func isLive(_ slot: Slot) -> Bool { Int(slot) < nodes.count && nodes[Int(slot)].region != .free }
     /// The weight of a live slot.
-    public func weight(of slot: Slot) -> Int { nodes[Int(slot)].weight }
+    public func weight(of slot: Slot) -> Int { Int(nodes[Int(slot)].weight) }
+
+    /// Weights are kept in 32 bits (an entry weighs less than 2 GiB); larger ones saturate.
+    static func clamp(_ weight: Int) -> Int32 { Int32(clamping: weight) }
     /// The key hash of a live slot.
     public func hash(of slot: Slot) -> UInt64 { nodes[Int(slot)].hash }
 
@@ -138,7 +141,7 @@ public struct WTinyLFUPolicy: Sendable {
     ///   new entry itself when it loses admission)
     /// - Complexity: O(1) amortised
     public mutating func insert(hash: UInt64, weight: Int) -> (slot: Slot, evicted: [Eviction]) {
-        let slot = allocate(Node(hash: hash, weight: weight, prev: -1, next: -1, region: .window))
+        let slot = allocate(Node(hash: hash, weight: Self.clamp(weight), prev: -1, next: -1, region: .window))
         link(slot, into: .window)
         sketch.increment(hash)
         return (slot, evict())
@@ -190,8 +193,8 @@ public struct WTinyLFUPolicy: Sendable {
     public mutating func updateWeight(_ slot: Slot, to weight: Int) -> [Eviction] {
         let i = Int(slot)
         guard nodes[i].region != .free else { return [] }
-        let delta = weight - nodes[i].weight
-        nodes[i].weight = weight
+        let delta = Int(Self.clamp(weight)) - Int(nodes[i].weight)
+        nodes[i].weight = Self.clamp(weight)
         queues[Int(nodes[i].region.rawValue)].weight += delta
         recordAccess(slot)
         return evict()
@@ -303,7 +306,7 @@ public struct WTinyLFUPolicy: Sendable {
     }
 
     private mutating func evictNode(_ slot: Slot) -> Eviction {
-        let weight = nodes[Int(slot)].weight
+        let weight = Int(nodes[Int(slot)].weight)
         let hash = nodes[Int(slot)].hash
         unlink(slot)
         release(slot)
@@ -351,7 +354,7 @@ public struct WTinyLFUPolicy: Sendable {
             var slot = queues[1].head
             if slot == -1 { slot = queues[2].head }
             guard slot != -1 else { break }
-            let weight = nodes[Int(slot)].weight
+            let weight = Int(nodes[Int(slot)].weight)
             if quota < weight { break }
             quota -= weight
             unlink(slot)
@@ -370,7 +373,7 @@ public struct WTinyLFUPolicy: Sendable {
         for _ in 0..<Self.transferLimit {
             let slot = queues[0].head
             guard slot != -1 else { break }
-            let weight = nodes[Int(slot)].weight
+            let weight = Int(nodes[Int(slot)].weight)
             if quota < weight { break }
             quota -= weight
             unlink(slot)
@@ -405,7 +408,7 @@ public struct WTinyLFUPolicy: Sendable {
         nodes[i].next = -1
         if queues[q].tail != -1 { nodes[Int(queues[q].tail)].next = slot } else { queues[q].head = slot }
         queues[q].tail = slot
-        queues[q].weight += nodes[i].weight
+        queues[q].weight += Int(nodes[i].weight)
         queues[q].count += 1
     }
 
@@ -418,7 +421,7 @@ public struct WTinyLFUPolicy: Sendable {
         if next != -1 { nodes[Int(next)].prev = prev } else { queues[q].tail = prev }
         nodes[i].prev = -1
         nodes[i].next = -1
-        queues[q].weight -= nodes[i].weight
+        queues[q].weight -= Int(nodes[i].weight)
         queues[q].count -= 1
     }
 }
