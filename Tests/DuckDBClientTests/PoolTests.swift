@@ -4,22 +4,12 @@ import Foundation
 import MetricsTestKit
 import ResultFormat
 import Synchronization
+import TestSupport
 import Testing
 
 /// A statement that would run for far longer than any test (a 10^10-row cross product).
 let longQuery = "SELECT sum(a.range * b.range) AS s FROM range(100000) a, range(100000) b"
 
-/// Waits, yielding, until `condition` holds; records an issue after 20 s instead of hanging.
-func eventually(_ what: String, _ condition: () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async {
-    let start = ContinuousClock.now
-    while !condition() {
-        if ContinuousClock.now - start > .seconds(20) {
-            Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
-            return
-        }
-        await Task.yield()
-    }
-}
 
 /// Occupies pool connections until released: each gated job blocks its pool thread.
 final class Gate: Sendable {

@@ -1,4 +1,5 @@
 import Synchronization
+import TestSupport
 import Testing
 
 @testable import MemoryCache
@@ -67,14 +68,3 @@ final class RemovalLog<Key: Sendable, Value: Sendable>: Sendable {
     var entries: [(Key, Value, RemovalCause)] { events.withLock { $0 } }
 }
 
-/// Waits, yielding, until `condition` holds; records an issue after 20 s instead of hanging.
-func eventually(_ what: String, _ condition: () -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async {
-    let start = ContinuousClock.now
-    while !condition() {
-        if ContinuousClock.now - start > .seconds(20) {
-            Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
-            return
-        }
-        await Task.yield()
-    }
-}

@@ -1,4 +1,5 @@
 import Foundation
+import Testing
 
 /// Files and processes the DuckDB tests share.
 public enum TestSupport {
@@ -61,5 +62,20 @@ public enum TestSupport {
             throw ProcessFailure(description: "python exited \(process.terminationStatus): \(String(decoding: stderr, as: UTF8.self))")
         }
         return stdout
+    }
+}
+
+/// Waits, yielding, until `condition` holds; records an issue after 20 s instead of hanging.
+/// (An explicit state check, not a sleep: the condition is re-read after every yield.)
+public func eventually(
+    _ what: String, _ condition: () -> Bool, sourceLocation: SourceLocation = #_sourceLocation
+) async {
+    let start = ContinuousClock.now
+    while !condition() {
+        if ContinuousClock.now - start > .seconds(20) {
+            Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
+            return
+        }
+        await Task.yield()
     }
 }
