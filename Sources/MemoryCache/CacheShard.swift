@@ -6,23 +6,22 @@ struct CacheEntry<Value: Sendable>: Sendable {
     @usableFromInline var value: Value
     /// The entry's slot in the policy and the timer wheel (which also keeps its weight).
     @usableFromInline var slot: Int32
+    /// Increases with every store (wrapping); tells a refresh whether its entry is still the one
+    /// it read. Its tags live in the policy state, by slot, so the hash table stays small.
+    @usableFromInline var generation: UInt32
     /// A refresh-after-write reload is running.
     @usableFromInline var refreshing: Bool
-    @usableFromInline var tags: [String]
-    /// Increases with every store; tells a refresh whether its entry is still the one it read.
-    @usableFromInline var generation: UInt64
     @usableFromInline var writeTime: Int64
     @usableFromInline var accessTime: Int64
     /// Absolute expiry from time-to-live and the entry's own expiry (`Int64.max`: none).
     @usableFromInline var expiresAt: Int64
     @inlinable
     init(
-        value: Value, slot: Int32, tags: [String], generation: UInt64, writeTime: Int64, accessTime: Int64,
+        value: Value, slot: Int32, generation: UInt32, writeTime: Int64, accessTime: Int64,
         expiresAt: Int64, refreshing: Bool
     ) {
         self.value = value
         self.slot = slot
-        self.tags = tags
         self.generation = generation
         self.writeTime = writeTime
         self.accessTime = accessTime
@@ -75,7 +74,9 @@ struct PolicyState<Key: Hashable & Sendable>: Sendable {
     @usableFromInline var keys: [Key?] = []
     @usableFromInline var wheel: TimerWheel
     @usableFromInline var tagIndex: [String: Set<Key>] = [:]
-    @usableFromInline var generation: UInt64 = 0
+    @usableFromInline var generation: UInt32 = 0
+    /// The tags of each live slot.
+    @usableFromInline var slotTags: [[String]] = []
     @usableFromInline var removals: [RemovalCause: Int] = [:]
     @usableFromInline var loadSuccesses = 0
     @usableFromInline var loadFailures = 0
@@ -86,8 +87,26 @@ struct PolicyState<Key: Hashable & Sendable>: Sendable {
     @inlinable
     mutating func setKey(_ key: Key, for slot: Int32) {
         let i = Int(slot)
-        if i >= keys.count { keys.append(contentsOf: repeatElement(nil, count: i + 1 - keys.count)) }
+        if i >= keys.count {
+            keys.append(contentsOf: repeatElement(nil, count: i + 1 - keys.count))
+            slotTags.append(contentsOf: repeatElement([], count: i + 1 - slotTags.count))
+        }
         keys[i] = key
+    }
+
+    /// Indexes `key` under `tags` and remembers them for its slot.
+    @inlinable
+    mutating func tag(_ key: Key, slot: Int32, _ tags: [String]) {
+        slotTags[Int(slot)] = tags
+        tag(key, tags)
+    }
+
+    /// Drops `key` from the index under its slot's tags.
+    @inlinable
+    mutating func untag(_ key: Key, slot: Int32) {
+        guard Int(slot) < slotTags.count, !slotTags[Int(slot)].isEmpty else { return }
+        untag(key, slotTags[Int(slot)])
+        slotTags[Int(slot)] = []
     }
 
     @inlinable

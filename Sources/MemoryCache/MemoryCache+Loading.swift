@@ -2,7 +2,7 @@
 extension MemoryCache {
     /// What a loading read does after looking at the shard.
     enum LoadStep {
-        case hit(Value, refresh: UInt64?, drain: Bool)
+        case hit(Value, refresh: UInt32?, drain: Bool)
         case join(LoadOperation<Value>)
         case start(LoadOperation<Value>)
     }
@@ -43,7 +43,7 @@ extension MemoryCache {
                     if timeToIdle != nil { s.entries.values[i].accessTime = now }
                     s.hits += 1
                     s.sampleHits += 1
-                    var refresh: UInt64?
+                    var refresh: UInt32?
                     if let age = refreshAfterWrite, now - entry.writeTime >= age, !entry.refreshing {
                         s.entries.values[i].refreshing = true
                         refresh = entry.generation
@@ -130,7 +130,7 @@ extension MemoryCache {
     }
 
     private func startRefresh(
-        _ key: Key, hash: UInt64, tags: [String], generation: UInt64,
+        _ key: Key, hash: UInt64, tags: [String], generation: UInt32,
         loader: @escaping @Sendable () async throws -> Loaded<Value>
     ) {
         Task { [self] in

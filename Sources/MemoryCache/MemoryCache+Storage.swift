@@ -10,7 +10,7 @@ extension MemoryCache {
         /// Only while this load is still the key's load in flight (not invalidated or abandoned).
         case whileLoading(LoadOperation<Value>)
         /// Only while the key's entry is still the one of this generation (a refresh).
-        case whileGeneration(UInt64)
+        case whileGeneration(UInt32)
     }
 
     /// Stores a value under the policy lock and evicts what no longer fits.
@@ -52,15 +52,15 @@ extension MemoryCache {
                     refused = true
                     return
                 }
-                p.generation += 1
+                p.generation &+= 1
                 let entry = CacheEntry(
-                    value: value, slot: -1, tags: tags, generation: p.generation,
+                    value: value, slot: -1, generation: p.generation,
                     writeTime: now, accessTime: now, expiresAt: expiresAt, refreshing: false)
                 if let i = s.entries.index(forKey: key) {
                     let old = s.entries.values[i]
                     notes.append(key, old.value, isExpired(old, now: now) ? .expired : .replaced)
                     p.removals[isExpired(old, now: now) ? .expired : .replaced, default: 0] += 1
-                    p.untag(key, old.tags)
+                    p.untag(key, slot: old.slot)
                     slot = old.slot
                     s.entries.values[i] = entry
                     s.entries.values[i].slot = slot
@@ -82,7 +82,7 @@ extension MemoryCache {
                 return false
             }
             guard stored else { return false }
-            p.tag(key, tags)
+            p.tag(key, slot: slot, tags)
             let due = timeToIdle.map { min(expiresAt, now &+ $0) } ?? expiresAt
             if due != Int64.max {
                 p.wheel.schedule(slot, at: due)
@@ -110,7 +110,7 @@ extension MemoryCache {
             shard(eviction.hash).state.withLock { s in
                 guard let i = s.entries.index(forKey: key), s.entries.values[i].slot == eviction.slot else { return }
                 let old = s.entries.remove(at: i).value
-                p.untag(key, old.tags)
+                p.untag(key, slot: eviction.slot)
                 notes.append(key, old.value, cause)
                 p.removals[cause, default: 0] += 1
             }
@@ -123,9 +123,9 @@ extension MemoryCache {
         _ key: Key, _ entry: CacheEntry<Value>, cause: RemovalCause, in p: inout PolicyState<Key>,
         notes: inout Notifications<Key, Value>
     ) {
+        p.untag(key, slot: entry.slot)
         if p.policy.remove(entry.slot) { p.keys[Int(entry.slot)] = nil }
         p.wheel.deschedule(entry.slot)
-        p.untag(key, entry.tags)
         notes.append(key, entry.value, cause)
         p.removals[cause, default: 0] += 1
     }
