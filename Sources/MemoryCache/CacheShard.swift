@@ -34,7 +34,11 @@ struct CacheEntry<Value: Sendable>: Sendable {
 /// reads not yet replayed to the policy.
 @usableFromInline
 struct ShardState<Key: Hashable & Sendable, Value: Sendable>: Sendable {
-    @usableFromInline var entries: [Key: CacheEntry<Value>] = [:]
+    /// Key → position of its entry in ``slab``. The hash table holds only this small pair (its
+    /// buckets are over-allocated to a power of two at ≤ 75 % load); the entries stay dense.
+    @usableFromInline var index: [Key: Int32] = [:]
+    @usableFromInline var slab: [CacheEntry<Value>?] = []
+    @usableFromInline var freePositions: [Int32] = []
     @usableFromInline var loads: [Key: LoadOperation<Value>] = [:]
     /// Slots read since the last drain (lossy: full means later reads are not recorded).
     @usableFromInline var reads: [Int32] = []
@@ -45,6 +49,48 @@ struct ShardState<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 
     @inlinable
     init() {}
+
+    /// The entry at a position from ``index``.
+    @inlinable
+    subscript(entry position: Int32) -> CacheEntry<Value> {
+        get {
+            guard let entry = slab[Int(position)] else { preconditionFailure("index points at a free position") }
+            return entry
+        }
+        _modify {
+            guard slab[Int(position)] != nil else { preconditionFailure("index points at a free position") }
+            yield &slab[Int(position)]!
+        }
+    }
+
+    /// Stores the entry for `key`, replacing any.
+    @inlinable
+    mutating func setEntry(_ entry: CacheEntry<Value>, forKey key: Key) {
+        if let position = index[key] {
+            slab[Int(position)] = entry
+            return
+        }
+        let position: Int32
+        if let free = freePositions.popLast() {
+            position = free
+            slab[Int(free)] = entry
+        } else {
+            position = Int32(slab.count)
+            slab.append(entry)
+        }
+        index[key] = position
+    }
+
+    /// Removes and returns the entry for `key`.
+    @inlinable
+    @discardableResult
+    mutating func removeEntry(forKey key: Key) -> CacheEntry<Value>? {
+        guard let position = index.removeValue(forKey: key) else { return nil }
+        let entry = slab[Int(position)]
+        slab[Int(position)] = nil
+        freePositions.append(position)
+        return entry
+    }
 }
 
 /// One lock stripe of the cache.

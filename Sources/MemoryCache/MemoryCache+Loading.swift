@@ -37,15 +37,15 @@ extension MemoryCache {
         let now = clock.nanoseconds()
         let tagList = Array(tags)
         let step = shard(hash).state.withLock { s -> LoadStep in
-            if let i = s.entries.index(forKey: key) {
-                let entry = s.entries.values[i]
+            if let i = s.index[key] {
+                let entry = s[entry: i]
                 if !isExpired(entry, now: now) {
-                    if timeToIdle != nil { s.entries.values[i].accessTime = now }
+                    if timeToIdle != nil { s[entry: i].accessTime = now }
                     s.hits += 1
                     s.sampleHits += 1
                     var refresh: UInt32?
                     if let age = refreshAfterWrite, now - entry.writeTime >= age, !entry.refreshing {
-                        s.entries.values[i].refreshing = true
+                        s[entry: i].refreshing = true
                         refresh = entry.generation
                     }
                     return .hit(entry.value, refresh: refresh, drain: recordRead(entry.slot, in: &s))
@@ -143,8 +143,8 @@ extension MemoryCache {
                       condition: .whileGeneration(generation), notes: &notes)
             } else {
                 shard(hash).state.withLock { s in
-                    if let i = s.entries.index(forKey: key), s.entries.values[i].generation == generation {
-                        s.entries.values[i].refreshing = false
+                    if let i = s.index[key], s[entry: i].generation == generation {
+                        s[entry: i].refreshing = false
                     }
                 }
             }

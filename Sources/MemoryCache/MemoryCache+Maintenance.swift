@@ -39,10 +39,10 @@ extension MemoryCache {
             for slot in p.wheel.advance(to: now) {
                 guard p.policy.isLive(slot), let key = p.keys[Int(slot)] else { continue }
                 shard(p.policy.hash(of: slot)).state.withLock { s in
-                    guard let i = s.entries.index(forKey: key), s.entries.values[i].slot == slot else { return }
-                    let entry = s.entries.values[i]
+                    guard let i = s.index[key], s[entry: i].slot == slot else { return }
+                    let entry = s[entry: i]
                     if isExpired(entry, now: now) {
-                        s.entries.remove(at: i)
+                        s.removeEntry(forKey: key)
                         forget(key, entry, cause: .expired, in: &p, notes: &notes)
                     } else {
                         p.wheel.schedule(slot, at: nextExpiry(entry))  // read since: idle deadline moved

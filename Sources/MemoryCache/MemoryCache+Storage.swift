@@ -42,35 +42,35 @@ extension MemoryCache {
                     guard s.loads[key] === load else { return }
                     s.loads.removeValue(forKey: key)
                 case .whileGeneration(let generation):
-                    guard let i = s.entries.index(forKey: key), s.entries.values[i].generation == generation else { return }
+                    guard let i = s.index[key], s[entry: i].generation == generation else { return }
                 }
                 if weight > maximum {
                     // Too heavy for the whole budget: never stored; a stale previous value goes too.
-                    if let old = s.entries.removeValue(forKey: key) {
+                    if let old = s.removeEntry(forKey: key) {
                         forget(key, old, cause: .replaced, in: &p, notes: &notes)
                     }
                     refused = true
                     return
                 }
                 p.generation &+= 1
-                let entry = CacheEntry(
+                var entry = CacheEntry(
                     value: value, slot: -1, generation: p.generation,
                     writeTime: now, accessTime: now, expiresAt: expiresAt, refreshing: false)
-                if let i = s.entries.index(forKey: key) {
-                    let old = s.entries.values[i]
+                if let i = s.index[key] {
+                    let old = s[entry: i]
                     notes.append(key, old.value, isExpired(old, now: now) ? .expired : .replaced)
                     p.removals[isExpired(old, now: now) ? .expired : .replaced, default: 0] += 1
                     p.untag(key, slot: old.slot)
                     slot = old.slot
-                    s.entries.values[i] = entry
-                    s.entries.values[i].slot = slot
+                    entry.slot = slot
+                    s[entry: i] = entry
                     evicted = p.policy.updateWeight(slot, to: weight)
                 } else {
                     let (newSlot, victims) = p.policy.insert(hash: hash, weight: weight)
                     slot = newSlot
                     p.setKey(key, for: slot)
-                    s.entries[key] = entry
-                    s.entries[key]?.slot = slot
+                    entry.slot = slot
+                    s.setEntry(entry, forKey: key)
                     evicted = victims
                 }
                 stored = true
@@ -108,8 +108,8 @@ extension MemoryCache {
             p.keys[Int(eviction.slot)] = nil
             p.wheel.deschedule(eviction.slot)
             shard(eviction.hash).state.withLock { s in
-                guard let i = s.entries.index(forKey: key), s.entries.values[i].slot == eviction.slot else { return }
-                let old = s.entries.remove(at: i).value
+                guard let i = s.index[key], s[entry: i].slot == eviction.slot,
+                      let old = s.removeEntry(forKey: key) else { return }
                 p.untag(key, slot: eviction.slot)
                 notes.append(key, old.value, cause)
                 p.removals[cause, default: 0] += 1

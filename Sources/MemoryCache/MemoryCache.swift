@@ -83,21 +83,22 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         let hash = hashKey(key)
         let now = needsClockOnRead ? clock.nanoseconds() : 0
         let (value, drain) = shard(hash).state.withLock { s -> (Value?, Bool) in
-            guard let i = s.entries.index(forKey: key) else {
+            guard let i = s.index[key] else {
                 s.misses += 1
                 s.sampleMisses += 1
                 return (nil, false)
             }
-            if now >= s.entries.values[i].expiresAt
-                || timeToIdle.map({ now - s.entries.values[i].accessTime >= $0 }) == true {
+            if now >= s[entry: i].expiresAt
+                || timeToIdle.map({ now - s[entry: i].accessTime >= $0 }) == true {
                 s.misses += 1
                 s.sampleMisses += 1
                 return (nil, false)
             }
-            if timeToIdle != nil { s.entries.values[i].accessTime = now }
+            if timeToIdle != nil { s[entry: i].accessTime = now }
             s.hits += 1
             s.sampleHits += 1
-            return (s.entries.values[i].value, recordRead(s.entries.values[i].slot, in: &s))
+            let slot = s[entry: i].slot
+            return (s[entry: i].value, recordRead(slot, in: &s))
         }
         if drain { drainIfAvailable() }
         return value
@@ -152,7 +153,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         let removed = policyState.withLock { p -> Value? in
             let value = shard(hash).state.withLock { s -> Value? in
                 s.loads.removeValue(forKey: key)
-                guard let old = s.entries.removeValue(forKey: key) else { return nil }
+                guard let old = s.removeEntry(forKey: key) else { return nil }
                 forget(key, old, cause: .explicit, in: &p, notes: &notes)
                 return old.value
             }
@@ -177,9 +178,9 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
             for shard in shards {
                 shard.state.withLock { s in
                     for key in s.loads.keys where shouldRemove(key) { s.loads.removeValue(forKey: key) }
-                    let doomed = s.entries.keys.filter(shouldRemove)
+                    let doomed = s.index.keys.filter(shouldRemove)
                     for key in doomed {
-                        if let old = s.entries.removeValue(forKey: key) {
+                        if let old = s.removeEntry(forKey: key) {
                             forget(key, old, cause: .explicit, in: &p, notes: &notes)
                         }
                     }
@@ -204,7 +205,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
             guard let keys = p.tagIndex[tag] else { return }
             for key in keys {
                 shard(hashKey(key)).state.withLock { s in
-                    if let old = s.entries.removeValue(forKey: key) {
+                    if let old = s.removeEntry(forKey: key) {
                         forget(key, old, cause: .explicit, in: &p, notes: &notes)
                     }
                 }
