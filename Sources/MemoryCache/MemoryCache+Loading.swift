@@ -36,7 +36,8 @@ extension MemoryCache {
         let hash = hashKey(key)
         let now = clock.nanoseconds()
         let tagList = Array(tags)
-        let step = shard(hash).state.withLock { s -> LoadStep in
+        let shard = shard(hash)
+        let step = shard.state.withLock { s -> LoadStep in
             if let i = s.index[key] {
                 let entry = s[entry: i]
                 if !isExpired(entry, now: now) {
@@ -62,7 +63,7 @@ extension MemoryCache {
         }
         switch step {
         case .hit(let value, let refresh, let drain):
-            if drain { drainIfAvailable() }
+            if drain { drainIfAvailable(shard) }
             if let generation = refresh {
                 startRefresh(key, hash: hash, tags: tagList, generation: generation, loader: loader)
             }

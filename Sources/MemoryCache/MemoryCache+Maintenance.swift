@@ -5,27 +5,33 @@ extension MemoryCache {
     /// Applies buffered reads to the policy. Policy lock held.
     @inlinable
     func drain(_ p: inout PolicyState<Key>) {
+        for shard in shards { drain(shard, &p) }
+    }
+
+    /// Applies one shard's buffered reads to the policy. Policy lock held.
+    @inlinable
+    func drain(_ shard: CacheShard<Key, Value>, _ p: inout PolicyState<Key>) {
         var hits = 0
         var misses = 0
-        for shard in shards {
-            shard.state.withLock { s in
-                p.scratch.append(contentsOf: s.reads)
-                s.reads.removeAll(keepingCapacity: true)
-                hits += s.sampleHits
-                misses += s.sampleMisses
-                s.sampleHits = 0
-                s.sampleMisses = 0
-            }
+        shard.state.withLock { s in
+            p.scratch.append(contentsOf: s.reads)
+            s.reads.removeAll(keepingCapacity: true)
+            hits = s.sampleHits
+            misses = s.sampleMisses
+            s.sampleHits = 0
+            s.sampleMisses = 0
         }
         p.policy.recordLookups(hits: hits, misses: misses)
         for slot in p.scratch { p.policy.recordAccess(slot) }
         p.scratch.removeAll(keepingCapacity: true)
     }
 
-    /// Drains the read buffers if the policy lock is free right now; readers never wait for it.
+    /// Drains a full read buffer if the policy lock is free right now; readers never wait for it.
+    /// Only that shard is drained: the others are replayed when their own buffers fill, on the next
+    /// write, or in maintenance, whichever comes first.
     @usableFromInline
-    func drainIfAvailable() {
-        _ = policyState.withLockIfAvailable { p in drain(&p) }
+    func drainIfAvailable(_ shard: CacheShard<Key, Value>) {
+        _ = policyState.withLockIfAvailable { p in drain(shard, &p) }
     }
 
     /// Performs pending maintenance now: applies buffered reads, removes expired entries (telling

@@ -27,8 +27,8 @@ extension MemoryCache {
             anyEntryExpiry.store(true, ordering: .relaxed)
         }
         return policyState.withLock { p -> Bool in
-            drain(&p)
             let shard = shard(hash)
+            drain(shard, &p)  // this shard's pending reads first; the others drain on their own
             var evicted: [WTinyLFUPolicy.Eviction] = []
             var slot: Int32 = -1
             var stored = false

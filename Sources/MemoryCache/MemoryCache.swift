@@ -42,7 +42,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     /// - Parameter configuration: bound, expiry, listener, clock and reporting
     public init(configuration: MemoryCacheConfiguration<Key, Value>) {
         self.configuration = configuration
-        let wanted = configuration.shardCount > 0 ? configuration.shardCount : 4 * Self.processorCount
+        let wanted = configuration.shardCount > 0 ? configuration.shardCount : 16 * Self.processorCount
         let count = FrequencySketch.ceilingPowerOfTwo(min(max(1, wanted), 1024))
         shards = (0..<count).map { _ in CacheShard(readBufferSize: configuration.readBufferSize) }
         shardMask = count - 1
@@ -82,7 +82,8 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     public func value(forKey key: Key) -> Value? {
         let hash = hashKey(key)
         let now = needsClockOnRead ? clock.nanoseconds() : 0
-        let (value, drain) = shard(hash).state.withLock { s -> (Value?, Bool) in
+        let shard = shard(hash)
+        let (value, drain) = shard.state.withLock { s -> (Value?, Bool) in
             guard let i = s.index[key] else {
                 s.misses += 1
                 s.sampleMisses += 1
@@ -100,7 +101,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
             let slot = s[entry: i].slot
             return (s[entry: i].value, recordRead(slot, in: &s))
         }
-        if drain { drainIfAvailable() }
+        if drain { drainIfAvailable(shard) }
         return value
     }
 
