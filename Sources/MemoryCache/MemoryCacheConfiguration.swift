@@ -51,7 +51,7 @@ public struct MemoryCacheConfiguration<Key: Hashable & Sendable, Value: Sendable
     ///   - keyHash: stable key hash
     ///   - name: the name in metrics
     ///   - metricsFactory: where metrics go
-    ///   - shardCount: lock stripes, default 4 × cores rounded up to a power of two
+    ///   - shardCount: lock stripes, default 16 × cores rounded up to a power of two
     ///   - seed: admission randomness seed
     ///   - readBufferSize: reads buffered per shard
     public init(
