@@ -185,3 +185,35 @@ struct Boom: Error, Equatable {}
         #expect(cache.count == 0)
     }
 }
+
+@Suite struct ListenerReentrancyTests {
+    @Test func listenerMayUseTheCacheItIsCalledFrom() {
+        let seen = RemovalLog<Int, Int>()
+        // The listener runs outside the cache's locks, so it may read and write the cache.
+        let box = CacheBox()
+        let cache = MemoryCache<Int, Int>(configuration: .init(
+            bound: .entries(2),
+            removalListener: { key, value, cause in
+                seen.record(key, value, cause)
+                if let cache = box.cache {
+                    _ = cache.value(forKey: key)
+                    _ = cache.count
+                    if key == 1 { cache.insert(100, forKey: 100) }
+                }
+            }))
+        box.cache = cache
+        for key in 1...5 { cache.insert(key, forKey: key) }
+        cache.removeAll()
+        // Reaching here means no deadlock; the listener's own insert (made while key 1 was being
+        // reported) is a later write and may survive the removeAll it reacted to.
+        #expect(seen.entries.count >= 5)
+        #expect(cache.count <= 2 && cache.count == cache.weightedSize)
+        #expect(cache.count == 0 || cache.value(forKey: 100) == 100)
+    }
+}
+
+/// Lets a listener reach the cache it is configured on.
+final class CacheBox: @unchecked Sendable {
+    // @unchecked Sendable: set once before the cache is used, read-only afterwards (test only).
+    var cache: MemoryCache<Int, Int>?
+}
