@@ -68,6 +68,7 @@ public struct WTinyLFUPolicy: Sendable {
     private var previousHitRate = 0.0
     private var stepSize: Double
     private var adjustment = 0
+    private var sampled = false
     static var restartThreshold: Double { 0.05 }
     static var stepPercent: Double { 0.0625 }
     static var stepDecay: Double { 0.98 }
@@ -85,10 +86,9 @@ public struct WTinyLFUPolicy: Sendable {
         protectedMaximum = Int(0.8 * Double(self.maximum - window))
         sketch = FrequencySketch(capacity: expectedEntries ?? self.maximum)
         random = SplitMix64(seed: seed)
-        // The first sample always "improves" on nothing, so the first step is taken in this
-        // direction: growing the window first measured better on the project's traces than
-        // Caffeine's shrinking first (docs/benchmarks.md).
-        stepSize = Self.stepPercent * Double(self.maximum)
+        // The first step shrinks the window, as in Caffeine; the first sample only sets the
+        // baseline hit rate (comparing it with "nothing" would always look like an improvement).
+        stepSize = -Self.stepPercent * Double(self.maximum)
     }
 
     /// The total weight of all entries.
@@ -332,6 +332,15 @@ public struct WTinyLFUPolicy: Sendable {
             return
         }
         let hitRate = Double(sampleHits) / Double(requests)
+        if !sampled {
+            // The first sample only sets the baseline.
+            sampled = true
+            previousHitRate = hitRate
+            adjustment = 0
+            sampleHits = 0
+            sampleMisses = 0
+            return
+        }
         let change = hitRate - previousHitRate
         let amount = change >= 0 ? stepSize : -stepSize
         let nextStep = abs(change) >= Self.restartThreshold
