@@ -51,13 +51,19 @@ public final class Connection {
 
     private func prepareHandle(_ sql: String) throws -> duckdb_prepared_statement {
         var statement: duckdb_prepared_statement?
-        let state = duckdb_prepare(handle, sql, &statement)
-        guard state == DuckDBSuccess, let statement else {
+        return try Self.checkPrepared(duckdb_prepare(handle, sql, &statement), &statement)
+    }
+
+    /// The prepared statement, or DuckDB's error (after freeing the failed statement).
+    private static func checkPrepared(
+        _ state: duckdb_state, _ statement: inout duckdb_prepared_statement?
+    ) throws -> duckdb_prepared_statement {
+        guard state == DuckDBSuccess, let prepared = statement else {
             let message = statement.flatMap { duckdb_prepare_error($0) }.map { String(cString: $0) } ?? "could not prepare statement"
             if statement != nil { duckdb_destroy_prepare(&statement) }
             throw DuckDBError(.prepare, message)
         }
-        return statement
+        return prepared
     }
 
     /// Runs one statement with bound parameters and reads its whole result, chunk by chunk.
@@ -89,13 +95,9 @@ public final class Connection {
         var outcome = StatementOutcome.nothing
         for index in 0..<count {
             var statement: duckdb_prepared_statement?
-            let state = duckdb_prepare_extracted_statement(handle, extracted, index, &statement)
-            guard state == DuckDBSuccess, let statement else {
-                let message = statement.flatMap { duckdb_prepare_error($0) }.map { String(cString: $0) } ?? "could not prepare statement"
-                if statement != nil { duckdb_destroy_prepare(&statement) }
-                throw DuckDBError(.prepare, message)
-            }
-            outcome = try PreparedStatement(handle: statement, owner: nil).execute([])
+            let prepared = try Self.checkPrepared(
+                duckdb_prepare_extracted_statement(handle, extracted, index, &statement), &statement)
+            outcome = try PreparedStatement(handle: prepared, owner: nil).execute([])
         }
         return outcome
     }

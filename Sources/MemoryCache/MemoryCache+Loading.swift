@@ -38,22 +38,15 @@ extension MemoryCache {
         let tagList = Array(tags)
         let shard = shard(hash)
         let step = shard.state.withLock { s -> LoadStep in
-            if let i = s.index[key] {
+            if let i = liveEntry(forKey: key, in: &s, now: now) {
                 let entry = s[entry: i]
-                if !isExpired(entry, now: now) {
-                    if timeToIdle != nil { s[entry: i].accessTime = now }
-                    s.hits += 1
-                    s.sampleHits += 1
-                    var refresh: UInt32?
-                    if let age = refreshAfterWrite, now - entry.writeTime >= age, !entry.refreshing {
-                        s[entry: i].refreshing = true
-                        refresh = entry.generation
-                    }
-                    return .hit(entry.value, refresh: refresh, drain: recordRead(entry.slot, in: &s))
+                var refresh: UInt32?
+                if let age = refreshAfterWrite, now - entry.writeTime >= age, !entry.refreshing {
+                    s[entry: i].refreshing = true
+                    refresh = entry.generation
                 }
+                return .hit(entry.value, refresh: refresh, drain: recordRead(entry.slot, in: &s))
             }
-            s.misses += 1
-            s.sampleMisses += 1
             if let load = s.loads[key] { return .join(load) }
             let load = LoadOperation<Value>(tags: tagList) { [weak self] load in
                 self?.forgetLoad(key, hash: hash, load)

@@ -84,25 +84,30 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         let now = needsClockOnRead ? clock.nanoseconds() : 0
         let shard = shard(hash)
         let (value, drain) = shard.state.withLock { s -> (Value?, Bool) in
-            guard let i = s.index[key] else {
-                s.misses += 1
-                s.sampleMisses += 1
-                return (nil, false)
-            }
-            if now >= s[entry: i].expiresAt
-                || timeToIdle.map({ now - s[entry: i].accessTime >= $0 }) == true {
-                s.misses += 1
-                s.sampleMisses += 1
-                return (nil, false)
-            }
-            if timeToIdle != nil { s[entry: i].accessTime = now }
-            s.hits += 1
-            s.sampleHits += 1
+            guard let i = liveEntry(forKey: key, in: &s, now: now) else { return (nil, false) }
             let slot = s[entry: i].slot
             return (s[entry: i].value, recordRead(slot, in: &s))
         }
         if drain { drainIfAvailable(shard) }
         return value
+    }
+
+    /// Shard lock held: the position of the key's live entry, counting the lookup as a hit or a
+    /// miss and moving the idle deadline of a hit. Expired entries count as misses.
+    @inlinable
+    func liveEntry(forKey key: Key, in s: inout ShardState<Key, Value>, now: Int64) -> Int32? {
+        guard let i = s.index[key],
+              now < s[entry: i].expiresAt,
+              timeToIdle.map({ now - s[entry: i].accessTime < $0 }) ?? true
+        else {
+            s.misses += 1
+            s.sampleMisses += 1
+            return nil
+        }
+        if timeToIdle != nil { s[entry: i].accessTime = now }
+        s.hits += 1
+        s.sampleHits += 1
+        return i
     }
 
     /// Whether reads must look at the clock: some entry can expire (time-to-live or -idle is

@@ -359,16 +359,7 @@ public struct WTinyLFUPolicy: Sendable {
         protectedMaximum -= quota
         windowMaximum += quota
         demoteFromProtected()
-        for _ in 0..<Self.transferLimit {
-            var slot = queues[1].head
-            if slot == -1 { slot = queues[2].head }
-            guard slot != -1 else { break }
-            let weight = Int(nodes[Int(slot)].weight)
-            if quota < weight { break }
-            quota -= weight
-            unlink(slot)
-            link(slot, into: .window)
-        }
+        quota = transfer(quota, from: .probation, orElse: .protected, to: .window)
         protectedMaximum += quota
         windowMaximum -= quota
         adjustment = quota
@@ -379,18 +370,27 @@ public struct WTinyLFUPolicy: Sendable {
         var quota = min(-adjustment, max(0, windowMaximum - 1))
         protectedMaximum += quota
         windowMaximum -= quota
+        quota = transfer(quota, from: .window, orElse: nil, to: .probation)
+        protectedMaximum -= quota
+        windowMaximum += quota
+        adjustment = -quota
+    }
+
+    /// Moves least recently used entries (from `source`, or `fallback` once it is empty) to
+    /// `destination` while their weight fits in `quota`; returns the quota left.
+    private mutating func transfer(_ quota: Int, from source: Region, orElse fallback: Region?, to destination: Region) -> Int {
+        var quota = quota
         for _ in 0..<Self.transferLimit {
-            let slot = queues[0].head
+            var slot = queues[Int(source.rawValue)].head
+            if slot == -1, let fallback { slot = queues[Int(fallback.rawValue)].head }
             guard slot != -1 else { break }
             let weight = Int(nodes[Int(slot)].weight)
             if quota < weight { break }
             quota -= weight
             unlink(slot)
-            link(slot, into: .probation)
+            link(slot, into: destination)
         }
-        protectedMaximum -= quota
-        windowMaximum += quota
-        adjustment = -quota
+        return quota
     }
 
     // MARK: Slab and queues
