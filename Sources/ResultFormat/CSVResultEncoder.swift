@@ -1,10 +1,11 @@
-/// Encodes a ``QueryResult`` as CSV per RFC 4180: a header line with the column names, one line per
-/// row, CRLF line breaks, fields containing a comma, quote, CR or LF enclosed in double quotes with
-/// quotes doubled.
+/// Encodes a result as CSV per RFC 4180, from a ``QueryResult`` or straight from an
+/// ``ArchivedResult``: a header line with the column names, one line per row, CRLF line breaks,
+/// fields containing a comma, quote, CR or LF enclosed in double quotes with quotes doubled.
 ///
 /// SQL NULL is an empty field; an empty string is `""` so the two stay distinguishable. Other values
 /// use the shared text forms (timestamps with a space separator, e.g. `2024-01-31 12:00:00.5`,
 /// TIMESTAMPTZ with a trailing `Z`; non-finite floats as `nan`, `inf`, `-inf`; blobs as base64).
+/// String bytes are written as stored.
 public struct CSVResultEncoder: Sendable {
     /// The line terminator; RFC 4180 specifies CRLF.
     public var lineTerminator: [UInt8]
@@ -15,66 +16,79 @@ public struct CSVResultEncoder: Sendable {
         self.lineTerminator = Array(lineTerminator.utf8)
     }
 
-    /// Encodes the result.
+    /// Encodes a result.
     /// - Parameter result: the result to encode
     /// - Returns: UTF-8 CSV bytes, each line (the last too) ending with the line terminator
     /// - Complexity: O(bytes of output)
     public func encode(_ result: QueryResult) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(16 + result.rowCount * max(1, result.columns.count) * 8)
-        for (c, column) in result.columns.enumerated() {
-            if c > 0 { out.append(UInt8(ascii: ",")) }
-            Self.appendField(Array(column.name.utf8)[...], forceQuotes: column.name.isEmpty, to: &out)
-        }
-        out.append(contentsOf: lineTerminator)
-        var scratch: [UInt8] = []
-        for row in 0..<result.rowCount {
-            for (c, column) in result.columns.enumerated() {
-                if c > 0 { out.append(UInt8(ascii: ",")) }
-                if column.isNull(row) { continue }
-                switch column.values {
-                case .utf8(let v):
-                    let slice = v.bytes[v.range(at: row)]
-                    Self.appendField(slice, forceQuotes: slice.isEmpty, to: &out)
-                default:
-                    scratch.removeAll(keepingCapacity: true)
-                    Self.appendPlain(column, row: row, to: &scratch)
-                    Self.appendField(scratch[...], forceQuotes: false, to: &out)
-                }
-            }
-            out.append(contentsOf: lineTerminator)
-        }
+        TextEncoding.trusted { try result.withRawBatches { try encode($0, to: &out, flushAt: .max) { _ in } } }
         return out
     }
 
-    static func appendPlain(_ column: Column, row: Int, to out: inout [UInt8]) {
-        switch column.values {
-        case .int32(let v) where column.type == .date:
-            ValueFormatting.appendDate(v[row], to: &out)
-        case .int64(let v) where column.type == .time:
-            ValueFormatting.appendTime(v[row], to: &out)
-        case .int64(let v) where column.type == .timestamp || column.type == .timestampTZ:
-            ValueFormatting.appendTimestamp(
-                v[row], separator: UInt8(ascii: " "), utc: column.type == .timestampTZ, to: &out)
-        case .float(let v) where !v[row].isFinite:
-            out.append(contentsOf: nonFinite(Double(v[row])).utf8)
-        case .double(let v) where !v[row].isFinite:
-            out.append(contentsOf: nonFinite(v[row]).utf8)
-        case .binary(let v):
-            ValueFormatting.appendBase64(v.bytes[v.range(at: row)], to: &out)
-        case .interval(let v):
-            ValueFormatting.appendInterval(v[row], to: &out)
-        default:
-            // Numbers and booleans look the same as in JSON.
-            JSONResultEncoder.appendValue(column, row: row, to: &out)
+    /// Encodes an archived result, reading values in place.
+    /// - Parameter archive: the result to encode
+    /// - Returns: UTF-8 CSV bytes
+    /// - Throws: ``ArchiveError`` when a string's offsets are malformed
+    /// - Complexity: O(bytes of output)
+    public func encode(_ archive: ArchivedResult) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(16 + archive.rowCount * max(1, archive.columnCount) * 8)
+        try archive.withRawBatches { try encode($0, to: &out, flushAt: .max) { _ in } }
+        return out
+    }
+
+    /// Writes an archived result in chunks, for streaming a large result without holding its text.
+    /// - Parameters:
+    ///   - archive: the result to encode
+    ///   - chunkSize: about how many bytes each chunk holds
+    ///   - sink: receives the chunks in order
+    /// - Throws: ``ArchiveError`` when a string's offsets are malformed, or what `sink` throws
+    public func write(_ archive: ArchivedResult, chunkSize: Int = 1 << 16, to sink: ([UInt8]) throws -> Void) throws {
+        var out: [UInt8] = []
+        out.reserveCapacity(chunkSize + 4096)
+        try archive.withRawBatches { try encode($0, to: &out, flushAt: chunkSize, sink) }
+        if !out.isEmpty { try sink(out) }
+    }
+
+    func encode(_ batches: [RawBatch], to out: inout [UInt8], flushAt limit: Int, _ sink: ([UInt8]) throws -> Void) throws {
+        guard let first = batches.first else { return }
+        for (c, column) in first.columns.enumerated() {
+            if c > 0 { out.append(UInt8(ascii: ",")) }
+            let name = Array(column.name.utf8)
+            name.withUnsafeBytes { Self.appendField($0, forceQuotes: name.isEmpty, to: &out) }
+        }
+        out.append(contentsOf: lineTerminator)
+        var scratch: [UInt8] = []
+        for batch in batches {
+            for row in 0..<batch.rowCount {
+                for (c, column) in batch.columns.enumerated() {
+                    if c > 0 { out.append(UInt8(ascii: ",")) }
+                    if column.isNull(row) { continue }
+                    switch column.type {
+                    case .varchar, .uuid, .enumeration:
+                        let bytes = try column.bytes(row)
+                        Self.appendField(bytes, forceQuotes: bytes.isEmpty, to: &out)
+                    case .boolean, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64:
+                        // Never contain a comma, quote or line break.
+                        try TextEncoding.appendPlain(column, row: row, timestampSeparator: UInt8(ascii: " "), to: &out)
+                    default:
+                        scratch.removeAll(keepingCapacity: true)
+                        try TextEncoding.appendPlain(column, row: row, timestampSeparator: UInt8(ascii: " "), to: &scratch)
+                        scratch.withUnsafeBytes { Self.appendField($0, forceQuotes: false, to: &out) }
+                    }
+                }
+                out.append(contentsOf: lineTerminator)
+                if out.count >= limit {
+                    try sink(out)
+                    out.removeAll(keepingCapacity: true)
+                }
+            }
         }
     }
 
-    private static func nonFinite(_ x: Double) -> String {
-        x.isNaN ? "nan" : (x > 0 ? "inf" : "-inf")
-    }
-
-    static func appendField(_ field: ArraySlice<UInt8>, forceQuotes: Bool, to out: inout [UInt8]) {
+    static func appendField(_ field: UnsafeRawBufferPointer, forceQuotes: Bool, to out: inout [UInt8]) {
         let needsQuotes = forceQuotes || field.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }
         guard needsQuotes else {
             out.append(contentsOf: field)

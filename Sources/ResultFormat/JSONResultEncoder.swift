@@ -1,4 +1,11 @@
-/// Encodes a ``QueryResult`` as JSON: an array with one object per row, keys in column order.
+/// Encodes a result as JSON, from a ``QueryResult`` or straight from an ``ArchivedResult``.
+///
+/// Two layouts:
+/// - ``Layout/rows``: an array with one object per row, keys in column order
+///   (`[{"a":1,"b":"x"},…]`) — what `analytics-cache query` writes;
+/// - ``Layout/columns``: one object holding the row count and, per column, its name, SQL type and
+///   values (`{"rowCount":2,"columns":[{"name":"a","type":"BIGINT","values":[1,2]},…]}`) —
+///   smaller, and keeps columns with the same name apart.
 ///
 /// Value forms are those of the shared text formatting: numbers as JSON numbers (NaN and ±infinity
 /// as `null`), HUGEINT as integers when exact, dates, times and timestamps as ISO 8601 strings
@@ -6,116 +13,151 @@
 /// `null`. Strings are escaped per RFC 8259 (`"`, `\`, and control characters; other characters are
 /// written as UTF-8). Invalid UTF-8 in a VARCHAR is replaced with U+FFFD so the output is always valid JSON.
 public struct JSONResultEncoder: Sendable {
-    /// Creates an encoder.
-    public init() {}
+    /// How rows and columns are arranged.
+    public enum Layout: Sendable {
+        /// An array of row objects.
+        case rows
+        /// An object of columns, each with its values as an array.
+        case columns
+    }
 
-    /// Encodes the result.
+    /// The layout written.
+    public var layout: Layout
+
+    /// Creates an encoder.
+    /// - Parameter layout: the layout to write (default: an array of row objects)
+    public init(layout: Layout = .rows) {
+        self.layout = layout
+    }
+
+    /// Encodes a result.
     /// - Parameter result: the result to encode
     /// - Returns: UTF-8 JSON bytes, without a trailing newline
     /// - Complexity: O(bytes of output)
     public func encode(_ result: QueryResult) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(16 + result.rowCount * max(1, result.columns.count) * 12)
-        let keys: [[UInt8]] = result.columns.map { column in
-            var key: [UInt8] = []
-            Self.appendString(column.name.utf8, to: &key)
-            key.append(UInt8(ascii: ":"))
-            return key
-        }
-        out.append(UInt8(ascii: "["))
-        for row in 0..<result.rowCount {
-            if row > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(UInt8(ascii: "{"))
-            for (c, column) in result.columns.enumerated() {
-                if c > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: keys[c])
-                Self.appendValue(column, row: row, to: &out)
-            }
-            out.append(UInt8(ascii: "}"))
-        }
-        out.append(UInt8(ascii: "]"))
+        TextEncoding.trusted { try result.withRawBatches { try encode($0, to: &out, flushAt: .max) { _ in } } }
         return out
     }
 
-    static func appendValue(_ column: Column, row: Int, to out: inout [UInt8]) {
+    /// Encodes an archived result, reading values in place.
+    /// - Parameter archive: the result to encode
+    /// - Returns: UTF-8 JSON bytes, without a trailing newline
+    /// - Throws: ``ArchiveError`` when a string's offsets are malformed
+    /// - Complexity: O(bytes of output)
+    public func encode(_ archive: ArchivedResult) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(16 + archive.rowCount * max(1, archive.columnCount) * 12)
+        try archive.withRawBatches { try encode($0, to: &out, flushAt: .max) { _ in } }
+        return out
+    }
+
+    /// Writes an archived result in chunks, for streaming a large result without holding its text.
+    /// - Parameters:
+    ///   - archive: the result to encode
+    ///   - chunkSize: about how many bytes each chunk holds
+    ///   - sink: receives the chunks in order
+    /// - Throws: ``ArchiveError`` when a string's offsets are malformed, or what `sink` throws
+    public func write(_ archive: ArchivedResult, chunkSize: Int = 1 << 16, to sink: ([UInt8]) throws -> Void) throws {
+        var out: [UInt8] = []
+        out.reserveCapacity(chunkSize + 4096)
+        try archive.withRawBatches { try encode($0, to: &out, flushAt: chunkSize, sink) }
+        if !out.isEmpty { try sink(out) }
+    }
+
+    func encode(_ batches: [RawBatch], to out: inout [UInt8], flushAt limit: Int, _ sink: ([UInt8]) throws -> Void) throws {
+        func flushIfFull() throws {
+            if out.count >= limit {
+                try sink(out)
+                out.removeAll(keepingCapacity: true)
+            }
+        }
+        guard let first = batches.first else {
+            out.append(contentsOf: layout == .rows ? "[]".utf8 : #"{"rowCount":0,"columns":[]}"#.utf8)
+            return
+        }
+        switch layout {
+        case .rows:
+            let keys: [[UInt8]] = first.columns.map { column in
+                var key: [UInt8] = []
+                Self.appendString(column.name.utf8, to: &key)
+                key.append(UInt8(ascii: ":"))
+                return key
+            }
+            out.append(UInt8(ascii: "["))
+            var firstRow = true
+            for batch in batches {
+                for row in 0..<batch.rowCount {
+                    if !firstRow { out.append(UInt8(ascii: ",")) }
+                    firstRow = false
+                    out.append(UInt8(ascii: "{"))
+                    for (c, column) in batch.columns.enumerated() {
+                        if c > 0 { out.append(UInt8(ascii: ",")) }
+                        out.append(contentsOf: keys[c])
+                        try Self.appendValue(column, row: row, to: &out)
+                    }
+                    out.append(UInt8(ascii: "}"))
+                    try flushIfFull()
+                }
+            }
+            out.append(UInt8(ascii: "]"))
+        case .columns:
+            out.append(contentsOf: #"{"rowCount":"#.utf8)
+            ValueFormatting.appendInt(Int64(batches.reduce(0) { $0 + $1.rowCount }), to: &out)
+            out.append(contentsOf: #","columns":["#.utf8)
+            for c in first.columns.indices {
+                if c > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: #"{"name":"#.utf8)
+                Self.appendString(first.columns[c].name.utf8, to: &out)
+                out.append(contentsOf: #","type":"#.utf8)
+                Self.appendString(first.columns[c].type.sqlName.utf8, to: &out)
+                out.append(contentsOf: #","values":["#.utf8)
+                var firstValue = true
+                for batch in batches {
+                    let column = batch.columns[c]
+                    for row in 0..<batch.rowCount {
+                        if !firstValue { out.append(UInt8(ascii: ",")) }
+                        firstValue = false
+                        try Self.appendValue(column, row: row, to: &out)
+                        try flushIfFull()
+                    }
+                }
+                out.append(contentsOf: "]}".utf8)
+            }
+            out.append(contentsOf: "]}".utf8)
+        }
+    }
+
+    @inline(__always)
+    static func appendValue(_ column: RawColumn, row: Int, to out: inout [UInt8]) throws {
         if column.isNull(row) {
             out.append(contentsOf: "null".utf8)
             return
         }
-        switch column.values {
-        case .boolean(let v): out.append(contentsOf: v[row] ? "true".utf8 : "false".utf8)
-        case .int8(let v): ValueFormatting.appendInt(Int64(v[row]), to: &out)
-        case .int16(let v): ValueFormatting.appendInt(Int64(v[row]), to: &out)
-        case .int32(let v):
-            if column.type == .date {
-                out.append(UInt8(ascii: "\""))
-                ValueFormatting.appendDate(v[row], to: &out)
-                out.append(UInt8(ascii: "\""))
+        switch column.type {
+        case .varchar, .uuid, .enumeration:
+            let bytes = try column.bytes(row)
+            if TextEncoding.isValidUTF8(bytes) {
+                appendString(bytes, to: &out)
             } else {
-                ValueFormatting.appendInt(Int64(v[row]), to: &out)
+                appendString(String(decoding: bytes, as: UTF8.self).utf8, to: &out)
             }
-        case .int64(let v):
-            switch column.type {
-            case .time:
-                out.append(UInt8(ascii: "\""))
-                ValueFormatting.appendTime(v[row], to: &out)
-                out.append(UInt8(ascii: "\""))
-            case .timestamp, .timestampTZ:
-                out.append(UInt8(ascii: "\""))
-                ValueFormatting.appendTimestamp(
-                    v[row], separator: UInt8(ascii: "T"), utc: column.type == .timestampTZ, to: &out)
-                out.append(UInt8(ascii: "\""))
-            default:
-                ValueFormatting.appendInt(v[row], to: &out)
-            }
-        case .uint8(let v): ValueFormatting.appendUInt(UInt64(v[row]), to: &out)
-        case .uint16(let v): ValueFormatting.appendUInt(UInt64(v[row]), to: &out)
-        case .uint32(let v): ValueFormatting.appendUInt(UInt64(v[row]), to: &out)
-        case .uint64(let v): ValueFormatting.appendUInt(v[row], to: &out)
-        case .float(let v):
-            if v[row].isFinite { out.append(contentsOf: v[row].description.utf8) } else { out.append(contentsOf: "null".utf8) }
-        case .double(let v):
-            let x = v[row]
-            if x.isFinite {
-                let integral = column.type == .hugeint || column.type == .uhugeint
-                ValueFormatting.appendDouble(x, integral: integral, to: &out)
-            } else {
+        case .float, .double, .hugeint, .uhugeint, .decimal:
+            let x = column.type == .float ? Double(column.load(row, as: Float.self)) : column.load(row, as: Double.self)
+            if !x.isFinite {
                 out.append(contentsOf: "null".utf8)
+            } else if column.type == .float {
+                out.append(contentsOf: Float(x).description.utf8)
+            } else {
+                ValueFormatting.appendDouble(x, integral: column.type == .hugeint || column.type == .uhugeint, to: &out)
             }
-        case .utf8(let v):
-            let range = v.range(at: row)
-            v.bytes.withUnsafeBufferPointer { buf in
-                let slice = UnsafeBufferPointer(rebasing: buf[range])
-                if validUTF8(slice) {
-                    appendString(slice, to: &out)
-                } else {
-                    appendString(String(decoding: slice, as: UTF8.self).utf8, to: &out)
-                }
-            }
-        case .binary(let v):
+        case .date, .time, .timestamp, .timestampTZ, .interval, .blob:
             out.append(UInt8(ascii: "\""))
-            ValueFormatting.appendBase64(v.bytes[v.range(at: row)], to: &out)
+            try TextEncoding.appendPlain(column, row: row, timestampSeparator: UInt8(ascii: "T"), to: &out)
             out.append(UInt8(ascii: "\""))
-        case .interval(let v):
-            out.append(UInt8(ascii: "\""))
-            ValueFormatting.appendInterval(v[row], to: &out)
-            out.append(UInt8(ascii: "\""))
-        }
-    }
-
-    static func validUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        // Fast path: ASCII.
-        var ascii = true
-        for b in bytes where b >= 0x80 { ascii = false; break }
-        if ascii { return true }
-        var iterator = bytes.makeIterator()
-        var decoder = UTF8()
-        while true {
-            switch decoder.decode(&iterator) {
-            case .scalarValue: continue
-            case .emptyInput: return true
-            case .error: return false
-            }
+        default:
+            try TextEncoding.appendPlain(column, row: row, timestampSeparator: UInt8(ascii: "T"), to: &out)
         }
     }
 

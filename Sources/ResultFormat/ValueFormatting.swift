@@ -153,7 +153,7 @@ enum ValueFormatting {
 
     private static let base64Alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
-    static func appendBase64(_ bytes: ArraySlice<UInt8>, to out: inout [UInt8]) {
+    static func appendBase64(_ bytes: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         let table = base64Alphabet
         var i = bytes.startIndex
         let end = bytes.endIndex

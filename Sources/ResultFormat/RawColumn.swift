@@ -1,0 +1,157 @@
+/// One column of one batch as raw memory, so the text encoders share one loop for a
+/// ``QueryResult`` (Swift arrays) and an ``ArchivedResult`` (Arrow buffers in place).
+///
+/// Valid only inside the closure that produced it. Fixed-width reads are unaligned loads whose
+/// bounds were checked when the pointers were made; variable-length reads check their offsets.
+struct RawColumn {
+    enum Booleans { case bits, bytes }
+    enum Offsets { case int32, int64 }
+    enum Intervals { case nanos, micros }
+
+    let name: String
+    let type: ColumnType
+    /// The validity bitmap (bit set = value), or `nil` when no row is null.
+    let validity: UnsafeRawPointer?
+    /// Fixed-width values, the boolean bitmap or bytes, or the offsets; `nil` only for an empty
+    /// array, from which no row is ever read.
+    let storage: UnsafeRawPointer?
+    /// The bytes of variable-length values.
+    let data: UnsafeRawBufferPointer
+    var booleans = Booleans.bits
+    var offsets = Offsets.int32
+    var intervals = Intervals.nanos
+
+    @inline(__always)
+    var values: UnsafeRawPointer { storage.unsafelyUnwrapped }
+
+    @inline(__always)
+    func isNull(_ row: Int) -> Bool {
+        guard let validity else { return false }
+        return validity.load(fromByteOffset: row &>> 3, as: UInt8.self) & (1 &<< UInt8(row & 7)) == 0
+    }
+
+    @inline(__always)
+    func load<T: BitwiseCopyable>(_ row: Int, as type: T.Type) -> T {
+        values.loadUnaligned(fromByteOffset: row &* MemoryLayout<T>.size, as: T.self)
+    }
+
+    @inline(__always)
+    func bool(_ row: Int) -> Bool {
+        switch booleans {
+        case .bits: values.load(fromByteOffset: row &>> 3, as: UInt8.self) & (1 &<< UInt8(row & 7)) != 0
+        case .bytes: values.load(fromByteOffset: row, as: Bool.self)
+        }
+    }
+
+    @inline(__always)
+    func interval(_ row: Int) -> Interval {
+        let at = row &* 16
+        let months = values.loadUnaligned(fromByteOffset: at, as: Int32.self)
+        let days = values.loadUnaligned(fromByteOffset: at + 4, as: Int32.self)
+        let last = values.loadUnaligned(fromByteOffset: at + 8, as: Int64.self)
+        return Interval(months: months, days: days, micros: intervals == .nanos ? last / 1000 : last)
+    }
+
+    /// The bytes of variable-length value `row`, after checking its offsets.
+    @inline(__always)
+    func bytes(_ row: Int) throws -> UnsafeRawBufferPointer {
+        let start: Int, end: Int
+        switch offsets {
+        case .int32:
+            start = Int(values.loadUnaligned(fromByteOffset: row &* 4, as: Int32.self))
+            end = Int(values.loadUnaligned(fromByteOffset: row &* 4 &+ 4, as: Int32.self))
+        case .int64:
+            start = values.loadUnaligned(fromByteOffset: row &* 8, as: Int.self)
+            end = values.loadUnaligned(fromByteOffset: row &* 8 &+ 8, as: Int.self)
+        }
+        guard start >= 0, start <= end, end <= data.count else {
+            throw ArchiveError(.invalidData, "row \(row) of column \"\(name)\" has offsets \(start)..\(end) outside its \(data.count) bytes")
+        }
+        return UnsafeRawBufferPointer(rebasing: data[start..<end])
+    }
+}
+
+/// Batches of raw columns, the input of the text encoders.
+struct RawBatch {
+    var rowCount: Int
+    var columns: [RawColumn]
+}
+
+extension ArchivedResult {
+    /// Calls `body` with every batch's columns as raw memory.
+    func withRawBatches<R>(_ body: ([RawBatch]) throws -> R) throws -> R {
+        try withBytes { bytes in
+            guard let base = bytes.baseAddress else {
+                return try body([])
+            }
+            let batches = self.batches.map { batch in
+                RawBatch(rowCount: batch.length, columns: batch.columns.enumerated().map { c, buffers in
+                    RawColumn(
+                        name: fields[c].name, type: fields[c].type,
+                        validity: buffers.validity.map { base + $0.lowerBound },
+                        storage: base + buffers.values.lowerBound,
+                        data: UnsafeRawBufferPointer(rebasing: bytes[buffers.data]))
+                })
+            }
+            return try body(batches)
+        }
+    }
+}
+
+extension QueryResult {
+    /// Calls `body` with the result as one batch of raw columns.
+    func withRawBatches<R>(_ body: ([RawBatch]) throws -> R) rethrows -> R {
+        var raw: [RawColumn] = []
+        raw.reserveCapacity(columns.count)
+        func nest(_ index: Int, _ raw: inout [RawColumn]) throws -> R {
+            if index == columns.count { return try body([RawBatch(rowCount: rowCount, columns: raw)]) }
+            return try columns[index].withRaw { column in
+                raw.append(column)
+                defer { raw.removeLast() }
+                return try nest(index + 1, &raw)
+            }
+        }
+        return try nest(0, &raw)
+    }
+}
+
+extension Column {
+    /// Calls `body` with the column as raw memory.
+    func withRaw<R>(_ body: (RawColumn) throws -> R) rethrows -> R {
+        func make(_ values: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws -> R {
+            let pointer = values.baseAddress
+            if let validity {
+                return try validity.words.withUnsafeBytes { words in
+                    var column = RawColumn(name: name, type: type, validity: words.baseAddress, storage: pointer, data: data)
+                    column.booleans = .bytes
+                    column.offsets = .int64
+                    column.intervals = .micros
+                    return try body(column)
+                }
+            }
+            var column = RawColumn(name: name, type: type, validity: nil, storage: pointer, data: data)
+            column.booleans = .bytes
+            column.offsets = .int64
+            column.intervals = .micros
+            return try body(column)
+        }
+        switch values {
+        case .boolean(let v): return try v.withUnsafeBytes { try make($0) }
+        case .int8(let v): return try v.withUnsafeBytes { try make($0) }
+        case .int16(let v): return try v.withUnsafeBytes { try make($0) }
+        case .int32(let v): return try v.withUnsafeBytes { try make($0) }
+        case .int64(let v): return try v.withUnsafeBytes { try make($0) }
+        case .uint8(let v): return try v.withUnsafeBytes { try make($0) }
+        case .uint16(let v): return try v.withUnsafeBytes { try make($0) }
+        case .uint32(let v): return try v.withUnsafeBytes { try make($0) }
+        case .uint64(let v): return try v.withUnsafeBytes { try make($0) }
+        case .float(let v): return try v.withUnsafeBytes { try make($0) }
+        case .double(let v): return try v.withUnsafeBytes { try make($0) }
+        case .interval(let v): return try v.withUnsafeBytes { try make($0) }
+        case .utf8(let v), .binary(let v):
+            return try v.offsets.withUnsafeBytes { offsets in
+                try v.bytes.withUnsafeBytes { bytes in try make(offsets, bytes) }
+            }
+        }
+    }
+}
