@@ -81,8 +81,11 @@ extension ArchivedResult {
     /// Calls `body` with every batch's columns as raw memory.
     func withRawBatches<R>(_ body: ([RawBatch]) throws -> R) throws -> R {
         try withBytes { bytes in
-            guard let base = bytes.baseAddress else {
-                return try body([])
+            guard let base = bytes.baseAddress, !self.batches.isEmpty else {
+                // No batches: one empty batch still names the columns (CSV header, JSON columns).
+                return try body([RawBatch(rowCount: 0, columns: fields.map {
+                    RawColumn(name: $0.name, type: $0.type, validity: nil, storage: nil, data: UnsafeRawBufferPointer(start: nil, count: 0))
+                })])
             }
             let batches = self.batches.map { batch in
                 RawBatch(rowCount: batch.length, columns: batch.columns.enumerated().map { c, buffers in
