@@ -1,0 +1,200 @@
+import Foundation
+@testable import ResultFormat
+import Testing
+
+/// The malformed-input corpus: each case is a way real bytes go wrong (truncation, lying lengths
+/// and offsets, bad UTF-8, corrupt metadata), kept as a regression test. None may trap.
+@Suite struct MalformedArchiveTests {
+    func stringResult(_ strings: [String]) -> QueryResult {
+        QueryResult(columns: [
+            Column(name: "s", type: .varchar, values: .utf8(VariableLengthValues(strings: strings))),
+            Column(name: "n", type: .int64, values: .int64(strings.indices.map { Int64($0) })),
+        ], rowCount: strings.count)
+    }
+
+    /// A stream: our schema for `result`, then one hand-made record batch message.
+    func stream(
+        schemaOf result: QueryResult, length: Int64, nodes: [(Int64, Int64)], buffers: [(Int64, Int64)],
+        bodyLength: Int, declaredBodyLength: Int? = nil, compressed: Bool = false, version: Int16 = Arrow.metadataVersion
+    ) -> [UInt8] {
+        var out: [UInt8] = []
+        ArrowIPCWriter.appendMessage(metadata: ArrowIPCWriter.schemaMetadata(result), bodyLength: 0, to: &out)
+        var b = FlatBufferBuilder()
+        let bufferVector = b.createStructVector(buffers)
+        let nodeVector = b.createStructVector(nodes)
+        var compression: FlatBufferBuilder.Offset?
+        if compressed {
+            b.startTable()
+            b.add(Int8(0), slot: 0, default: -1)
+            compression = b.endTable()
+        }
+        b.startTable()
+        b.add(length, slot: Arrow.Slot.batchLength, default: 0)
+        b.add(nodeVector, slot: Arrow.Slot.batchNodes)
+        b.add(bufferVector, slot: Arrow.Slot.batchBuffers)
+        if let compression { b.add(compression, slot: Arrow.Slot.batchCompression) }
+        let batch = b.endTable()
+        b.startTable()
+        b.add(Int64(declaredBodyLength ?? bodyLength), slot: Arrow.Slot.messageBodyLength, default: 0)
+        b.add(batch, slot: Arrow.Slot.messageHeader)
+        b.add(version, slot: Arrow.Slot.messageVersion, default: 0)
+        b.add(Arrow.MessageHeader.recordBatch.rawValue, slot: Arrow.Slot.messageHeaderType, default: 0)
+        let metadata = b.finish(root: b.endTable())
+        ArrowIPCWriter.appendMessage(metadata: metadata, bodyLength: bodyLength, to: &out)
+        out.append(contentsOf: repeatElement(0, count: bodyLength))
+        return out
+    }
+
+    func openError(_ bytes: [UInt8]) -> ArchiveError? {
+        #expect(throws: ArchiveError.self) { try ArchivedResult(bytes: bytes) }
+    }
+
+    @Test func everyTruncationIsAnErrorOrACompleteShorterStream() throws {
+        let result = stringResult((0..<20).map { "value \($0) é" })
+        let bytes = try ArrowIPCWriter(maxRowsPerBatch: 6).encode(result)
+        var opened = 0
+        for length in 0..<bytes.count {
+            do {
+                let archive = try ArchivedResult(bytes: Array(bytes[..<length]))
+                // Only a cut between messages opens: then it holds whole batches, all valid.
+                try archive.validate()
+                #expect([0, 6, 12, 18, 20].contains(archive.rowCount), "prefix \(length)")
+                opened += 1
+            } catch let error as ArchiveError {
+                #expect(error.kind == .truncated || error.kind == .malformedMetadata, "prefix \(length): \(error)")
+            }
+        }
+        #expect(opened == 5)  // cut after the schema or after one of the 4 batches (the last holds 2 rows)
+    }
+
+    @Test func lyingStringOffsetsFailOnAccessAndInValidate() throws {
+        var bytes = try ArrowIPCWriter().encode(stringResult(["ab", "cd", "ef"]))
+        let offsets = try ArchivedResult(bytes: bytes).batches[0].columns[0].values
+        // Value 1 claims to end 2 GB past its data.
+        withUnsafeBytes(of: Int32.max.littleEndian) { bytes.replaceSubrange((offsets.lowerBound + 8)..<(offsets.lowerBound + 12), with: $0) }
+        let archive = try ArchivedResult(bytes: bytes)
+        let strings = try archive.column(0).strings()
+        #expect(try strings.string(at: 0) == "ab")
+        #expect(throws: ArchiveError.self) { try strings.string(at: 1) }
+        #expect(throws: ArchiveError.self) { try strings.string(at: 2) }
+        let validation = #expect(throws: ArchiveError.self) { try archive.validate() }
+        #expect(validation?.kind == .invalidData)
+        #expect(throws: ArchiveError.self) { try JSONResultEncoder().encode(archive) }
+        #expect(throws: ArchiveError.self) { try CSVResultEncoder().encode(archive) }
+        #expect(throws: ArchiveError.self) { try archive.materialize() }
+        // The fixed-width column beside it is unaffected.
+        #expect(Array(try archive.column(1).int64s()) == [0, 1, 2])
+
+        // Decreasing offsets: value 1 would end before it starts.
+        var decreasing = try ArrowIPCWriter().encode(stringResult(["ab", "cd", "ef"]))
+        withUnsafeBytes(of: Int32(1).littleEndian) { decreasing.replaceSubrange((offsets.lowerBound + 8)..<(offsets.lowerBound + 12), with: $0) }
+        let archive2 = try ArchivedResult(bytes: decreasing)
+        #expect(throws: ArchiveError.self) { try archive2.column(0).strings().string(at: 1) }
+        #expect(throws: ArchiveError.self) { try archive2.validate() }
+    }
+
+    @Test func invalidUTF8IsAnErrorForStringsAndRepairedInJSON() throws {
+        var bytes = try ArrowIPCWriter().encode(stringResult(["ok", "bad"]))
+        let data = try ArchivedResult(bytes: bytes).batches[0].columns[0].data
+        bytes[data.lowerBound + 3] = 0xFF  // "a" of "bad"
+        let archive = try ArchivedResult(bytes: bytes)
+        let error = #expect(throws: ArchiveError.self) { try archive.column(0).strings().string(at: 1) }
+        #expect(error?.kind == .invalidData)
+        #expect(throws: ArchiveError.self) { try archive.validate() }
+        let json = String(decoding: try JSONResultEncoder().encode(archive), as: UTF8.self)
+        #expect(json == #"[{"s":"ok","n":0},{"s":"b\#u{FFFD}d","n":1}]"#)
+    }
+
+    @Test func lyingLengthsAndRangesAreRejectedAtOpen() throws {
+        let result = QueryResult(columns: [Column(name: "x", type: .int64, values: .int64([1, 2]))], rowCount: 2)
+        let good: [(Int64, Int64)] = [(0, 0), (0, 16)]
+        // The well-formed control opens.
+        #expect(try ArchivedResult(bytes: stream(schemaOf: result, length: 2, nodes: [(2, 0)], buffers: good, bodyLength: 16)).rowCount == 2)
+        let cases: [(String, [UInt8], ArchiveError.Kind)] = [
+            ("more rows than the values buffer holds",
+             stream(schemaOf: result, length: 3, nodes: [(3, 0)], buffers: good, bodyLength: 16), .inconsistent),
+            ("node length differs from batch length",
+             stream(schemaOf: result, length: 2, nodes: [(5, 0)], buffers: good, bodyLength: 16), .inconsistent),
+            ("more nulls than rows",
+             stream(schemaOf: result, length: 2, nodes: [(2, 3)], buffers: good, bodyLength: 16), .inconsistent),
+            ("nulls without a bitmap",
+             stream(schemaOf: result, length: 2, nodes: [(2, 1)], buffers: good, bodyLength: 16), .inconsistent),
+            ("buffer past the body",
+             stream(schemaOf: result, length: 2, nodes: [(2, 0)], buffers: [(0, 0), (8, 16)], bodyLength: 16), .inconsistent),
+            ("negative buffer offset",
+             stream(schemaOf: result, length: 2, nodes: [(2, 0)], buffers: [(0, 0), (-8, 16)], bodyLength: 16), .inconsistent),
+            ("buffer length overflowing",
+             stream(schemaOf: result, length: 2, nodes: [(2, 0)], buffers: [(0, 0), (8, .max)], bodyLength: 16), .inconsistent),
+            ("too few buffers",
+             stream(schemaOf: result, length: 2, nodes: [(2, 0)], buffers: [(0, 16)], bodyLength: 16), .inconsistent),
+            ("too many nodes",
+             stream(schemaOf: result, length: 2, nodes: [(2, 0), (2, 0)], buffers: good, bodyLength: 16), .inconsistent),
+            ("negative row count",
+             stream(schemaOf: result, length: -1, nodes: [(-1, 0)], buffers: good, bodyLength: 16), .inconsistent),
+            ("absurd row count",
+             stream(schemaOf: result, length: 1 << 40, nodes: [(1 << 40, 0)], buffers: good, bodyLength: 16), .inconsistent),
+            ("body longer than the stream",
+             stream(schemaOf: result, length: 2, nodes: [(2, 0)], buffers: good, bodyLength: 16, declaredBodyLength: 1 << 30), .truncated),
+            ("compressed body",
+             stream(schemaOf: result, length: 2, nodes: [(2, 0)], buffers: good, bodyLength: 16, compressed: true), .unsupported),
+            ("metadata version V3",
+             stream(schemaOf: result, length: 2, nodes: [(2, 0)], buffers: good, bodyLength: 16, version: 2), .unsupported),
+            ("rows without columns",
+             stream(schemaOf: QueryResult(columns: [], rowCount: 0), length: 5, nodes: [], buffers: [], bodyLength: 0), .inconsistent),
+        ]
+        for (name, bytes, kind) in cases {
+            #expect(openError(bytes)?.kind == kind, "\(name)")
+        }
+    }
+
+    @Test func brokenFramingAndMetadataAreRejectedAtOpen() throws {
+        let result = stringResult(["a"])
+        let good = try ArrowIPCWriter().encode(result)
+        var schemaOnly: [UInt8] = []
+        ArrowIPCWriter.appendMessage(metadata: ArrowIPCWriter.schemaMetadata(result), bodyLength: 0, to: &schemaOnly)
+        let batchOnly = Array(good[schemaOnly.count...])
+        func patched(_ offset: Int, _ value: UInt32) -> [UInt8] {
+            var bytes = good
+            withUnsafeBytes(of: value.littleEndian) { bytes.replaceSubrange(offset..<(offset + 4), with: $0) }
+            return bytes
+        }
+        let cases: [(String, [UInt8], ArchiveError.Kind)] = [
+            ("empty", [], .truncated),
+            ("metadata length past the end", patched(4, 1 << 20), .truncated),
+            ("negative metadata length", patched(4, UInt32.max - 7), .truncated),
+            ("root offset outside the metadata", patched(8, 1 << 16), .truncated),
+            ("vtable before the metadata", patched(8 + Int(good[8]), 1 << 30), .malformedMetadata),
+            ("batch before schema", batchOnly, .malformedMetadata),
+            ("two schemas", schemaOnly + good, .malformedMetadata),
+        ]
+        for (name, bytes, kind) in cases {
+            #expect(openError(bytes)?.kind == kind, "\(name)")
+        }
+    }
+
+    @Test func nullCountsDisagreeingWithTheBitmapFailValidation() throws {
+        let result = QueryResult(columns: [Column(name: "x", type: .int64, values: .int64([1, 2]))], rowCount: 2)
+        // One null declared, bitmap byte 0 (at body offset 0) left as 0b11 would say none: zero says two.
+        var bytes = stream(schemaOf: result, length: 2, nodes: [(2, 1)], buffers: [(0, 1), (8, 16)], bodyLength: 24)
+        let archive = try ArchivedResult(bytes: bytes)
+        #expect(archive.column(0).isNull(0) && archive.column(0).isNull(1))
+        #expect(throws: ArchiveError.self) { try archive.validate() }
+        bytes[bytes.count - 24] = 0b10  // row 0 null, row 1 valid: agrees
+        try ArchivedResult(bytes: bytes).validate()
+    }
+
+    @Test func unalignedBytesReadTheSameValues() throws {
+        let bytes = try ArrowIPCWriter(maxRowsPerBatch: 5).encode(arrowSample(rows: 12))
+        let expected = try ArchivedResult(bytes: bytes).materialize()
+        for shift in 1..<8 {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: bytes.count + 8, alignment: 16)
+            defer { buffer.deallocate() }
+            let slice = UnsafeMutableRawBufferPointer(rebasing: buffer[shift..<(shift + bytes.count)])
+            slice.copyBytes(from: bytes)
+            let archive = try ArchivedResult(unsafeBytes: UnsafeRawBufferPointer(slice))
+            try archive.validate()
+            #expect(sameResult(try archive.materialize(), expected), "shift \(shift)")
+            #expect(try JSONResultEncoder().encode(archive) == JSONResultEncoder().encode(expected))
+        }
+    }
+}
