@@ -93,10 +93,13 @@ enum ValueFormatting {
         appendDate(days: Int64(days), to: &out)
     }
 
-    /// `HH:MM:SS[.ffffff]` for microseconds since midnight (0 ≤ micros ≤ 24 h).
+    /// `HH:MM:SS[.ffffff]` for microseconds since midnight. DuckDB's TIME lies in 0…24 h; any other
+    /// value (only corrupt bytes hold one) still prints, with more hour digits or a leading `-`.
     static func appendTime(_ micros: Int64, to out: inout [UInt8]) {
-        let seconds = micros / microsPerSecond
-        let fraction = micros % microsPerSecond
+        if micros < 0 { out.append(UInt8(ascii: "-")) }
+        let magnitude = micros.magnitude
+        let seconds = Int64(magnitude / UInt64(microsPerSecond))
+        let fraction = Int64(magnitude % UInt64(microsPerSecond))
         appendPadded(seconds / 3600, width: 2, to: &out)
         out.append(UInt8(ascii: ":"))
         appendPadded(seconds / 60 % 60, width: 2, to: &out)
