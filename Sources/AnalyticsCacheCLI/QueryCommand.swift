@@ -6,7 +6,7 @@ import ResultFormat
 import Glibc
 #endif
 
-/// `analytics-cache query --sql SQL [--format json|csv] [--database PATH] [--read-only]`
+/// `analytics-cache query --sql SQL [--format json|csv|arrow] [--database PATH] [--read-only]`
 struct QueryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query",
@@ -19,13 +19,13 @@ struct QueryCommand: AsyncParsableCommand {
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable {
-        case json, csv
+        case json, csv, arrow
     }
 
     @Option(help: "The SQL to run.")
     var sql: String
 
-    @Option(help: "Output format: json (array of row objects) or csv (RFC 4180).")
+    @Option(help: "Output format: json (array of row objects), csv (RFC 4180) or arrow (Arrow IPC stream).")
     var format: Format = .json
 
     @Option(help: "A DuckDB database file (created if missing unless --read-only).")
@@ -60,6 +60,13 @@ struct QueryCommand: AsyncParsableCommand {
                 bytes.append(UInt8(ascii: "\n"))
             case .csv:
                 bytes = CSVResultEncoder().encode(result)
+            case .arrow:
+                do {
+                    bytes = try ArrowIPCWriter().encode(result)
+                } catch {
+                    writeStderr("error: \(error)\n")
+                    throw ExitCode.failure
+                }
             }
             writeStdout(bytes)
         case .changedRows(let n):

@@ -69,6 +69,23 @@ enum CLI {
         #expect(out.text == "a,b,c,d\r\n1,\"x,\"\"y\"\"\",,\"\"\r\n")
     }
 
+    @Test func arrowFormatWritesAStreamPyarrowReads() throws {
+        let out = try CLI.run(["query", "--format", "arrow", "--sql",
+                               "SELECT range AS n, 'v' || range AS s, DATE '2024-01-01' + range::INTEGER AS d FROM range(70000)"])
+        #expect(out.status == 0, "\(out.stderr)")
+        let script = #"""
+            import sys, pyarrow.ipc as ipc
+            reader = ipc.open_stream(sys.stdin.buffer)
+            batches = list(reader)
+            t = reader.schema
+            rows = sum(b.num_rows for b in batches)
+            last = batches[-1].to_pylist()[-1]
+            print(len(batches), rows, t.field("n").type, t.field("s").type, t.field("d").type, last["n"], last["s"], last["d"])
+            """#
+        let peer = String(decoding: try TestSupport.runPython(script, stdin: out.stdout), as: UTF8.self)
+        #expect(peer == "2 70000 int64 string date32[day] 69999 v69999 2215-08-27\n")
+    }
+
     @Test func statementWithoutRowsPrintsOnlyASummary() throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { TestSupport.remove(dir) }

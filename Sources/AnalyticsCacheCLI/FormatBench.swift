@@ -1,0 +1,98 @@
+import ArgumentParser
+import DuckDBClient
+import Foundation
+import ResultFormat
+
+/// `analytics-cache bench format`: the Arrow archive against row counts and against JSONDecoder,
+/// and encoder throughput, measured in the same run.
+struct FormatBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "format",
+        abstract: "Open + read one cell of an Arrow archive (1 k vs 1 M rows, vs JSONDecoder), and encode throughput."
+    )
+
+    @Option(help: "Rows of the large result.")
+    var rows = 1_000_000
+
+    @Option(help: "Repetitions of each encode measurement (median reported).")
+    var repetitions = 5
+
+    func validate() throws {
+        guard rows >= 100_000, repetitions >= 1 else { throw ValidationError("need --rows >= 100000, --repetitions >= 1") }
+    }
+
+    /// A row of the benchmark table as a client would decode it from JSON.
+    struct Row: Decodable {
+        var id: Int64
+        var amount: Double
+        var name: String
+        var day: String
+        var flag: Bool
+    }
+
+    func run() async throws {
+        let connection = try Database().connect()
+        _ = try connection.execute(DuckDBBench.tableSQL(rows: rows))
+        func result(_ n: Int) throws -> QueryResult { try connection.query("SELECT * FROM bench ORDER BY id LIMIT \(n)") }
+        let small = try result(1000), medium = try result(100_000), large = try result(rows)
+        let writer = ArrowIPCWriter()
+        let smallBytes = try writer.encode(small), mediumBytes = try writer.encode(medium), largeBytes = try writer.encode(large)
+        let clock = ContinuousClock()
+
+        // 1. Open + read one cell: O(columns + batches), not O(rows).
+        func openAndRead(_ bytes: [UInt8], row: Int) throws -> Duration {
+            var sink = 0.0
+            var samples: [Duration] = []
+            for _ in 0..<21 {
+                let iterations = 2000
+                let start = clock.now
+                for i in 0..<iterations {
+                    let archive = try ArchivedResult(bytes: bytes)
+                    sink += try archive.column(1).doubles()[(row + i) % archive.rowCount]
+                }
+                samples.append((clock.now - start) / iterations)
+            }
+            if sink == -1 { print(sink) }
+            return median(samples)
+        }
+        let openSmall = try openAndRead(smallBytes, row: 500)
+        let openLarge = try openAndRead(largeBytes, row: rows / 2)
+        let openMedium = try openAndRead(mediumBytes, row: 50_000)
+        print("open + read one cell: 1 k rows \(us(openSmall)) µs, \(rows / 1000) k rows (\(try ArchivedResult(bytes: largeBytes).batchCount) batches) \(us(openLarge)) µs → ratio \(fmt(seconds(openLarge) / seconds(openSmall), 2)) (goal ≤ 1.5)")
+
+        // 2. Against JSONDecoder decoding the same 100 k rows into structs.
+        let json = Data(JSONResultEncoder().encode(medium))
+        var decodeSamples: [Duration] = []
+        for _ in 0..<5 {
+            let start = clock.now
+            let decoded = try JSONDecoder().decode([Row].self, from: json)
+            decodeSamples.append(clock.now - start)
+            precondition(decoded.count == 100_000)
+        }
+        let decode = median(decodeSamples)
+        print("100 k rows: JSONDecoder into structs \(ms(decode)) ms, open + read one cell \(us(openMedium)) µs → ratio 1/\(Int(seconds(decode) / seconds(openMedium))) (goal ≤ 1/100)")
+
+        // 3. Encode throughput at the large size.
+        let archive = try ArchivedResult(bytes: largeBytes)
+        func throughput(_ name: String, _ body: () throws -> Int) rethrows {
+            var samples: [Duration] = []
+            var bytes = 0
+            for _ in 0..<repetitions {
+                let start = clock.now
+                bytes = try body()
+                samples.append(clock.now - start)
+            }
+            let t = median(samples)
+            print("  \(name): \(fmt(Double(bytes) / 1e6, 1)) MB in \(ms(t)) ms = \(fmt(Double(bytes) / 1e6 / seconds(t), 0)) MB/s")
+        }
+        print("encode \(rows / 1000) k rows × 5 columns (id BIGINT, amount DECIMAL, name VARCHAR, day DATE, flag BOOLEAN):")
+        try throughput("Arrow IPC from QueryResult") { try writer.encode(large).count }
+        try throughput("JSON rows from ArchivedResult") { try JSONResultEncoder().encode(archive).count }
+        try throughput("JSON columns from ArchivedResult") { try JSONResultEncoder(layout: .columns).encode(archive).count }
+        try throughput("CSV from ArchivedResult") { try CSVResultEncoder().encode(archive).count }
+        throughput("JSON rows from QueryResult") { JSONResultEncoder().encode(large).count }
+        throughput("CSV from QueryResult") { CSVResultEncoder().encode(large).count }
+    }
+
+    private func us(_ d: Duration) -> String { fmt(seconds(d) * 1e6, 2) }
+}
