@@ -59,6 +59,9 @@ struct FormatBench: AsyncParsableCommand {
         let openLarge = try openAndRead(largeBytes, row: rows / 2)
         let openMedium = try openAndRead(mediumBytes, row: 50_000)
         print("open + read one cell: 1 k rows \(us(openSmall)) µs, \(rows / 1000) k rows (\(try ArchivedResult(bytes: largeBytes).batchCount) batches) \(us(openLarge)) µs → ratio \(fmt(seconds(openLarge) / seconds(openSmall), 2)) (goal ≤ 1.5)")
+        // The same rows in one batch: what is left once the per-batch checks are taken out.
+        let oneBatch = try openAndRead(try ArrowIPCWriter(maxRowsPerBatch: rows).encode(large), row: rows / 2)
+        print("  same \(rows / 1000) k rows in 1 batch: \(us(oneBatch)) µs → ratio \(fmt(seconds(oneBatch) / seconds(openSmall), 2)); per extra batch \(fmt((seconds(openLarge) - seconds(oneBatch)) * 1e9 / Double(try ArchivedResult(bytes: largeBytes).batchCount - 1), 0)) ns")
 
         // 2. Against JSONDecoder decoding the same 100 k rows into structs.
         let json = Data(JSONResultEncoder().encode(medium))

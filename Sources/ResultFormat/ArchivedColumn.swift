@@ -12,14 +12,14 @@ public struct ArchivedColumn: Sendable {
     public var count: Int { archive.rowCount }
 
     /// The number of null rows, as the batches declare it (``ArchivedResult/validate()`` checks it).
-    public var nullCount: Int { archive.batches.reduce(0) { $0 + $1.columns[index].nullCount } }
+    public var nullCount: Int { (0..<archive.batchCount).reduce(0) { $0 + archive.buffers(batch: $1, column: index).nullCount } }
 
     /// Whether row `row` is null.
     /// - Parameter row: `0..<count`
     /// - Complexity: O(log batches)
     public func isNull(_ row: Int) -> Bool {
         let (b, r) = archive.locate(row)
-        guard let validity = archive.batches[b].columns[index].validity else { return false }
+        guard let validity = archive.buffers(batch: b, column: index).validity else { return false }
         let byte = archive.withBytes { $0[validity.lowerBound + r &>> 3] }
         return byte & (1 << UInt8(r & 7)) == 0
     }
@@ -97,7 +97,7 @@ public struct ArchivedColumn: Sendable {
     @inline(__always)
     func valueRange(_ row: Int, width: Int) -> Int {
         let (b, r) = archive.locate(row)
-        let buffer = archive.batches[b].columns[index].values
+        let buffer = archive.buffers(batch: b, column: index).values
         let at = buffer.lowerBound + r * width
         // Opening checked the buffer holds `length × width` bytes; this guards the invariant.
         precondition(at + width <= buffer.upperBound, "value outside its buffer")

@@ -8,22 +8,22 @@ extension ArchivedResult {
     /// - Complexity: O(bytes)
     public func validate() throws {
         try withBytes { bytes in
-            for batch in batches {
-                for (c, buffers) in batch.columns.enumerated() {
-                    let field = fields[c]
+            for (b, length) in batchLengths.enumerated() {
+                for (c, field) in fields.enumerated() {
+                    let buffers = self.buffers(batch: b, column: c)
                     if let validity = buffers.validity {
-                        let valid = Self.countSetBits(bytes, from: validity.lowerBound, bits: batch.length)
-                        guard batch.length - valid == buffers.nullCount else {
-                            throw ArchiveError(.inconsistent, "column \"\(field.name)\" declares \(buffers.nullCount) nulls, its bitmap has \(batch.length - valid)")
+                        let valid = Self.countSetBits(bytes, from: validity.lowerBound, bits: length)
+                        guard length - valid == buffers.nullCount else {
+                            throw ArchiveError(.inconsistent, "column \"\(field.name)\" declares \(buffers.nullCount) nulls, its bitmap has \(length - valid)")
                         }
                     }
-                    guard field.type.physicalLayout == .variable, batch.length > 0 else { continue }
+                    guard field.type.physicalLayout == .variable, length > 0 else { continue }
                     let checkUTF8 = field.type != .blob
                     var previous = Int(Int32.load(from: bytes, at: buffers.values.lowerBound))
                     guard previous >= 0 else {
                         throw ArchiveError(.invalidData, "column \"\(field.name)\" has a negative first offset")
                     }
-                    for row in 0..<batch.length {
+                    for row in 0..<length {
                         let end = Int(Int32.load(from: bytes, at: buffers.values.lowerBound + 4 * (row + 1)))
                         guard previous <= end, end <= buffers.data.count else {
                             throw ArchiveError(.invalidData, "row \(row) of column \"\(field.name)\" has offsets \(previous)..\(end) outside its \(buffers.data.count) bytes")
@@ -59,11 +59,21 @@ extension ArchivedResult {
         return count
     }
 
-    /// Whether the bytes are valid UTF-8 (ASCII checked eight bytes at a time).
-    static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+    /// The length of the ASCII prefix of the bytes (checked eight bytes at a time).
+    @inline(__always)
+    static func asciiPrefix(_ bytes: UnsafeRawBufferPointer) -> Int {
         var i = 0
         while i + 8 <= bytes.count, UInt64.load(from: bytes, at: i) & 0x8080_8080_8080_8080 == 0 { i += 8 }
         while i < bytes.count, bytes[i] < 0x80 { i += 1 }
+        return i
+    }
+
+    /// Whether the bytes are all ASCII.
+    static func isASCII(_ bytes: UnsafeRawBufferPointer) -> Bool { asciiPrefix(bytes) == bytes.count }
+
+    /// Whether the bytes are valid UTF-8.
+    static func isValidUTF8(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        let i = asciiPrefix(bytes)
         if i == bytes.count { return true }
         return String(validating: UnsafeRawBufferPointer(rebasing: bytes[i...]), as: UTF8.self) != nil
     }

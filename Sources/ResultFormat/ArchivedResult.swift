@@ -26,9 +26,12 @@ public struct ArchivedResult: @unchecked Sendable {
     let storage: Storage
     /// The columns' names and types, in order.
     public let fields: [ArchivedField]
-    let batches: [BatchLayout]
+    /// The rows of each batch.
+    let batchLengths: [Int]
     /// The first row of each batch, for finding a row's batch by binary search.
     let batchStarts: [Int]
+    /// Every batch's buffers, batch after batch, one entry per column.
+    let columnBuffers: [ColumnBuffers]
     /// The number of rows in all batches.
     public let rowCount: Int
 
@@ -56,16 +59,10 @@ public struct ArchivedResult: @unchecked Sendable {
     private init(storage: Storage, parsed: StreamParser.Parsed) {
         self.storage = storage
         fields = parsed.fields
-        batches = parsed.batches
-        var starts: [Int] = []
-        starts.reserveCapacity(parsed.batches.count)
-        var total = 0
-        for batch in parsed.batches {
-            starts.append(total)
-            total += batch.length
-        }
-        batchStarts = starts
-        rowCount = total
+        batchLengths = parsed.lengths
+        batchStarts = parsed.starts
+        columnBuffers = parsed.buffers
+        rowCount = parsed.rowCount
     }
 
     /// Calls `body` with the archive's bytes.
@@ -81,7 +78,7 @@ public struct ArchivedResult: @unchecked Sendable {
     public var columnCount: Int { fields.count }
 
     /// The number of record batches.
-    public var batchCount: Int { batches.count }
+    public var batchCount: Int { batchLengths.count }
 
     /// The stream's size in bytes.
     public var byteCount: Int { withBytes { $0.count } }
@@ -100,12 +97,16 @@ public struct ArchivedResult: @unchecked Sendable {
         fields.firstIndex { $0.name == name }.map { ArchivedColumn(archive: self, index: $0) }
     }
 
+    /// The buffers of one column in one batch.
+    @inline(__always)
+    func buffers(batch: Int, column: Int) -> ColumnBuffers { columnBuffers[batch &* fields.count &+ column] }
+
     /// The batch holding `row` and the row's position inside it.
     /// - Complexity: O(log batches)
     @inline(__always)
     func locate(_ row: Int) -> (batch: Int, row: Int) {
         precondition(row >= 0 && row < rowCount, "row \(row) out of range 0..<\(rowCount)")
-        if batches.count == 1 { return (0, row) }
+        if batchLengths.count == 1 { return (0, row) }
         var low = 0, high = batchStarts.count - 1
         while low < high {
             let mid = (low + high + 1) / 2
@@ -123,18 +124,13 @@ public struct ArchivedField: Sendable, Equatable {
     public var type: ColumnType
 }
 
-/// Where one record batch's buffers lie in the stream, as absolute byte ranges.
-struct BatchLayout {
-    struct ColumnBuffers {
-        var nullCount: Int
-        /// The validity bitmap, or `nil` when the column has no nulls in this batch.
-        var validity: Range<Int>?
-        /// Fixed-width values, the boolean bitmap, or the 32-bit offsets of variable-length values.
-        var values: Range<Int>
-        /// The bytes of variable-length values (empty otherwise).
-        var data: Range<Int>
-    }
-
-    var length: Int
-    var columns: [ColumnBuffers]
+/// Where one column's buffers lie in the stream for one record batch, as absolute byte ranges.
+struct ColumnBuffers {
+    var nullCount: Int
+    /// The validity bitmap, or `nil` when the column has no nulls in this batch.
+    var validity: Range<Int>?
+    /// Fixed-width values, the boolean bitmap, or the 32-bit offsets of variable-length values.
+    var values: Range<Int>
+    /// The bytes of variable-length values (empty otherwise).
+    var data: Range<Int>
 }

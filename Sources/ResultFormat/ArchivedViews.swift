@@ -25,7 +25,7 @@ public struct ArchivedBooleans: RandomAccessCollection, Sendable {
     /// - Complexity: O(log batches)
     public subscript(row: Int) -> Bool {
         let (b, r) = column.archive.locate(row)
-        let buffer = column.archive.batches[b].columns[column.index].values
+        let buffer = column.archive.buffers(batch: b, column: column.index).values
         precondition(buffer.lowerBound + r &>> 3 < buffer.upperBound, "value outside its buffer")
         let byte = column.archive.withBytes { $0[buffer.lowerBound + r &>> 3] }
         return byte & (1 << UInt8(r & 7)) != 0
@@ -69,7 +69,7 @@ public struct ArchivedStrings: Sendable {
     /// - Complexity: O(log batches)
     public func withBytes<R>(at row: Int, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R {
         let (b, r) = column.archive.locate(row)
-        let buffers = column.archive.batches[b].columns[column.index]
+        let buffers = column.archive.buffers(batch: b, column: column.index)
         return try column.archive.withBytes { bytes in
             let range = try Self.valueRange(bytes, offsets: buffers.values, data: buffers.data, row: r, column: column.name)
             return try body(UnsafeRawBufferPointer(rebasing: bytes[range]))

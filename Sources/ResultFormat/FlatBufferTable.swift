@@ -38,10 +38,12 @@ struct FlatBufferTable {
     }
 
     /// The field's offset inside the table, or `nil` when absent.
+    @inline(__always)
     private func fieldOffset(_ slot: Int, size: Int) throws -> Int? {
         let entry = 4 + 2 * slot
         guard entry + 2 <= vtableSize else { return nil }
-        let offset = Int(try buffer.checkedLoad(UInt16.self, at: vtable + entry))
+        // Inside the vtable, which `init` checked lies inside the buffer.
+        let offset = Int(buffer.uncheckedLoad(UInt16.self, at: vtable + entry))
         guard offset != 0 else { return nil }
         guard offset >= 4, offset + size <= tableSize else {
             throw ArchiveError(.malformedMetadata, "field \(slot) of the table at \(position) lies outside it")
@@ -50,18 +52,20 @@ struct FlatBufferTable {
     }
 
     /// A scalar field, or its default when absent.
+    @inline(__always)
     func scalar<T: FixedWidthInteger>(_ slot: Int, default defaultValue: T) throws -> T {
         guard let at = try fieldOffset(slot, size: MemoryLayout<T>.size) else { return defaultValue }
-        return try buffer.checkedLoad(T.self, at: at)
+        return buffer.uncheckedLoad(T.self, at: at)  // inside the table (checked by `fieldOffset`)
     }
 
     /// Whether a field is present.
     func has(_ slot: Int) throws -> Bool { try fieldOffset(slot, size: 1) != nil }
 
     /// The position a reference field points to, or `nil` when absent.
+    @inline(__always)
     private func target(_ slot: Int) throws -> Int? {
         guard let at = try fieldOffset(slot, size: 4) else { return nil }
-        return at + Int(try buffer.checkedLoad(UInt32.self, at: at))
+        return at + Int(buffer.uncheckedLoad(UInt32.self, at: at))  // inside the table
     }
 
     /// A sub-table field, or `nil` when absent.
@@ -98,6 +102,7 @@ struct FlatBufferTable {
     func string(_ slot: Int) throws -> String? {
         guard let (count, start) = try vector(slot, elementSize: 1) else { return nil }
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[start..<(start + count)])
+        if ArchivedResult.isASCII(bytes) { return String(decoding: bytes, as: UTF8.self) }
         guard let string = String(validating: bytes, as: UTF8.self) else {
             throw ArchiveError(.invalidData, "a name in the metadata is not valid UTF-8")
         }
@@ -113,5 +118,11 @@ extension UnsafeRawBufferPointer {
             throw ArchiveError(.truncated, "read of \(MemoryLayout<T>.size) bytes at \(offset) past the end (\(count) bytes)")
         }
         return T(littleEndian: loadUnaligned(fromByteOffset: offset, as: T.self))
+    }
+
+    /// Loads a little-endian integer at any alignment where the caller has checked the bounds.
+    @inline(__always)
+    func uncheckedLoad<T: FixedWidthInteger>(_ type: T.Type, at offset: Int) -> T {
+        T(littleEndian: loadUnaligned(fromByteOffset: offset, as: T.self))
     }
 }

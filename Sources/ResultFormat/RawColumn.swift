@@ -81,15 +81,16 @@ extension ArchivedResult {
     /// Calls `body` with every batch's columns as raw memory.
     func withRawBatches<R>(_ body: ([RawBatch]) throws -> R) throws -> R {
         try withBytes { bytes in
-            guard let base = bytes.baseAddress, !self.batches.isEmpty else {
+            guard let base = bytes.baseAddress, !batchLengths.isEmpty else {
                 // No batches: one empty batch still names the columns (CSV header, JSON columns).
                 return try body([RawBatch(rowCount: 0, columns: fields.map {
                     RawColumn(name: $0.name, type: $0.type, validity: nil, storage: nil, data: UnsafeRawBufferPointer(start: nil, count: 0))
                 })])
             }
-            let batches = self.batches.map { batch in
-                RawBatch(rowCount: batch.length, columns: batch.columns.enumerated().map { c, buffers in
-                    RawColumn(
+            let batches = batchLengths.enumerated().map { b, length in
+                RawBatch(rowCount: length, columns: fields.indices.map { c in
+                    let buffers = self.buffers(batch: b, column: c)
+                    return RawColumn(
                         name: fields[c].name, type: fields[c].type,
                         validity: buffers.validity.map { base + $0.lowerBound },
                         storage: base + buffers.values.lowerBound,

@@ -3,7 +3,15 @@
 enum StreamParser {
     struct Parsed {
         var fields: [ArchivedField] = []
-        var batches: [BatchLayout] = []
+        /// Per field: its buffer layout (computed once, used for every batch).
+        var layouts: [PhysicalLayout] = []
+        /// Buffers per record batch, from the layouts.
+        var bufferCount = 0
+        var lengths: [Int] = []
+        var starts: [Int] = []
+        var rowCount = 0
+        /// Batch after batch, one entry per column.
+        var buffers: [ColumnBuffers] = []
     }
 
     /// The most rows one batch may claim; keeps every size computation far from overflow.
@@ -46,10 +54,19 @@ enum StreamParser {
             case .schema:
                 guard !schemaSeen else { throw ArchiveError(.malformedMetadata, "a second schema message") }
                 parsed.fields = try parseSchema(header)
+                parsed.layouts = parsed.fields.map(\.type.physicalLayout)
+                parsed.bufferCount = parsed.layouts.reduce(0) { $0 + $1.bufferCount }
+                // Room for 16 batches (1 M rows at the writer's default) without regrowing.
+                parsed.buffers.reserveCapacity(16 * parsed.fields.count)
+                parsed.lengths.reserveCapacity(16)
+                parsed.starts.reserveCapacity(16)
                 schemaSeen = true
             case .recordBatch:
                 guard schemaSeen else { throw ArchiveError(.malformedMetadata, "a record batch before the schema") }
-                parsed.batches.append(try parseBatch(header, body: body, fields: parsed.fields))
+                let length = try parseBatch(header, body: body, into: &parsed)
+                parsed.lengths.append(length)
+                parsed.starts.append(parsed.rowCount)
+                parsed.rowCount += length
             case .dictionaryBatch:
                 throw ArchiveError(.unsupported, "dictionary-encoded columns")
             case nil:
@@ -89,7 +106,13 @@ enum StreamParser {
         return fields
     }
 
-    static func parseBatch(_ batch: FlatBufferTable, body: Range<Int>, fields: [ArchivedField]) throws -> BatchLayout {
+    /// Checks one record batch and appends its columns' buffers; returns its row count.
+    ///
+    /// Runs for every batch of every open, so it avoids touching the fields' names (strings) unless
+    /// it reports an error, and reads the node and buffer vectors, whose extent `vector` checked,
+    /// without further checks.
+    static func parseBatch(_ batch: FlatBufferTable, body: Range<Int>, into parsed: inout Parsed) throws -> Int {
+        let columnCount = parsed.layouts.count
         guard try !batch.has(Arrow.Slot.batchCompression) else {
             throw ArchiveError(.unsupported, "compressed record batches")
         }
@@ -97,58 +120,63 @@ enum StreamParser {
         guard length >= 0, length <= maxBatchLength else {
             throw ArchiveError(.inconsistent, "record batch claims \(length) rows")
         }
-        guard length == 0 || !fields.isEmpty else {
+        guard length == 0 || columnCount > 0 else {
             throw ArchiveError(.inconsistent, "record batch of \(length) rows without columns")
         }
         let nodes = try batch.vector(Arrow.Slot.batchNodes, elementSize: 16) ?? (0, 0)
         let buffers = try batch.vector(Arrow.Slot.batchBuffers, elementSize: 16) ?? (0, 0)
-        guard nodes.count == fields.count else {
-            throw ArchiveError(.inconsistent, "record batch has \(nodes.count) field nodes for \(fields.count) columns")
+        guard nodes.count == columnCount else {
+            throw ArchiveError(.inconsistent, "record batch has \(nodes.count) field nodes for \(columnCount) columns")
         }
-        let expectedBuffers = fields.reduce(0) { $0 + $1.type.physicalLayout.bufferCount }
-        guard buffers.count == expectedBuffers else {
-            throw ArchiveError(.inconsistent, "record batch has \(buffers.count) buffers, \(expectedBuffers) expected")
+        guard buffers.count == parsed.bufferCount else {
+            throw ArchiveError(.inconsistent, "record batch has \(buffers.count) buffers, \(parsed.bufferCount) expected")
         }
         let metadata = batch.buffer
-        var bufferIndex = 0
-        func nextBuffer(_ column: String, minimum: Int) throws -> Range<Int> {
-            let at = buffers.start + 16 * bufferIndex
-            bufferIndex += 1
-            let offset = Int(try metadata.checkedLoad(Int64.self, at: at))
-            let size = Int(try metadata.checkedLoad(Int64.self, at: at + 8))
-            guard offset >= 0, size >= 0, offset <= body.count, size <= body.count - offset else {
-                throw ArchiveError(.inconsistent, "a buffer of column \"\(column)\" lies outside the message body")
+        let bodyCount = body.count, bodyStart = body.lowerBound
+        // Both vectors lie inside `metadata` (checked by `vector`).
+        @inline(__always) func int64(_ at: Int) -> Int {
+            Int(Int64(littleEndian: metadata.loadUnaligned(fromByteOffset: at, as: Int64.self)))
+        }
+        var bufferAt = buffers.start
+        var failure: (column: Int, problem: String)?
+        @inline(__always) func nextBuffer(_ column: Int, minimum: Int) -> Range<Int> {
+            let offset = int64(bufferAt), size = int64(bufferAt + 8)
+            bufferAt += 16
+            guard offset >= 0, size >= 0, offset <= bodyCount, size <= bodyCount - offset else {
+                failure = (column, "has a buffer outside the message body")
+                return 0..<0
             }
             guard size >= minimum else {
-                throw ArchiveError(.inconsistent, "a buffer of column \"\(column)\" has \(size) bytes, \(minimum) needed for \(length) rows")
+                failure = (column, "has a buffer of \(size) bytes, \(minimum) needed for \(length) rows")
+                return 0..<0
             }
-            return (body.lowerBound + offset)..<(body.lowerBound + offset + size)
+            return (bodyStart + offset)..<(bodyStart + offset + size)
         }
-        var columns: [BatchLayout.ColumnBuffers] = []
-        columns.reserveCapacity(fields.count)
-        for (c, field) in fields.enumerated() {
-            let nodeLength = Int(try metadata.checkedLoad(Int64.self, at: nodes.start + 16 * c))
-            let nullCount = Int(try metadata.checkedLoad(Int64.self, at: nodes.start + 16 * c + 8))
-            guard nodeLength == length else {
-                throw ArchiveError(.inconsistent, "column \"\(field.name)\" has \(nodeLength) rows in a batch of \(length)")
+        for c in 0..<columnCount {
+            let nodeLength = int64(nodes.start + 16 * c)
+            let nullCount = int64(nodes.start + 16 * c + 8)
+            guard nodeLength == length, nullCount >= 0, nullCount <= length else {
+                failure = (c, "has \(nodeLength) rows and \(nullCount) nulls in a batch of \(length)")
+                break
             }
-            guard nullCount >= 0, nullCount <= length else {
-                throw ArchiveError(.inconsistent, "column \"\(field.name)\" claims \(nullCount) nulls in \(length) rows")
-            }
-            let validity = try nextBuffer(field.name, minimum: nullCount > 0 ? (length + 7) / 8 : 0)
+            let validity = nextBuffer(c, minimum: nullCount > 0 ? (length + 7) / 8 : 0)
             let values: Range<Int>
             var data = 0..<0
-            switch field.type.physicalLayout {
-            case .bitmap: values = try nextBuffer(field.name, minimum: (length + 7) / 8)
-            case .fixed(let width): values = try nextBuffer(field.name, minimum: length * width)
+            switch parsed.layouts[c] {
+            case .bitmap: values = nextBuffer(c, minimum: (length + 7) / 8)
+            case .fixed(let width): values = nextBuffer(c, minimum: length * width)
             case .variable:
                 // A batch without rows may omit even the single offset.
-                values = try nextBuffer(field.name, minimum: length == 0 ? 0 : (length + 1) * 4)
-                data = try nextBuffer(field.name, minimum: 0)
+                values = nextBuffer(c, minimum: length == 0 ? 0 : (length + 1) * 4)
+                data = nextBuffer(c, minimum: 0)
             }
-            columns.append(.init(
+            if failure != nil { break }
+            parsed.buffers.append(ColumnBuffers(
                 nullCount: nullCount, validity: nullCount > 0 ? validity : nil, values: values, data: data))
         }
-        return BatchLayout(length: length, columns: columns)
+        if let failure {
+            throw ArchiveError(.inconsistent, "column \"\(parsed.fields[failure.column].name)\" \(failure.problem)")
+        }
+        return length
     }
 }

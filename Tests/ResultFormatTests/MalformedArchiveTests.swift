@@ -69,7 +69,7 @@ import Testing
 
     @Test func lyingStringOffsetsFailOnAccessAndInValidate() throws {
         var bytes = try ArrowIPCWriter().encode(stringResult(["ab", "cd", "ef"]))
-        let offsets = try ArchivedResult(bytes: bytes).batches[0].columns[0].values
+        let offsets = try ArchivedResult(bytes: bytes).buffers(batch: 0, column: 0).values
         // Value 1 claims to end 2 GB past its data.
         withUnsafeBytes(of: Int32.max.littleEndian) { bytes.replaceSubrange((offsets.lowerBound + 8)..<(offsets.lowerBound + 12), with: $0) }
         let archive = try ArchivedResult(bytes: bytes)
@@ -95,7 +95,7 @@ import Testing
 
     @Test func invalidUTF8IsAnErrorForStringsAndRepairedInJSON() throws {
         var bytes = try ArrowIPCWriter().encode(stringResult(["ok", "bad"]))
-        let data = try ArchivedResult(bytes: bytes).batches[0].columns[0].data
+        let data = try ArchivedResult(bytes: bytes).buffers(batch: 0, column: 0).data
         bytes[data.lowerBound + 3] = 0xFF  // "a" of "bad"
         let archive = try ArchivedResult(bytes: bytes)
         let error = #expect(throws: ArchiveError.self) { try archive.column(0).strings().string(at: 1) }
