@@ -20,7 +20,7 @@ public struct ArchivedColumn: Sendable {
     public func isNull(_ row: Int) -> Bool {
         let (b, r) = archive.locate(row)
         guard let validity = archive.buffers(batch: b, column: index).validity else { return false }
-        let byte = archive.withBytes { $0[validity.lowerBound + r &>> 3] }
+        let byte = archive.withBytes { $0[validity + r &>> 3] }
         return byte & (1 << UInt8(r & 7)) == 0
     }
 

@@ -12,7 +12,7 @@ extension ArchivedResult {
                 for (c, field) in fields.enumerated() {
                     let buffers = self.buffers(batch: b, column: c)
                     if let validity = buffers.validity {
-                        let valid = Self.countSetBits(bytes, from: validity.lowerBound, bits: length)
+                        let valid = Self.countSetBits(bytes, from: validity, bits: length)
                         guard length - valid == buffers.nullCount else {
                             throw ArchiveError(.inconsistent, "column \"\(field.name)\" declares \(buffers.nullCount) nulls, its bitmap has \(length - valid)")
                         }

@@ -127,8 +127,11 @@ public struct ArchivedField: Sendable, Equatable {
 /// Where one column's buffers lie in the stream for one record batch, as absolute byte ranges.
 struct ColumnBuffers {
     var nullCount: Int
-    /// The validity bitmap, or `nil` when the column has no nulls in this batch.
-    var validity: Range<Int>?
+    /// Where the validity bitmap starts (meaningful only when `nullCount > 0`).
+    var validityStart: Int
+    /// Where the validity bitmap starts, or `nil` when the column has no nulls in this batch.
+    @inline(__always)
+    var validity: Int? { nullCount > 0 ? validityStart : nil }
     /// Fixed-width values, the boolean bitmap, or the 32-bit offsets of variable-length values.
     var values: Range<Int>
     /// The bytes of variable-length values (empty otherwise).

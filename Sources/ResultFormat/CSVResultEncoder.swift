@@ -54,9 +54,9 @@ public struct CSVResultEncoder: Sendable {
 
     func encode(_ batches: [RawBatch], to out: inout [UInt8], flushAt limit: Int, _ sink: ([UInt8]) throws -> Void) throws {
         guard let first = batches.first else { return }
-        for (c, column) in first.columns.enumerated() {
+        for (c, name) in first.names.enumerated() {
             if c > 0 { out.append(UInt8(ascii: ",")) }
-            let name = Array(column.name.utf8)
+            let name = Array(name.utf8)
             name.withUnsafeBytes { Self.appendField($0, forceQuotes: name.isEmpty, to: &out) }
         }
         out.append(contentsOf: lineTerminator)

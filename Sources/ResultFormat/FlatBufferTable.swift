@@ -12,11 +12,13 @@ struct FlatBufferTable {
     private let tableSize: Int
 
     /// Opens the root table of a FlatBuffer.
+    @inline(__always)
     static func root(of buffer: UnsafeRawBufferPointer) throws -> FlatBufferTable {
         let offset = try buffer.checkedLoad(UInt32.self, at: 0)
         return try FlatBufferTable(buffer: buffer, position: Int(offset))
     }
 
+    @inline(__always)
     init(buffer: UnsafeRawBufferPointer, position: Int) throws {
         self.buffer = buffer
         self.position = position
@@ -59,6 +61,7 @@ struct FlatBufferTable {
     }
 
     /// Whether a field is present.
+    @inline(__always)
     func has(_ slot: Int) throws -> Bool { try fieldOffset(slot, size: 1) != nil }
 
     /// The position a reference field points to, or `nil` when absent.
@@ -69,6 +72,7 @@ struct FlatBufferTable {
     }
 
     /// A sub-table field, or `nil` when absent.
+    @inline(__always)
     func table(_ slot: Int) throws -> FlatBufferTable? {
         guard let at = try target(slot) else { return nil }
         return try FlatBufferTable(buffer: buffer, position: at)
@@ -76,6 +80,7 @@ struct FlatBufferTable {
 
     /// A vector field: its element count and the position of its first element, or `nil` when absent.
     /// - Parameter elementSize: bytes per element, to check the vector fits in the buffer
+    @inline(__always)
     func vector(_ slot: Int, elementSize: Int) throws -> (count: Int, start: Int)? {
         guard let at = try target(slot) else { return nil }
         let count = Int(try buffer.checkedLoad(UInt32.self, at: at))

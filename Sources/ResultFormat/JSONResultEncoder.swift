@@ -79,9 +79,9 @@ public struct JSONResultEncoder: Sendable {
         }
         switch layout {
         case .rows:
-            let keys: [[UInt8]] = first.columns.map { column in
+            let keys: [[UInt8]] = first.names.map { name in
                 var key: [UInt8] = []
-                Self.appendString(column.name.utf8, to: &key)
+                Self.appendString(name.utf8, to: &key)
                 key.append(UInt8(ascii: ":"))
                 return key
             }
@@ -109,7 +109,7 @@ public struct JSONResultEncoder: Sendable {
             for c in first.columns.indices {
                 if c > 0 { out.append(UInt8(ascii: ",")) }
                 out.append(contentsOf: #"{"name":"#.utf8)
-                Self.appendString(first.columns[c].name.utf8, to: &out)
+                Self.appendString(first.names[c].utf8, to: &out)
                 out.append(contentsOf: #","type":"#.utf8)
                 Self.appendString(first.columns[c].type.sqlName.utf8, to: &out)
                 out.append(contentsOf: #","values":["#.utf8)

@@ -8,7 +8,8 @@ struct RawColumn {
     enum Offsets { case int32, int64 }
     enum Intervals { case nanos, micros }
 
-    let name: String
+    /// The column's position, for error messages (a name here would cost a retain per value).
+    let column: Int
     let type: ColumnType
     /// The validity bitmap (bit set = value), or `nil` when no row is null.
     let validity: UnsafeRawPointer?
@@ -65,34 +66,50 @@ struct RawColumn {
             end = values.loadUnaligned(fromByteOffset: row &* 8 &+ 8, as: Int.self)
         }
         guard start >= 0, start <= end, end <= data.count else {
-            throw ArchiveError(.invalidData, "row \(row) of column \"\(name)\" has offsets \(start)..\(end) outside its \(data.count) bytes")
+            throw MalformedOffsets(column: column, row: row, start: start, end: end, dataCount: data.count)
         }
         return UnsafeRawBufferPointer(rebasing: data[start..<end])
     }
 }
 
+/// A variable-length value whose offsets leave its data buffer; ``ArchivedResult`` turns it into an
+/// ``ArchiveError`` naming the column.
+struct MalformedOffsets: Error {
+    var column: Int, row: Int, start: Int, end: Int, dataCount: Int
+}
+
 /// Batches of raw columns, the input of the text encoders.
 struct RawBatch {
     var rowCount: Int
+    var names: [String]
     var columns: [RawColumn]
 }
 
 extension ArchivedResult {
     /// Calls `body` with every batch's columns as raw memory.
     func withRawBatches<R>(_ body: ([RawBatch]) throws -> R) throws -> R {
+        do {
+            return try withRawBatchesUnnamed(body)
+        } catch let e as MalformedOffsets {
+            throw ArchiveError(.invalidData, "column \"\(fields[e.column].name)\", row \(e.row) of its batch, has offsets \(e.start)..\(e.end) outside its \(e.dataCount) bytes")
+        }
+    }
+
+    private func withRawBatchesUnnamed<R>(_ body: ([RawBatch]) throws -> R) throws -> R {
         try withBytes { bytes in
             guard let base = bytes.baseAddress, !batchLengths.isEmpty else {
                 // No batches: one empty batch still names the columns (CSV header, JSON columns).
-                return try body([RawBatch(rowCount: 0, columns: fields.map {
-                    RawColumn(name: $0.name, type: $0.type, validity: nil, storage: nil, data: UnsafeRawBufferPointer(start: nil, count: 0))
+                return try body([RawBatch(rowCount: 0, names: fields.map(\.name), columns: fields.indices.map {
+                    RawColumn(column: $0, type: fields[$0].type, validity: nil, storage: nil, data: UnsafeRawBufferPointer(start: nil, count: 0))
                 })])
             }
+            let names = fields.map(\.name)
             let batches = batchLengths.enumerated().map { b, length in
-                RawBatch(rowCount: length, columns: fields.indices.map { c in
+                RawBatch(rowCount: length, names: names, columns: fields.indices.map { c in
                     let buffers = self.buffers(batch: b, column: c)
                     return RawColumn(
-                        name: fields[c].name, type: fields[c].type,
-                        validity: buffers.validity.map { base + $0.lowerBound },
+                        column: c, type: fields[c].type,
+                        validity: buffers.validity.map { base + $0 },
                         storage: base + buffers.values.lowerBound,
                         data: UnsafeRawBufferPointer(rebasing: bytes[buffers.data]))
                 })
@@ -108,8 +125,8 @@ extension QueryResult {
         var raw: [RawColumn] = []
         raw.reserveCapacity(columns.count)
         func nest(_ index: Int, _ raw: inout [RawColumn]) throws -> R {
-            if index == columns.count { return try body([RawBatch(rowCount: rowCount, columns: raw)]) }
-            return try columns[index].withRaw { column in
+            if index == columns.count { return try body([RawBatch(rowCount: rowCount, names: columnNames, columns: raw)]) }
+            return try columns[index].withRaw(index: index) { column in
                 raw.append(column)
                 defer { raw.removeLast() }
                 return try nest(index + 1, &raw)
@@ -121,19 +138,19 @@ extension QueryResult {
 
 extension Column {
     /// Calls `body` with the column as raw memory.
-    func withRaw<R>(_ body: (RawColumn) throws -> R) rethrows -> R {
+    func withRaw<R>(index: Int, _ body: (RawColumn) throws -> R) rethrows -> R {
         func make(_ values: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws -> R {
             let pointer = values.baseAddress
             if let validity {
                 return try validity.words.withUnsafeBytes { words in
-                    var column = RawColumn(name: name, type: type, validity: words.baseAddress, storage: pointer, data: data)
+                    var column = RawColumn(column: index, type: type, validity: words.baseAddress, storage: pointer, data: data)
                     column.booleans = .bytes
                     column.offsets = .int64
                     column.intervals = .micros
                     return try body(column)
                 }
             }
-            var column = RawColumn(name: name, type: type, validity: nil, storage: pointer, data: data)
+            var column = RawColumn(column: index, type: type, validity: nil, storage: pointer, data: data)
             column.booleans = .bytes
             column.offsets = .int64
             column.intervals = .micros

@@ -131,52 +131,71 @@ enum StreamParser {
         guard buffers.count == parsed.bufferCount else {
             throw ArchiveError(.inconsistent, "record batch has \(buffers.count) buffers, \(parsed.bufferCount) expected")
         }
-        let metadata = batch.buffer
-        let bodyCount = body.count, bodyStart = body.lowerBound
-        // Both vectors lie inside `metadata` (checked by `vector`).
-        @inline(__always) func int64(_ at: Int) -> Int {
-            Int(Int64(littleEndian: metadata.loadUnaligned(fromByteOffset: at, as: Int64.self)))
-        }
-        var bufferAt = buffers.start
+        var cursor = BufferCursor(metadata: batch.buffer, at: buffers.start, body: body)
         var failure: (column: Int, problem: String)?
-        @inline(__always) func nextBuffer(_ column: Int, minimum: Int) -> Range<Int> {
-            let offset = int64(bufferAt), size = int64(bufferAt + 8)
-            bufferAt += 16
-            guard offset >= 0, size >= 0, offset <= bodyCount, size <= bodyCount - offset else {
-                failure = (column, "has a buffer outside the message body")
-                return 0..<0
-            }
-            guard size >= minimum else {
-                failure = (column, "has a buffer of \(size) bytes, \(minimum) needed for \(length) rows")
-                return 0..<0
-            }
-            return (bodyStart + offset)..<(bodyStart + offset + size)
+        // Room for this batch up front (growing geometrically), so the appends below stay simple.
+        if parsed.buffers.capacity - parsed.buffers.count < columnCount {
+            parsed.buffers.reserveCapacity(2 * (parsed.buffers.count + columnCount))
         }
         for c in 0..<columnCount {
-            let nodeLength = int64(nodes.start + 16 * c)
-            let nullCount = int64(nodes.start + 16 * c + 8)
+            let nodeLength = cursor.int64(nodes.start + 16 * c)
+            let nullCount = cursor.int64(nodes.start + 16 * c + 8)
             guard nodeLength == length, nullCount >= 0, nullCount <= length else {
                 failure = (c, "has \(nodeLength) rows and \(nullCount) nulls in a batch of \(length)")
                 break
             }
-            let validity = nextBuffer(c, minimum: nullCount > 0 ? (length + 7) / 8 : 0)
+            let validity = cursor.next(minimum: nullCount > 0 ? (length + 7) / 8 : 0)
             let values: Range<Int>
             var data = 0..<0
             switch parsed.layouts[c] {
-            case .bitmap: values = nextBuffer(c, minimum: (length + 7) / 8)
-            case .fixed(let width): values = nextBuffer(c, minimum: length * width)
+            case .bitmap: values = cursor.next(minimum: (length + 7) / 8)
+            case .fixed(let width): values = cursor.next(minimum: length * width)
             case .variable:
                 // A batch without rows may omit even the single offset.
-                values = nextBuffer(c, minimum: length == 0 ? 0 : (length + 1) * 4)
-                data = nextBuffer(c, minimum: 0)
+                values = cursor.next(minimum: length == 0 ? 0 : (length + 1) * 4)
+                data = cursor.next(minimum: 0)
             }
-            if failure != nil { break }
+            if let problem = cursor.failure {
+                failure = (c, "has a buffer \(problem) (\(length) rows)")
+                break
+            }
             parsed.buffers.append(ColumnBuffers(
-                nullCount: nullCount, validity: nullCount > 0 ? validity : nil, values: values, data: data))
+                nullCount: nullCount, validityStart: validity.lowerBound, values: values, data: data))
         }
         if let failure {
             throw ArchiveError(.inconsistent, "column \"\(parsed.fields[failure.column].name)\" \(failure.problem)")
         }
         return length
+    }
+
+    /// Walks a record batch's buffer vector, checking each buffer against the body.
+    struct BufferCursor {
+        /// The metadata; the node and buffer vectors lie inside it (checked by `vector`).
+        let metadata: UnsafeRawBufferPointer
+        var at: Int
+        let body: Range<Int>
+        /// Why the last buffer was rejected, if one was.
+        var failure: String?
+
+        @inline(__always)
+        func int64(_ offset: Int) -> Int {
+            Int(Int64(littleEndian: metadata.loadUnaligned(fromByteOffset: offset, as: Int64.self)))
+        }
+
+        /// The next buffer's absolute range, or an empty range with ``failure`` set.
+        @inline(__always)
+        mutating func next(minimum: Int) -> Range<Int> {
+            let offset = int64(at), size = int64(at + 8)
+            at += 16
+            guard offset >= 0, size >= 0, offset <= body.count, size <= body.count - offset else {
+                failure = "outside the message body"
+                return 0..<0
+            }
+            guard size >= minimum else {
+                failure = "of \(size) bytes where \(minimum) are needed"
+                return 0..<0
+            }
+            return (body.lowerBound + offset)..<(body.lowerBound + offset + size)
+        }
     }
 }
