@@ -21,10 +21,7 @@ public struct CSVResultEncoder: Sendable {
     /// - Returns: UTF-8 CSV bytes, each line (the last too) ending with the line terminator
     /// - Complexity: O(bytes of output)
     public func encode(_ result: QueryResult) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(16 + result.rowCount * max(1, result.columns.count) * 8)
-        TextEncoding.trusted { try result.withRawBatches { try encode($0, to: &out, flushAt: .max) { _ in } } }
-        return out
+        TextEncoding.encode(result, bytesPerValue: 8, encode)
     }
 
     /// Encodes an archived result, reading values in place.
@@ -33,10 +30,7 @@ public struct CSVResultEncoder: Sendable {
     /// - Throws: ``ArchiveError`` when a string's offsets are malformed
     /// - Complexity: O(bytes of output)
     public func encode(_ archive: ArchivedResult) throws -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(16 + archive.rowCount * max(1, archive.columnCount) * 8)
-        try archive.withRawBatches { try encode($0, to: &out, flushAt: .max) { _ in } }
-        return out
+        try TextEncoding.encode(archive, bytesPerValue: 8, encode)
     }
 
     /// Writes an archived result in chunks, for streaming a large result without holding its text.
@@ -46,13 +40,10 @@ public struct CSVResultEncoder: Sendable {
     ///   - sink: receives the chunks in order
     /// - Throws: ``ArchiveError`` when a string's offsets are malformed, or what `sink` throws
     public func write(_ archive: ArchivedResult, chunkSize: Int = 1 << 16, to sink: ([UInt8]) throws -> Void) throws {
-        var out: [UInt8] = []
-        out.reserveCapacity(chunkSize + 4096)
-        try archive.withRawBatches { try encode($0, to: &out, flushAt: chunkSize, sink) }
-        if !out.isEmpty { try sink(out) }
+        try TextEncoding.write(archive, chunkSize: chunkSize, to: sink, encode)
     }
 
-    func encode(_ batches: [RawBatch], to out: inout [UInt8], flushAt limit: Int, _ sink: ([UInt8]) throws -> Void) throws {
+    func encode(_ batches: [RawBatch], _ out: inout [UInt8], flushAt limit: Int, _ sink: ([UInt8]) throws -> Void) throws {
         guard let first = batches.first else { return }
         for (c, name) in first.names.enumerated() {
             if c > 0 { out.append(UInt8(ascii: ",")) }

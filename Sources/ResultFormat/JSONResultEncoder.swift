@@ -35,10 +35,7 @@ public struct JSONResultEncoder: Sendable {
     /// - Returns: UTF-8 JSON bytes, without a trailing newline
     /// - Complexity: O(bytes of output)
     public func encode(_ result: QueryResult) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(16 + result.rowCount * max(1, result.columns.count) * 12)
-        TextEncoding.trusted { try result.withRawBatches { try encode($0, to: &out, flushAt: .max) { _ in } } }
-        return out
+        TextEncoding.encode(result, bytesPerValue: 12, encode)
     }
 
     /// Encodes an archived result, reading values in place.
@@ -47,10 +44,7 @@ public struct JSONResultEncoder: Sendable {
     /// - Throws: ``ArchiveError`` when a string's offsets are malformed
     /// - Complexity: O(bytes of output)
     public func encode(_ archive: ArchivedResult) throws -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(16 + archive.rowCount * max(1, archive.columnCount) * 12)
-        try archive.withRawBatches { try encode($0, to: &out, flushAt: .max) { _ in } }
-        return out
+        try TextEncoding.encode(archive, bytesPerValue: 12, encode)
     }
 
     /// Writes an archived result in chunks, for streaming a large result without holding its text.
@@ -60,13 +54,10 @@ public struct JSONResultEncoder: Sendable {
     ///   - sink: receives the chunks in order
     /// - Throws: ``ArchiveError`` when a string's offsets are malformed, or what `sink` throws
     public func write(_ archive: ArchivedResult, chunkSize: Int = 1 << 16, to sink: ([UInt8]) throws -> Void) throws {
-        var out: [UInt8] = []
-        out.reserveCapacity(chunkSize + 4096)
-        try archive.withRawBatches { try encode($0, to: &out, flushAt: chunkSize, sink) }
-        if !out.isEmpty { try sink(out) }
+        try TextEncoding.write(archive, chunkSize: chunkSize, to: sink, encode)
     }
 
-    func encode(_ batches: [RawBatch], to out: inout [UInt8], flushAt limit: Int, _ sink: ([UInt8]) throws -> Void) throws {
+    func encode(_ batches: [RawBatch], _ out: inout [UInt8], flushAt limit: Int, _ sink: ([UInt8]) throws -> Void) throws {
         func flushIfFull() throws {
             if out.count >= limit {
                 try sink(out)

@@ -1,6 +1,7 @@
 import Foundation
 import ResultFormat
 import Testing
+import TestSupport
 
 /// Seeded random mutation of valid streams: every mutant must open or fail with an
 /// ``ArchiveError``; one that opens must answer every accessor and encoder with a value or an
@@ -9,21 +10,9 @@ import Testing
 /// `ARCHIVE_FUZZ_ITERATIONS` sets the count (default 20 000 in `make test`);
 /// `ARCHIVE_FUZZ_SEED` the seed. The count run before resolving is in docs/benchmarks.md.
 @Suite struct ArchiveFuzzTests {
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
-    }
-
     static let interesting32: [UInt32] = [0, 1, 2, 7, 8, 0x7F, 0x80, 0xFF, 0x7FFF, 0xFFFF, 0x7FFF_FFFF, 0x8000_0000, 0xFFFF_FFFF, 0xFFFF_FFF8]
 
-    static func mutate(_ input: [UInt8], _ g: inout Generator) -> [UInt8] {
+    static func mutate(_ input: [UInt8], _ g: inout SeededRandom) -> [UInt8] {
         var bytes = input
         for _ in 0...g.below(3) {
             guard !bytes.isEmpty else { break }
@@ -86,7 +75,7 @@ import Testing
     @Test func mutatedStreamsNeverTrapAndValidatedOnesAlwaysRead() throws {
         let environment = ProcessInfo.processInfo.environment
         let iterations = environment["ARCHIVE_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 20_000
-        var g = Generator(state: environment["ARCHIVE_FUZZ_SEED"].flatMap(UInt64.init) ?? 0xA11CE)
+        var g = SeededRandom(seed: environment["ARCHIVE_FUZZ_SEED"].flatMap(UInt64.init) ?? 0xA11CE)
         let seeds: [[UInt8]] = try [
             ArrowIPCWriter(maxRowsPerBatch: 9).encode(arrowSample(rows: 20)),
             ArrowIPCWriter().encode(arrowSample(rows: 5, nullEvery: 2, seed: 4)),

@@ -1,5 +1,6 @@
 import Foundation
 import ResultFormat
+import TestSupport
 
 /// A deterministic result with one column of every column type.
 /// - Parameters:
@@ -8,13 +9,8 @@ import ResultFormat
 ///   - allNull: every row of every column is null
 ///   - seed: varies the values
 func arrowSample(rows: Int, nullEvery: Int = 7, allNull: Bool = false, seed: UInt64 = 1) -> QueryResult {
-    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
-    func next() -> UInt64 {
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return state
-    }
+    var random = SeededRandom(seed: seed)
+    func next() -> UInt64 { random.next() }
     let isNull: [Bool] = (0..<rows).map { allNull || (nullEvery > 0 && $0 % nullEvery == 1) }
     let validity = Validity(isNull.map { !$0 })
     func fixed<T>(_ make: (Int) -> T, zero: T) -> [T] { (0..<rows).map { isNull[$0] ? zero : make($0) } }

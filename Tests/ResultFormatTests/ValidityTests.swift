@@ -1,22 +1,11 @@
 import ResultFormat
 import Testing
+import TestSupport
 
 @Suite struct ValidityTests {
-    /// A seeded generator so a failure can be replayed.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test(arguments: [1, 2, 3, 42])
     func bitmapChunksOfAnySizeAppendLikeRowByRow(seed: UInt64) {
-        var rng = SplitMix(state: seed)
+        var rng = SeededRandom(seed: seed)
         var fast = Validity()
         var expected: [Bool] = []
         for _ in 0..<60 {
