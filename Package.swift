@@ -8,6 +8,7 @@ let package = Package(
         .library(name: "MemoryCache", targets: ["MemoryCache"]),
         .library(name: "ResultFormat", targets: ["ResultFormat"]),
         .library(name: "DuckDBClient", targets: ["DuckDBClient"]),
+        .library(name: "DiskCache", targets: ["DiskCache"]),
         .executable(name: "analytics-cache", targets: ["AnalyticsCacheCLI"]),
     ],
     dependencies: [
@@ -28,6 +29,16 @@ let package = Package(
         ),
         // L3: DuckDB's C API, linked through the duckdb.pc that scripts/bootstrap.sh installs.
         .systemLibrary(name: "CDuckDB", pkgConfig: "duckdb"),
+        // L2: LMDB's C API from Debian's liblmdb-dev (installed by scripts/bootstrap.sh).
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .target(
+            name: "DiskCache",
+            dependencies: [
+                "CLMDB",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // glibc's mallopt, for the executable's allocator tuning.
         .systemLibrary(name: "CMalloc"),
         .target(

@@ -1,0 +1,200 @@
+import CLMDB
+
+/// Why a value was not stored.
+public struct DiskCacheError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+extension DiskCache {
+    /// Stores `value` under `key`, replacing any entry with that key, evicting the least recently
+    /// read entries while the budget would be exceeded.
+    /// - Parameters:
+    ///   - value: the bytes
+    ///   - key: the entry's key
+    ///   - expiresAt: when the entry stops being returned (µs since the Unix epoch), or `nil`
+    ///   - tags: the entry's tags, for ``removeAll(taggedWith:)``
+    /// - Throws: ``DiskCacheError`` when the record alone exceeds the budget or cannot fit the map
+    ///   even when the cache is empty; ``LMDBError`` for I/O failures
+    public func put(_ value: UnsafeRawBufferPointer, forKey key: String, expiresAt: Int64? = nil, tags: [String] = []) throws {
+        let now = configuration.clock.now()
+        let record = EntryRecord.encode(key: key, value: value, createdAt: now, expiresAt: expiresAt ?? .max, tags: tags)
+        guard record.count <= configuration.byteBudget else {
+            throw DiskCacheError(description: "a record of \(record.count) bytes exceeds the budget of \(configuration.byteBudget)")
+        }
+        let hash = KeyHash.of(key)
+        // MDB_MAP_FULL aborts the transaction; evict in a new one and try again.
+        for attempt in 0... {
+            do {
+                try lmdb.write { txn in
+                    try writeBackAccess(txn)
+                    let replaced = try removeEntry(hash, txn) ?? 0
+                    var total = try Meta.bytes(txn) - replaced
+                    while total + record.count > configuration.byteBudget, let freed = try evictOldest(txn) {
+                        total -= freed
+                    }
+                    try insert(hash, record: record, tags: tags, expiresAt: expiresAt, now: now, txn)
+                    try Meta.setBytes(txn, total + record.count)
+                }
+                return
+            } catch let error as LMDBError where error.isMapFull {
+                counters.withLock { $0.mapFullRecoveries += 1 }
+                let freed = try lmdb.write { txn in try evictForSpace(needed: record.count, txn) }
+                if freed == 0 || attempt >= 16 {
+                    throw DiskCacheError(description: "a record of \(record.count) bytes does not fit the map of \(configuration.mapSize) bytes")
+                }
+            }
+        }
+    }
+
+    /// Stores `value` under `key` (see the synchronous `put`), off Swift's cooperative threads.
+    public func put(_ value: [UInt8], forKey key: String, expiresAt: Int64? = nil, tags: [String] = []) async throws {
+        try await run(on: writes) { try value.withUnsafeBytes { try self.put($0, forKey: key, expiresAt: expiresAt, tags: tags) } }
+    }
+
+    /// Removes the entry for `key`.
+    /// - Returns: whether there was one
+    @discardableResult
+    public func removeValue(forKey key: String) throws -> Bool {
+        let hash = KeyHash.of(key)
+        return try lmdb.write { txn in
+            try writeBackAccess(txn)
+            guard let size = try removeEntry(hash, txn, requireKey: key) else { return false }
+            try Meta.setBytes(txn, try Meta.bytes(txn) - size)
+            return true
+        }
+    }
+
+    /// Removes every entry carrying `tag`.
+    /// - Returns: how many entries were removed
+    /// - Complexity: O(entries with that tag × log entries)
+    @discardableResult
+    public func removeAll(taggedWith tag: String) throws -> Int {
+        let tagKey = KeyHash.tagKey(tag)
+        return try lmdb.write { txn in
+            var hashes: [UInt64] = []
+            try tagKey.withUnsafeBytes { k in
+                try txn.scan(lmdb.tags, from: k, duplicatesOf: true) { _, value in
+                    if value.count == 8 { hashes.append(UInt64(bigEndian: value.loadUnaligned(as: UInt64.self))) }
+                    return true
+                }
+            }
+            var removed = 0, freed = 0
+            for hash in hashes {
+                if let size = try removeEntry(hash, txn) {
+                    removed += 1
+                    freed += size
+                }
+            }
+            // Duplicates left by entries that were corrupt or replaced without this tag.
+            _ = try tagKey.withUnsafeBytes { try txn.delete(lmdb.tags, $0) }
+            try Meta.setBytes(txn, try Meta.bytes(txn) - freed)
+            return removed
+        }
+    }
+
+    /// Removes every entry.
+    public func removeAll() throws {
+        try lmdb.write { txn in
+            for dbi in [lmdb.entries, lmdb.tags, lmdb.expiry, lmdb.access, lmdb.lru] { try txn.drop(dbi) }
+            try Meta.setBytes(txn, 0)
+        }
+        pendingAccess.withLock { $0.removeAll() }
+    }
+
+    // MARK: Inside a write transaction
+
+    /// Writes the record and its index entries.
+    func insert(_ hash: UInt64, record: [UInt8], tags: [String], expiresAt: Int64?, now: Int64, _ txn: Transaction) throws {
+        let hashKey = KeyHash.bytes(hash)
+        try hashKey.withUnsafeBytes { k in
+            try record.withUnsafeBytes { try txn.put(lmdb.entries, k, $0) }
+            for tag in Set(tags) {
+                try KeyHash.tagKey(tag).withUnsafeBytes { try txn.put(lmdb.tags, $0, k, flags: MDB_NODUPDATA) }
+            }
+            if let expiresAt {
+                try KeyHash.timeKey(expiresAt, hash).withUnsafeBytes { try txn.put(lmdb.expiry, $0, UnsafeRawBufferPointer(start: nil, count: 0)) }
+            }
+            try setAccess(hash, seconds: now / 1_000_000, txn)
+        }
+    }
+
+    /// Sets an entry's access time in both access indexes.
+    func setAccess(_ hash: UInt64, seconds: Int64, _ txn: Transaction) throws {
+        let hashKey = KeyHash.bytes(hash)
+        try hashKey.withUnsafeBytes { k in
+            if let old = try txn.get(lmdb.access, k), old.count == 8 {
+                let oldSeconds = Int64(littleEndian: old.loadUnaligned(as: Int64.self))
+                if oldSeconds == seconds { return }
+                try KeyHash.timeKey(oldSeconds, hash).withUnsafeBytes { _ = try txn.delete(lmdb.lru, $0) }
+            }
+            try withUnsafeBytes(of: seconds.littleEndian) { try txn.put(lmdb.access, k, $0) }
+            try KeyHash.timeKey(seconds, hash).withUnsafeBytes { try txn.put(lmdb.lru, $0, UnsafeRawBufferPointer(start: nil, count: 0)) }
+        }
+    }
+
+    /// Removes the entry stored under `hash` and its index entries.
+    /// - Parameter requireKey: remove only if the record is this key's (not another key's with the
+    ///   same hash)
+    /// - Returns: the record's size, or `nil` when there was no such entry
+    @discardableResult
+    func removeEntry(_ hash: UInt64, _ txn: Transaction, requireKey: String? = nil) throws -> Int? {
+        let hashKey = KeyHash.bytes(hash)
+        return try hashKey.withUnsafeBytes { k -> Int? in
+            guard let bytes = try txn.get(lmdb.entries, k) else { return nil }
+            let size = bytes.count
+            // A corrupt header leaves tag and expiry index entries behind; both indexes tolerate them.
+            let record = try? EntryRecord.decode(bytes)
+            if let requireKey, record?.key != requireKey { return nil }
+            if let record {
+                for tag in Set(record.tags) { _ = try KeyHash.tagKey(tag).withUnsafeBytes { try txn.delete(lmdb.tags, $0, value: k) } }
+                if record.expiresAt != .max {
+                    _ = try KeyHash.timeKey(record.expiresAt, hash).withUnsafeBytes { try txn.delete(lmdb.expiry, $0) }
+                }
+            }
+            if let old = try txn.get(lmdb.access, k), old.count == 8 {
+                let seconds = Int64(littleEndian: old.loadUnaligned(as: Int64.self))
+                _ = try KeyHash.timeKey(seconds, hash).withUnsafeBytes { try txn.delete(lmdb.lru, $0) }
+                try txn.delete(lmdb.access, k)
+            }
+            try txn.delete(lmdb.entries, k)
+            return size
+        }
+    }
+
+    /// Evicts the least recently read entry.
+    /// - Returns: the bytes freed, or `nil` when the cache is empty
+    func evictOldest(_ txn: Transaction) throws -> Int? {
+        var oldest: UInt64?
+        try txn.scan(lmdb.lru) { key, _ in
+            oldest = KeyHash.parseTimeKey(key)?.hash
+            return false
+        }
+        guard let oldest else { return nil }
+        guard let size = try removeEntry(oldest, txn) else {
+            // An access-order key without its entry: drop it and report progress.
+            try txn.scan(lmdb.lru) { key, _ in
+                _ = try txn.delete(lmdb.lru, key)
+                return false
+            }
+            return 0
+        }
+        counters.withLock { $0.evictions += 1 }
+        return size
+    }
+
+    /// After `MDB_MAP_FULL`: evicts the least recently read quarter of the record bytes (at least
+    /// `needed` bytes) so pages free up for the retried write.
+    /// - Returns: the bytes freed
+    func evictForSpace(needed: Int, _ txn: Transaction) throws -> Int {
+        var total = try Meta.bytes(txn)
+        let target = max(needed, total / 4)
+        var freed = 0
+        while freed < target, let size = try evictOldest(txn) {
+            freed += size
+            total -= size
+            if size == 0, try txn.count(lmdb.lru) == 0 { break }
+        }
+        try Meta.setBytes(txn, total)
+        return freed
+    }
+}

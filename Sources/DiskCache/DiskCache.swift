@@ -1,0 +1,194 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+
+/// L2: a persistent cache of byte values on LMDB, with expiry, tags and a byte budget.
+///
+/// Entries survive restarts and crashes (see ``Durability``). Each is stored as a record with its
+/// full key, times, tags and a CRC-32C of the value (``EntryRecord``); a record that fails its
+/// checks is a miss, logged and deleted. A file that cannot be opened or fails the checks at open
+/// is moved aside (renamed `…corrupt-<time>`) and the cache starts empty — never a crash loop.
+///
+/// The methods without `async` block on disk I/O and LMDB's writer lock: call them from threads
+/// that may block. The `async` methods run the same work on Dispatch queues, off Swift's
+/// cooperative threads.
+///
+/// Reads do not write: the time of each read is kept in memory and written back in batches (with
+/// the next write, or by ``flushAccessTimes()``), coarse to the second. When the record bytes would
+/// pass ``DiskCacheConfiguration/byteBudget``, or LMDB's map is full, the least recently read
+/// entries are evicted.
+public final class DiskCache: Sendable {
+    let configuration: DiskCacheConfiguration
+    let lmdb: LMDBEnvironment
+    /// Read times not yet written back: key hash → seconds since the epoch.
+    let pendingAccess = Mutex<[UInt64: Int64]>([:])
+    let counters = Mutex(Counters())
+    private let writeQueue = DispatchQueue(label: "swift-analytics-cache.disk.write")
+    private let readQueue = DispatchQueue(label: "swift-analytics-cache.disk.read", attributes: .concurrent)
+
+    struct Counters {
+        var hits = 0, misses = 0, corruptEntries = 0, evictions = 0, mapFullRecoveries = 0
+    }
+
+    /// Where the files went when they had to be moved aside at open, if they had to.
+    public let movedAsidePath: String?
+
+    /// Opens or creates the cache.
+    /// - Parameter configuration: where and how
+    /// - Throws: only when even a fresh, empty cache cannot be created at the path (permissions,
+    ///   disk full); a damaged or incompatible file is moved aside instead
+    public init(configuration: DiskCacheConfiguration) throws {
+        self.configuration = configuration
+        let logger = configuration.logger
+        do {
+            lmdb = try Self.openChecked(configuration)
+            movedAsidePath = nil
+        } catch {
+            let aside = configuration.path + ".corrupt-\(configuration.clock.now() / 1_000_000)-\(UInt32.random(in: 0...UInt32.max))"
+            logger.error("disk cache unusable, moving it aside and starting empty", metadata: [
+                "path": "\(configuration.path)", "moved_to": "\(aside)", "error": "\(error)",
+            ])
+            try FileManager.default.moveItem(atPath: configuration.path, toPath: aside)
+            lmdb = try Self.openChecked(configuration)
+            movedAsidePath = aside
+        }
+    }
+
+    /// Opens the environment and checks it: format version, and every index walked once (a
+    /// damaged B-tree page is reported by LMDB here rather than later).
+    private static func openChecked(_ configuration: DiskCacheConfiguration) throws -> LMDBEnvironment {
+        try FileManager.default.createDirectory(atPath: configuration.path, withIntermediateDirectories: true)
+        let lmdb = try LMDBEnvironment(
+            path: configuration.path, mapSize: configuration.mapSize, flags: configuration.durability.flags)
+        try lmdb.write { txn in
+            let stored = try Meta.version(txn)
+            switch stored {
+            case nil:
+                guard try txn.count(lmdb.entries) == 0 else { throw OpenProblem.missingVersion }
+                try Meta.setVersion(txn)
+            case Meta.currentVersion?:
+                break
+            case let other?:
+                throw OpenProblem.version(other)
+            }
+            var entries = 0
+            try txn.scan(lmdb.entries) { _, _ in entries += 1; return true }
+            for dbi in [lmdb.tags, lmdb.expiry, lmdb.access, lmdb.lru] { try txn.scan(dbi) { _, _ in true } }
+            guard entries == (try txn.count(lmdb.access)) else { throw OpenProblem.indexes }
+        }
+        return lmdb
+    }
+
+    enum OpenProblem: Error {
+        case missingVersion
+        case version(UInt32)
+        case indexes
+    }
+
+    // MARK: Reading
+
+    /// Calls `body` with the value stored for `key`, in place (valid only inside `body`).
+    /// - Parameters:
+    ///   - key: the entry's key
+    ///   - body: receives the value's bytes, inside LMDB's read transaction
+    /// - Returns: what `body` returned, or `nil` on a miss (absent, expired or corrupt)
+    /// - Throws: ``LMDBError`` for I/O failures, or what `body` throws
+    public func withValue<R>(forKey key: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        let hash = KeyHash.of(key)
+        let hashKey = KeyHash.bytes(hash)
+        let now = configuration.clock.now()
+        var corrupt: EntryRecord.Problem?
+        let result: R? = try lmdb.read { txn in
+            try hashKey.withUnsafeBytes { k in
+                guard let bytes = try txn.get(lmdb.entries, k) else { return nil }
+                let record: EntryRecord
+                let value: UnsafeRawBufferPointer
+                do throws(EntryRecord.Problem) {
+                    record = try EntryRecord.decode(bytes)
+                    value = try record.verifyValue(in: bytes)
+                } catch {
+                    corrupt = error
+                    return nil
+                }
+                guard record.key == key, record.expiresAt > now else { return nil }
+                return try body(value)
+            }
+        }
+        if let corrupt {
+            configuration.logger.warning("corrupt disk cache entry, deleting it", metadata: ["key": "\(key)", "problem": "\(corrupt)"])
+            counters.withLock { $0.corruptEntries += 1 }
+            try lmdb.write { txn in
+                if let size = try removeEntry(hash, txn) { try Meta.setBytes(txn, try Meta.bytes(txn) - size) }
+            }
+        }
+        counters.withLock { if result == nil { $0.misses += 1 } else { $0.hits += 1 } }
+        if result != nil { recordAccess(hash, at: now) }
+        return result
+    }
+
+    /// The value stored for `key`, copied.
+    /// - Parameter key: the entry's key
+    /// - Returns: the value, or `nil` on a miss (absent, expired or corrupt)
+    public func value(forKey key: String) throws -> [UInt8]? {
+        try withValue(forKey: key) { Array($0) }
+    }
+
+    /// The value stored for `key`, copied, read off Swift's cooperative threads.
+    public func value(forKey key: String) async throws -> [UInt8]? {
+        try await run(on: readQueue) { try self.value(forKey: key) }
+    }
+
+    func recordAccess(_ hash: UInt64, at now: Int64) {
+        let seconds = now / 1_000_000
+        pendingAccess.withLock { pending in
+            // Lossy past a bound: access order is a hint, memory is not.
+            if pending.count < 64 * configuration.accessFlushThreshold || pending[hash] != nil {
+                pending[hash] = seconds
+            }
+        }
+    }
+
+    // MARK: Async plumbing
+
+    func run<R: Sendable>(on queue: DispatchQueue, _ work: @escaping @Sendable () throws -> R) async throws -> R {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try work() }) }
+        }
+    }
+
+    var writes: DispatchQueue { writeQueue }
+}
+
+/// The `meta` database: format version and the record-byte total.
+enum Meta {
+    static let currentVersion: UInt32 = 1
+    static let versionKey = Array("format-version".utf8)
+    static let bytesKey = Array("record-bytes".utf8)
+
+    static func version(_ txn: Transaction) throws -> UInt32? {
+        try versionKey.withUnsafeBytes { k in
+            guard let v = try txn.get(txn.environment.meta, k), v.count == 4 else { return nil }
+            return UInt32(littleEndian: v.loadUnaligned(as: UInt32.self))
+        }
+    }
+
+    static func setVersion(_ txn: Transaction) throws {
+        try versionKey.withUnsafeBytes { k in
+            try withUnsafeBytes(of: currentVersion.littleEndian) { try txn.put(txn.environment.meta, k, $0) }
+        }
+    }
+
+    static func bytes(_ txn: Transaction) throws -> Int {
+        try bytesKey.withUnsafeBytes { k in
+            guard let v = try txn.get(txn.environment.meta, k), v.count == 8 else { return 0 }
+            return Int(Int64(littleEndian: v.loadUnaligned(as: Int64.self)))
+        }
+    }
+
+    static func setBytes(_ txn: Transaction, _ value: Int) throws {
+        try bytesKey.withUnsafeBytes { k in
+            try withUnsafeBytes(of: Int64(value).littleEndian) { try txn.put(txn.environment.meta, k, $0) }
+        }
+    }
+}
