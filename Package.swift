@@ -80,6 +80,14 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AnalyticsCacheCLITests", dependencies: ["AnalyticsCacheCLI", "TestSupport"]),
+        // The crash test's workload, and the child process that runs it until it is killed.
+        .target(name: "CrashWorkload", path: "Tests/CrashWorkload"),
+        .executableTarget(
+            name: "disk-cache-crash-child", dependencies: ["DiskCache", "CrashWorkload"], path: "Tests/DiskCacheCrashChild"),
+        .testTarget(
+            name: "DiskCacheTests",
+            dependencies: ["DiskCache", "CrashWorkload", "disk-cache-crash-child", "TestSupport"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

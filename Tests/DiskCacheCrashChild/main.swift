@@ -1,0 +1,33 @@
+// A child process for DiskCacheTests' crash test: applies a deterministic sequence of operations
+// to a disk cache and prints the index of each one after it returns (i.e. after its commit), until
+// the parent kills it with SIGKILL.
+//
+// Usage: disk-cache-crash-child PATH none|eventual|immediate FIRST-INDEX
+import CrashWorkload
+import DiskCache
+import Foundation
+
+let arguments = CommandLine.arguments
+guard arguments.count == 4, let first = Int(arguments[3]) else {
+    FileHandle.standardError.write(Data("usage: disk-cache-crash-child PATH DURABILITY FIRST-INDEX\n".utf8))
+    exit(2)
+}
+let durability: Durability = switch arguments[2] {
+case "none": .none
+case "immediate": .immediate
+default: .eventual
+}
+let cache = try DiskCache(configuration: DiskCacheConfiguration(
+    path: arguments[1], mapSize: 256 << 20, byteBudget: 64 << 20, durability: durability))
+var index = first
+while true {
+    let operation = CrashWorkload.operation(index)
+    switch operation {
+    case .put(let key, let value, let tags): try value.withUnsafeBytes { try cache.put($0, forKey: key, tags: tags) }
+    case .remove(let key): try cache.removeValue(forKey: key)
+    case .removeTag(let tag): try cache.removeAll(taggedWith: tag)
+    }
+    let line = "\(index)\n"
+    _ = line.withCString { write(1, $0, strlen($0)) }
+    index += 1
+}
