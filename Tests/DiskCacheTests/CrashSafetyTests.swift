@@ -1,0 +1,186 @@
+import CrashWorkload
+import Foundation
+import Testing
+import TestSupport
+@testable import DiskCache
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Crash safety with real processes: a child applies `CrashWorkload` to the cache and prints each
+/// operation's index after it returns; the test SIGKILLs it at a random point, reopens the cache and
+/// checks it against the workload replayed up to the last printed operation. Also: files damaged on
+/// purpose, and files of another format version.
+///
+/// `DISK_CACHE_CRASH_CYCLES` sets the number of kill cycles (default 20).
+@Suite struct CrashSafetyTests {
+    /// The child executable, next to the test bundle.
+    static var child: URL {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var dir = testBinary.deletingLastPathComponent()
+        while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("disk-cache-crash-child").path), dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent("disk-cache-crash-child")
+    }
+
+    /// Runs the child from operation `first`, kills it after it has reported `reports` operations,
+    /// and returns the last operation it reported (after draining its output), or `first - 1`.
+    func runChild(path: String, durability: String, first: Int, reports: Int) throws -> Int {
+        let process = Process()
+        process.executableURL = Self.child
+        process.arguments = [path, durability, String(first)]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let reader = out.fileHandleForReading
+        var text = ""
+        var seen = 0
+        while seen < reports {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }  // the child ended on its own (a failure)
+            text += String(decoding: chunk, as: UTF8.self)
+            seen = text.filter { $0 == "\n" }.count
+        }
+        kill(process.processIdentifier, SIGKILL)
+        // Lines written before the kill landed still count: drain them.
+        text += String(decoding: reader.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal, "the child must have been killed, not have failed")
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // The last piece is empty when the output ended with a newline, or a half-written line.
+        let complete = lines.dropLast().compactMap { Int($0) }
+        if let last = complete.last { #expect(complete == Array(first...last)) }
+        return complete.last ?? first - 1
+    }
+
+    /// The workload's effect on one key: its value, or nil when absent.
+    typealias Model = [String: [UInt8]?]
+
+    static func apply(_ operation: CrashWorkload.Operation, to model: inout Model) {
+        switch operation {
+        case .put(let key, let value, _): model[key] = .some(value)
+        case .remove(let key): model[key] = .some(nil)
+        case .removeTag(let tag):
+            for (key, _) in model where tagsOf(key).contains(tag) { model[key] = .some(nil) }
+        }
+    }
+
+    static func tagsOf(_ key: String) -> [String] {
+        guard let n = Int(key.dropFirst(4)) else { return [] }
+        return ["tag-\(n % 4)", "all"]
+    }
+
+    @Test func killedWritersLoseNothingCommittedAndLeaveConsistentIndexes() throws {
+        let cycles = ProcessInfo.processInfo.environment["DISK_CACHE_CRASH_CYCLES"].flatMap(Int.init) ?? 20
+        let dir = try CacheDirectory()
+        var random = SeededRandom(seed: 0xC0FFEE)
+        var model: Model = [:]  // what the cache must hold after the operations applied so far
+        var next = 0
+        for cycle in 0..<cycles {
+            let durability = ["none", "eventual", "immediate"][cycle % 3]
+            // Sometimes kill before the first report: during open, or inside the first write.
+            let reports = random.below(4) == 0 ? 0 : 1 + random.below(60)
+            let last = try runChild(path: dir.path, durability: durability, first: next, reports: reports)
+            for i in next..<(last + 1) { Self.apply(CrashWorkload.operation(i), to: &model) }
+            // Operation last + 1 may have committed before the kill, or not.
+            var withInFlight = model
+            Self.apply(CrashWorkload.operation(last + 1), to: &withInFlight)
+
+            let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 256 << 20, byteBudget: 64 << 20))
+            #expect(cache.movedAsidePath == nil, "cycle \(cycle): a killed process must not damage the file")
+            #expect(try cache.consistencyProblems() == [], "cycle \(cycle)")
+            var inFlightCommitted: Bool?
+            for n in 0..<CrashWorkload.keyCount {
+                let key = "key-\(n)"
+                let stored = try cache.value(forKey: key)
+                let before = model[key] ?? nil, after = withInFlight[key] ?? nil
+                if before == after {
+                    #expect(stored == before, "cycle \(cycle) \(key): committed state lost")
+                } else {
+                    #expect(stored == before || stored == after, "cycle \(cycle) \(key): neither before nor after")
+                    let committed = stored == after
+                    #expect(inFlightCommitted == nil || inFlightCommitted == committed, "cycle \(cycle): half an operation")
+                    inFlightCommitted = committed
+                }
+            }
+            if inFlightCommitted == true {
+                model = withInFlight
+                next = last + 2
+            } else {
+                // Not committed, or not observable: the next child starts with it again either way
+                // (re-applying a put, remove or tag removal gives the same state).
+                next = last + 1
+            }
+        }
+        print("disk cache crash test: \(cycles) kill cycles, \(next) operations")
+        #expect(next > cycles)
+    }
+
+    @Test func aFileOverwrittenWithRandomBytesOpensAsAnEmptyWorkingCache() throws {
+        let dir = try CacheDirectory()
+        do {
+            let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 64 << 20))
+            for i in 0..<200 { try cache.store([UInt8](repeating: UInt8(i & 0xFF), count: 3000), forKey: "k\(i)", tags: ["t"]) }
+        }
+        let data = URL(fileURLWithPath: dir.path).appendingPathComponent("data.mdb")
+        var file = [UInt8](try Data(contentsOf: data))
+        var random = SeededRandom(seed: 7)
+        // Both meta pages and a run of pages further in.
+        for i in 0..<(2 * 4096) { file[i] = UInt8(truncatingIfNeeded: random.next()) }
+        for i in (file.count / 2)..<min(file.count, file.count / 2 + 20 * 4096) { file[i] = UInt8(truncatingIfNeeded: random.next()) }
+        try Data(file).write(to: data)
+
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 64 << 20))
+        let aside = try #require(cache.movedAsidePath)
+        #expect(FileManager.default.fileExists(atPath: aside + "/data.mdb"))
+        #expect(try cache.statistics().entries == 0)
+        try cache.store(bytes("fresh"), forKey: "k1")
+        #expect(try cache.value(forKey: "k1") == bytes("fresh"))
+        #expect(try cache.consistencyProblems() == [])
+    }
+
+    @Test func aDamagedValueIsAMissThatDeletesTheEntry() throws {
+        let dir = try CacheDirectory()
+        let marker = Array("MARKER-0123456789-MARKER".utf8)
+        do {
+            let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 64 << 20))
+            try cache.store(marker + [UInt8](repeating: 1, count: 10_000), forKey: "damaged", tags: ["t"])
+            try cache.store(bytes("fine"), forKey: "intact", tags: ["t"])
+        }
+        let data = URL(fileURLWithPath: dir.path).appendingPathComponent("data.mdb")
+        var file = [UInt8](try Data(contentsOf: data))
+        let at = try #require((0...(file.count - marker.count)).first { file[$0..<($0 + marker.count)].elementsEqual(marker) })
+        file[at + 3] ^= 0xFF
+        try Data(file).write(to: data)
+
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 64 << 20))
+        #expect(cache.movedAsidePath == nil)  // the structure is intact; only a value is damaged
+        #expect(try cache.value(forKey: "damaged") == nil)
+        #expect(try cache.statistics().corruptEntries == 1)
+        #expect(try cache.statistics().entries == 1)
+        #expect(try cache.value(forKey: "intact") == bytes("fine"))
+        #expect(try cache.removeAll(taggedWith: "t") == 1)
+    }
+
+    @Test func aFileOfAnotherFormatVersionIsMovedAside() throws {
+        let dir = try CacheDirectory()
+        do {
+            let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 64 << 20))
+            try cache.store(bytes("old"), forKey: "k")
+            // As a newer release would leave it.
+            try cache.lmdb.write { txn in
+                try Meta.versionKey.withUnsafeBytes { k in
+                    try withUnsafeBytes(of: UInt32(2).littleEndian) { try txn.put(txn.environment.meta, k, $0) }
+                }
+            }
+        }
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 64 << 20))
+        #expect(cache.movedAsidePath != nil)
+        #expect(try cache.value(forKey: "k") == nil)
+        try cache.store(bytes("new"), forKey: "k")
+        #expect(try cache.value(forKey: "k") == bytes("new"))
+    }
+}
