@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // L1: the in-memory cache; no I/O, no dependency on the other layers.
@@ -31,9 +32,12 @@ let package = Package(
         .systemLibrary(name: "CDuckDB", pkgConfig: "duckdb"),
         // L2: LMDB's C API from Debian's liblmdb-dev (installed by scripts/bootstrap.sh).
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        // CRC-32C with the CPU's instruction where there is one (the Swift fallback is in DiskCache).
+        .target(name: "CCRC32C"),
         .target(
             name: "DiskCache",
             dependencies: [
+                "CCRC32C",
                 "CLMDB",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -59,10 +63,13 @@ let package = Package(
             dependencies: [
                 "CDuckDB",
                 "CMalloc",
+                "DiskCache",
                 "DuckDBClient",
                 "MemoryCache",
                 "ResultFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // SQLite (WAL) as the disk cache benchmark's baseline.
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         // Helpers shared by the test targets (Python peer, temporary files); not a product.

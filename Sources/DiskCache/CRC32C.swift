@@ -1,8 +1,14 @@
+import CCRC32C
+
 /// CRC-32C (Castagnoli, polynomial 0x1EDC6F41 reflected: 0x82F63B78), the checksum of stored values.
 ///
-/// Table-driven, eight bytes per step ("slicing-by-8"). Check value: `CRC32C.checksum("123456789")`
-/// is `0xE3069283`.
+/// Uses the CPU's CRC-32C instruction where there is one (x86-64 with SSE 4.2, about 8 GB/s);
+/// otherwise table-driven Swift, eight bytes per step ("slicing-by-8", about 2 GB/s). Check value:
+/// `CRC32C.checksum("123456789")` is `0xE3069283`.
 public enum CRC32C {
+    /// Whether the CPU instruction is used.
+    public static let usesHardware = ccrc32c_hardware_available() == 1
+
     /// Eight 256-entry tables, one after the other.
     private static let table: [UInt32] = {
         var tables = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
@@ -25,6 +31,14 @@ public enum CRC32C {
     /// - Returns: its CRC-32C
     /// - Complexity: O(bytes)
     public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        if usesHardware, let base = bytes.baseAddress {
+            return ~ccrc32c_hardware_update(0xFFFF_FFFF, base, bytes.count)
+        }
+        return softwareChecksum(bytes)
+    }
+
+    /// The table-driven checksum, whatever the CPU offers (exposed for tests).
+    static func softwareChecksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         table.withUnsafeBufferPointer { t in
             var crc: UInt32 = 0xFFFF_FFFF
             var i = 0

@@ -42,7 +42,7 @@ final class LMDBEnvironment: @unchecked Sendable {
         do {
             try check(mdb_env_set_mapsize(env, mapSize), "set_mapsize")
             try check(mdb_env_set_maxdbs(env, 8), "set_maxdbs")
-            try check(mdb_env_open(env, path, UInt32(bitPattern: flags | MDB_NOTLS | MDB_NORDAHEAD), 0o644), "open \(path)")
+            try check(mdb_env_open(env, path, UInt32(bitPattern: flags | MDB_NOTLS), 0o644), "open \(path)")
             // Reader slots of processes that were killed would otherwise pin old pages forever.
             var dead: Int32 = 0
             try check(mdb_reader_check(env, &dead), "reader_check")

@@ -40,6 +40,7 @@ extension DiskCache {
     @Test func crc32cHasItsCheckValue() {
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
         #expect(CRC32C.checksum([UInt8]()) == 0)
+        #expect(Array("123456789".utf8).withUnsafeBytes { CRC32C.softwareChecksum($0) } == 0xE306_9283)
         // Slicing-by-8 and the byte loop agree at every length and alignment.
         let data = (0..<100).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
         for start in 0..<9 {
@@ -50,6 +51,7 @@ extension DiskCache {
                     for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
                 }
                 #expect(CRC32C.checksum(data[start..<end]) == ~crc)
+                #expect(data[start..<end].withUnsafeBytes { CRC32C.softwareChecksum($0) } == ~crc)
             }
         }
     }
