@@ -13,20 +13,16 @@ extension DiskCache {
                 due.append((Array(key), hash))
                 return true
             }
-            var removed = 0, freed = 0
+            var expired: [UInt64] = []
             for (key, hash) in due {
                 // The entry may have been replaced with a later expiry: only remove what is due.
                 let record = try KeyHash.bytes(hash).withUnsafeBytes { k in
                     try txn.get(lmdb.entries, k).flatMap { try? EntryRecord.decode($0) }
                 }
-                if let record, record.expiresAt <= now, let size = try removeEntry(hash, txn) {
-                    removed += 1
-                    freed += size
-                }
+                if let record, record.expiresAt <= now { expired.append(hash) }
                 _ = try key.withUnsafeBytes { try txn.delete(lmdb.expiry, $0) }
             }
-            try Meta.setBytes(txn, try Meta.bytes(txn) - freed)
-            return removed
+            return try removeEntries(expired, txn)
         }
     }
 

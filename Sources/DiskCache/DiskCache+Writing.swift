@@ -78,16 +78,9 @@ extension DiskCache {
                     return true
                 }
             }
-            var removed = 0, freed = 0
-            for hash in hashes {
-                if let size = try removeEntry(hash, txn) {
-                    removed += 1
-                    freed += size
-                }
-            }
+            let removed = try removeEntries(hashes, txn)
             // Duplicates left by entries that were corrupt or replaced without this tag.
             _ = try tagKey.withUnsafeBytes { try txn.delete(lmdb.tags, $0) }
-            try Meta.setBytes(txn, try Meta.bytes(txn) - freed)
             return removed
         }
     }
@@ -159,6 +152,20 @@ extension DiskCache {
             try txn.delete(lmdb.entries, k)
             return size
         }
+    }
+
+    /// Removes the entries stored under `hashes` and takes their bytes off the total.
+    /// - Returns: how many there were
+    func removeEntries(_ hashes: some Sequence<UInt64>, _ txn: Transaction) throws -> Int {
+        var removed = 0, freed = 0
+        for hash in hashes {
+            if let size = try removeEntry(hash, txn) {
+                removed += 1
+                freed += size
+            }
+        }
+        if freed > 0 { try Meta.setBytes(txn, try Meta.bytes(txn) - freed) }
+        return removed
     }
 
     /// Evicts the least recently read entry.

@@ -118,9 +118,7 @@ public final class DiskCache: Sendable {
         if let corrupt {
             configuration.logger.warning("corrupt disk cache entry, deleting it", metadata: ["key": "\(key)", "problem": "\(corrupt)"])
             counters.withLock { $0.corruptEntries += 1 }
-            try lmdb.write { txn in
-                if let size = try removeEntry(hash, txn) { try Meta.setBytes(txn, try Meta.bytes(txn) - size) }
-            }
+            _ = try lmdb.write { txn in try removeEntries([hash], txn) }
         }
         counters.withLock { if result == nil { $0.misses += 1 } else { $0.hits += 1 } }
         if result != nil { recordAccess(hash, at: now) }

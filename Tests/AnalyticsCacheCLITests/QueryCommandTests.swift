@@ -12,14 +12,7 @@ enum CLI {
     }
 
     /// The built executable, next to the test bundle.
-    static var executable: URL {
-        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var dir = testBinary.deletingLastPathComponent()
-        while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("analytics-cache").path), dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir.appendingPathComponent("analytics-cache")
-    }
+    static var executable: URL { TestSupport.builtExecutable(named: "analytics-cache") }
 
     static func run(_ arguments: [String]) throws -> Output {
         let process = Process()

@@ -16,14 +16,7 @@ import Glibc
 /// `DISK_CACHE_CRASH_CYCLES` sets the number of kill cycles (default 20).
 @Suite struct CrashSafetyTests {
     /// The child executable, next to the test bundle.
-    static var child: URL {
-        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        var dir = testBinary.deletingLastPathComponent()
-        while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent("disk-cache-crash-child").path), dir.path != "/" {
-            dir = dir.deletingLastPathComponent()
-        }
-        return dir.appendingPathComponent("disk-cache-crash-child")
-    }
+    static var child: URL { TestSupport.builtExecutable(named: "disk-cache-crash-child") }
 
     /// Runs the child from operation `first`, kills it after it has reported `reports` operations,
     /// and returns the last operation it reported (after draining its output), or `first - 1`.

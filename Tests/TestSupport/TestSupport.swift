@@ -79,3 +79,16 @@ public func eventually(
         await Task.yield()
     }
 }
+
+extension TestSupport {
+    /// An executable of this package, built next to the test bundle (`swift test` builds it when a
+    /// test target depends on its target).
+    public static func builtExecutable(named name: String) -> URL {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var dir = testBinary.deletingLastPathComponent()
+        while !FileManager.default.isExecutableFile(atPath: dir.appendingPathComponent(name).path), dir.path != "/" {
+            dir = dir.deletingLastPathComponent()
+        }
+        return dir.appendingPathComponent(name)
+    }
+}
