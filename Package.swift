@@ -40,6 +40,7 @@ let package = Package(
                 "CCRC32C",
                 "CLMDB",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -93,7 +94,10 @@ let package = Package(
             name: "disk-cache-crash-child", dependencies: ["DiskCache", "CrashWorkload"], path: "Tests/DiskCacheCrashChild"),
         .testTarget(
             name: "DiskCacheTests",
-            dependencies: ["DiskCache", "CrashWorkload", "disk-cache-crash-child", "TestSupport"]
+            dependencies: [
+                "DiskCache", "CrashWorkload", "disk-cache-crash-child", "TestSupport",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -74,7 +74,7 @@ extension DiskCache {
     /// The current counts and sizes.
     public func statistics() throws -> Statistics {
         let (entries, bytes) = try lmdb.read { txn in (try txn.count(lmdb.entries), try Meta.bytes(txn)) }
-        let c = counters.withLock { $0 }
+        let c = metrics.snapshot
         return Statistics(
             entries: entries, recordBytes: bytes, byteBudget: configuration.byteBudget, usedMapBytes: lmdb.usage().usedBytes,
             hits: c.hits, misses: c.misses, corruptEntries: c.corruptEntries, evictions: c.evictions,

@@ -22,6 +22,8 @@ extension DiskCache {
             throw DiskCacheError(description: "a record of \(record.count) bytes exceeds the budget of \(configuration.byteBudget)")
         }
         let hash = KeyHash.of(key)
+        let started = ContinuousClock.now
+        defer { metrics.putTime.record(duration: ContinuousClock.now - started) }
         // MDB_MAP_FULL aborts the transaction; evict in a new one and try again.
         for attempt in 0... {
             do {
@@ -37,7 +39,7 @@ extension DiskCache {
                 }
                 return
             } catch let error as LMDBError where error.isMapFull {
-                counters.withLock { $0.mapFullRecoveries += 1 }
+                metrics.record(.mapFull)
                 let freed = try lmdb.write { txn in try evictForSpace(needed: record.count, txn) }
                 if freed == 0 || attempt >= 16 {
                     throw DiskCacheError(description: "a record of \(record.count) bytes does not fit the map of \(configuration.mapSize) bytes")
@@ -83,6 +85,20 @@ extension DiskCache {
             _ = try tagKey.withUnsafeBytes { try txn.delete(lmdb.tags, $0) }
             return removed
         }
+    }
+
+    /// Removes the entry for `key`, off Swift's cooperative threads.
+    /// - Returns: whether there was one
+    @discardableResult
+    public func removeValue(forKey key: String) async throws -> Bool {
+        try await run(on: writes) { try self.removeValue(forKey: key) }
+    }
+
+    /// Removes every entry carrying `tag`, off Swift's cooperative threads.
+    /// - Returns: how many entries were removed
+    @discardableResult
+    public func removeAll(taggedWith tag: String) async throws -> Int {
+        try await run(on: writes) { try self.removeAll(taggedWith: tag) }
     }
 
     /// Removes every entry.
@@ -185,7 +201,7 @@ extension DiskCache {
             }
             return 0
         }
-        counters.withLock { $0.evictions += 1 }
+        metrics.record(.eviction)
         return size
     }
 

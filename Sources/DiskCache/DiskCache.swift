@@ -23,13 +23,11 @@ public final class DiskCache: Sendable {
     let lmdb: LMDBEnvironment
     /// Read times not yet written back: key hash → seconds since the epoch.
     let pendingAccess = Mutex<[UInt64: Int64]>([:])
-    let counters = Mutex(Counters())
+    let metrics: DiskCacheMetrics
+    /// Whether a write-back of read times is already queued.
+    private let flushQueued = Atomic<Bool>(false)
     private let writeQueue = DispatchQueue(label: "swift-analytics-cache.disk.write")
     private let readQueue = DispatchQueue(label: "swift-analytics-cache.disk.read", attributes: .concurrent)
-
-    struct Counters {
-        var hits = 0, misses = 0, corruptEntries = 0, evictions = 0, mapFullRecoveries = 0
-    }
 
     /// Where the files went when they had to be moved aside at open, if they had to.
     public let movedAsidePath: String?
@@ -40,6 +38,7 @@ public final class DiskCache: Sendable {
     ///   disk full); a damaged or incompatible file is moved aside instead
     public init(configuration: DiskCacheConfiguration) throws {
         self.configuration = configuration
+        metrics = DiskCacheMetrics(name: configuration.name, factory: configuration.metricsFactory)
         let logger = configuration.logger
         do {
             lmdb = try Self.openChecked(configuration)
@@ -117,10 +116,10 @@ public final class DiskCache: Sendable {
         }
         if let corrupt {
             configuration.logger.warning("corrupt disk cache entry, deleting it", metadata: ["key": "\(key)", "problem": "\(corrupt)"])
-            counters.withLock { $0.corruptEntries += 1 }
+            metrics.record(.corruptEntry)
             _ = try lmdb.write { txn in try removeEntries([hash], txn) }
         }
-        counters.withLock { if result == nil { $0.misses += 1 } else { $0.hits += 1 } }
+        metrics.record(result == nil ? .miss : .hit)
         if result != nil { recordAccess(hash, at: now) }
         return result
     }
@@ -134,7 +133,23 @@ public final class DiskCache: Sendable {
 
     /// The value stored for `key`, copied, read off Swift's cooperative threads.
     public func value(forKey key: String) async throws -> [UInt8]? {
-        try await run(on: readQueue) { try self.value(forKey: key) }
+        let value = try await run(on: readQueue) { try self.value(forKey: key) }
+        scheduleAccessFlushIfDue()
+        return value
+    }
+
+    /// Queues a write-back of read times on the write queue once enough are buffered; the read that
+    /// notices does not wait for it.
+    func scheduleAccessFlushIfDue() {
+        guard accessFlushDue, !flushQueued.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        writeQueue.async {
+            defer { self.flushQueued.store(false, ordering: .releasing) }
+            do {
+                try self.flushAccessTimes()
+            } catch {
+                self.configuration.logger.warning("writing back read times failed", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     func recordAccess(_ hash: UInt64, at now: Int64) {

@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 
 #if canImport(Glibc)
 import Glibc
@@ -62,6 +63,10 @@ public struct DiskCacheConfiguration: Sendable {
     public var accessFlushThreshold: Int
     /// Where problems (a file moved aside, a corrupt entry) are reported.
     public var logger: Logger
+    /// The `cache` dimension of this cache's metrics.
+    public var name: String
+    /// Where metrics go (`nil`: the process-wide `MetricsSystem`).
+    public var metricsFactory: (any MetricsFactory)?
 
     /// Creates a configuration.
     /// - Parameters:
@@ -73,10 +78,13 @@ public struct DiskCacheConfiguration: Sendable {
     ///   - clock: the time source (default: the system's real-time clock)
     ///   - accessFlushThreshold: access times buffered before a write-back (default 1 024)
     ///   - logger: where problems are reported
+    ///   - name: the `cache` dimension of the metrics (default `disk`)
+    ///   - metricsFactory: where metrics go (default: the process-wide `MetricsSystem`)
     public init(
         path: String, mapSize: Int = 1 << 30, byteBudget: Int? = nil, durability: Durability = .eventual,
         clock: any DiskCacheClock = SystemDiskCacheClock(), accessFlushThreshold: Int = 1024,
-        logger: Logger = Logger(label: "swift-analytics-cache.disk")
+        logger: Logger = Logger(label: "swift-analytics-cache.disk"), name: String = "disk",
+        metricsFactory: (any MetricsFactory)? = nil
     ) {
         self.path = path
         self.mapSize = mapSize
@@ -85,5 +93,7 @@ public struct DiskCacheConfiguration: Sendable {
         self.clock = clock
         self.accessFlushThreshold = accessFlushThreshold
         self.logger = logger
+        self.name = name
+        self.metricsFactory = metricsFactory
     }
 }
