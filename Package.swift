@@ -9,6 +9,8 @@ let package = Package(
         .library(name: "ResultFormat", targets: ["ResultFormat"]),
         .library(name: "DuckDBClient", targets: ["DuckDBClient"]),
         .library(name: "DiskCache", targets: ["DiskCache"]),
+        .library(name: "EventStore", targets: ["EventStore"]),
+        .library(name: "EventProjection", targets: ["EventProjection"]),
         .executable(name: "analytics-cache", targets: ["AnalyticsCacheCLI"]),
     ],
     dependencies: [
@@ -39,6 +41,25 @@ let package = Package(
             dependencies: [
                 "CCRC32C",
                 "CLMDB",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The append-only event log (SQLite through GRDB).
+        .target(
+            name: "EventStore",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Committed events applied to DuckDB tables, with the checkpoint in the same transaction.
+        .target(
+            name: "EventProjection",
+            dependencies: [
+                "EventStore", "DuckDBClient",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
