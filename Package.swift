@@ -109,6 +109,15 @@ let package = Package(
             ]
         ),
         .testTarget(name: "AnalyticsCacheCLITests", dependencies: ["AnalyticsCacheCLI", "TestSupport"]),
+        .target(name: "EventWorkload", dependencies: ["EventStore", "EventProjection", "DuckDBClient"], path: "Tests/EventWorkload"),
+        .executableTarget(
+            name: "event-store-child", dependencies: ["EventStore", "EventProjection", "DuckDBClient", "EventWorkload"],
+            path: "Tests/EventStoreChild"),
+        .testTarget(
+            name: "EventStoreTests",
+            dependencies: ["EventStore", "EventProjection", "DuckDBClient", "EventWorkload", "event-store-child", "TestSupport",
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
         // The crash test's workload, and the child process that runs it until it is killed.
         .target(name: "CrashWorkload", path: "Tests/CrashWorkload"),
         .executableTarget(
