@@ -87,6 +87,8 @@ let package = Package(
                 "CMalloc",
                 "DiskCache",
                 "DuckDBClient",
+                "EventProjection",
+                "EventStore",
                 "MemoryCache",
                 "ResultFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -80,7 +80,7 @@ public final class Projector: Service, Sendable {
     func apply(until target: Int64?) async throws {
         var position = try await checkpoint()
         if let target, position >= target { return }
-        var iterator = log.subscribe(from: position + 1).makeAsyncIterator()
+        var iterator = log.subscribe(from: position + 1, batchSize: batchSize).makeAsyncIterator()
         while let batch = try await iterator.nextBatch(maxCount: batchSize) {
             position = try await commit(batch)
             onCommit(position)

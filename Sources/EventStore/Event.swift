@@ -127,5 +127,15 @@ public protocol EventLog: Sendable {
 
     /// Committed events from `position` (inclusive) on: the log up to now, then new events as they
     /// commit, in order, each once.
-    func subscribe(from position: Int64) -> EventSubscription
+    /// - Parameters:
+    ///   - position: the first position delivered
+    ///   - batchSize: the most events read and held at once (`nil`: the store's default)
+    func subscribe(from position: Int64, batchSize: Int?) -> EventSubscription
+}
+
+extension EventLog {
+    /// Committed events from `position` (inclusive) on, read in the store's default batch size.
+    public func subscribe(from position: Int64) -> EventSubscription {
+        subscribe(from: position, batchSize: nil)
+    }
 }

@@ -105,9 +105,9 @@ public final class SQLiteEventStore: EventLog {
     }
 
     func insert(_ events: [NewEvent], _ aggregate: AggregateID, _ expected: ExpectedVersion, _ db: Database) throws -> [RecordedEvent] {
-        let current = try Int64.fetchOne(db, sql: """
+        let current = try Int64.fetchOne(db.cachedStatement(sql: """
             SELECT COALESCE(MAX(version), 0) FROM events WHERE aggregate_type = ? AND aggregate_id = ?
-            """, arguments: [aggregate.type, aggregate.id]) ?? 0
+            """), arguments: [aggregate.type, aggregate.id]) ?? 0
         switch expected {
         case .any: break
         case .noStream where current == 0: break
@@ -116,7 +116,7 @@ public final class SQLiteEventStore: EventLog {
             throw EventStoreError(.versionConflict(expected: expected, actual: current),
                                   "\(aggregate): expected version \(Self.describe(expected)), actual \(current)")
         }
-        var position = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(position), 0) FROM events") ?? 0
+        var position = try Int64.fetchOne(db.cachedStatement(sql: "SELECT COALESCE(MAX(position), 0) FROM events")) ?? 0
         let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
         var recorded: [RecordedEvent] = []
         recorded.reserveCapacity(events.count)
@@ -188,9 +188,9 @@ public final class SQLiteEventStore: EventLog {
             payload: row[5], metadata: row[6], recordedAt: row[7])
     }
 
-    public func subscribe(from position: Int64) -> EventSubscription {
+    public func subscribe(from position: Int64, batchSize: Int?) -> EventSubscription {
         let pool = self.pool
-        return EventSubscription(from: position, batchSize: configuration.subscriptionBatchSize, signal: changes) { from, limit in
+        return EventSubscription(from: position, batchSize: batchSize ?? configuration.subscriptionBatchSize, signal: changes) { from, limit in
             try await pool.read { db in try Self.fetch(db, from: from, limit: limit) }
         }
     }

@@ -1,0 +1,50 @@
+import DuckDBClient
+import EventProjection
+import EventStore
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct ProjectorTests {
+    struct Refused: Error {}
+
+    @Test func aFailingBatchRollsBackItsRowsAndKeepsTheCheckpoint() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let log = try store(dir)
+        for n in 1...10 { _ = try await log.append([event("E", n)], to: AggregateID(type: "a", id: "1"), expectedVersion: .any) }
+        let writer = try DuckDBWriter(database: try Database(path: dir.appendingPathComponent("p.duckdb").path))
+        let facts = Projection(
+            name: "facts", eventTypes: ["E"], setupSQL: "CREATE TABLE IF NOT EXISTS facts (position BIGINT)",
+            apply: .appender(table: "facts") { event in
+                if event.position == 7 { throw Refused() }
+                return [.int(event.position)]
+            })
+        let projector = Projector(name: "p", log: log, writer: writer, projections: [facts], batchSize: 4)
+        await #expect(throws: Refused.self) { _ = try await projector.catchUp() }
+        // Batches 1–4 committed; 5–8 failed at 7 and left nothing, not even 5 and 6.
+        #expect(try await projector.checkpoint() == 4)
+        let rows = try await writer.write { try $0.query("SELECT count(*), max(position) FROM facts").row(0) }
+        #expect(rows == [.int(4), .int(4)])
+        await writer.shutdown()
+    }
+
+    @Test func eventsOfOtherTypesPassByButAdvanceTheCheckpoint() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let log = try store(dir)
+        for n in 1...6 { _ = try await log.append([event(n % 2 == 0 ? "Kept" : "Other", n)], to: AggregateID(type: "a", id: "1"), expectedVersion: .any) }
+        let writer = try DuckDBWriter(database: try Database(path: nil))
+        let kept = Projection(
+            name: "kept", eventTypes: ["Kept"], setupSQL: "CREATE TABLE IF NOT EXISTS kept (position BIGINT, payload VARCHAR)",
+            apply: .statement(sql: "INSERT INTO kept VALUES (?, ?)") { [.int($0.position), .string($0.payload)] })
+        let projector = Projector(name: "k", log: log, writer: writer, projections: [kept], batchSize: 100)
+        #expect(try await projector.catchUp() == 6)
+        let rows = try await writer.write { try $0.query("SELECT position, payload FROM kept ORDER BY position") }
+        #expect(rows.rowCount == 3 && rows.row(2) == [.int(6), .string(#"{"n":6}"#)])
+        // Running again applies nothing twice.
+        #expect(try await projector.catchUp() == 6)
+        #expect(try await writer.write { try $0.query("SELECT count(*) FROM kept").row(0) } == [.int(3)])
+        await writer.shutdown()
+    }
+}
