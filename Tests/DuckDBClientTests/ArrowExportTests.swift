@@ -10,18 +10,22 @@ import Testing
     @Test func tpchResultsReadFromTheArchiveEncodeToDuckDBsOwnJSON() throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { TestSupport.remove(dir) }
-        let connection = try Database(path: nil).connect()
+        // One DuckDB thread: this test is about the format, and a parallel ORDER BY … LIMIT over
+        // strings crashed inside libduckdb 2.0.1 once in a full parallel test run (not reproduced alone).
+        let connection = try Database(path: nil, configuration: .init(threads: 1)).connect()
         _ = try connection.execute("CALL dbgen(sf = 0.01)")
+        // More than 65 536 rows (two record batches), in a total order both sides reproduce.
         let sample = """
             SELECT l_orderkey, l_linenumber, l_shipdate, l_shipmode, l_comment,
-                   CASE WHEN l_linenumber = 1 THEN NULL ELSE l_tax END AS tax
-            FROM lineitem, range(2) copies(c) ORDER BY l_orderkey, l_linenumber, c LIMIT 70000
+                   CASE WHEN l_linenumber = 1 THEN NULL ELSE l_tax END AS tax, c
+            FROM lineitem, range(2) copies(c) WHERE c = 0 OR l_linenumber <= 2
+            ORDER BY l_orderkey, l_linenumber, c
             """
         for (index, sql) in [TPCH.q1, TPCH.q6, sample].enumerated() {
             let result = try connection.query(sql)
             let archive = try ArchivedResult(bytes: try ArrowIPCWriter().encode(result))
             try archive.validate()
-            if index == 2 { #expect(archive.batchCount == 2 && archive.rowCount == 70_000) }
+            if index == 2 { #expect(archive.rowCount > 65_536 && archive.batchCount == 2) }
             let ours = try JSONSerialization.jsonObject(with: Data(try JSONResultEncoder().encode(archive))) as? [[String: Any]] ?? []
 
             let file = dir.appendingPathComponent("q\(index).json").path
