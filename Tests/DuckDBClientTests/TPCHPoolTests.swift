@@ -13,7 +13,7 @@ import Testing
         // Generate through this package, then close: DuckDB locks a file opened read-write.
         do {
             let connection = try Database(path: path).connect()
-            _ = try connection.execute("CALL dbgen(sf = 0.01)")
+            _ = try TPCH.generating { try connection.execute("CALL dbgen(sf = 0.01)") }
             #expect(try connection.query("SELECT count(*) AS n FROM lineitem").row(0) == [.int(60175)])
         }
         let answers = try TPCH.peerAnswers(databasePath: path, queries: [TPCH.q1, TPCH.q6])
