@@ -23,6 +23,10 @@ public struct EventStoreWatcher: Service {
     /// Polls until cancelled or shut down gracefully.
     public func run() async throws {
         let first = try await lastPosition()
+        // Commits made before that first look were never compared with anything: a subscriber that
+        // read the log before them may be waiting. Wake everyone once (a spurious wake-up only costs
+        // a read of the log).
+        signal.signal()
         await cancelWhenGracefulShutdown {
             var seen = first
             while !Task.isCancelled {

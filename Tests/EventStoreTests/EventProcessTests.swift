@@ -86,7 +86,8 @@ import Glibc
         let log = try SQLiteEventStore(path: path)
         _ = try await log.append([event()], to: AggregateID(type: "here", id: "1"), expectedVersion: .any)
         let watcher = EventStoreWatcher(store: log, interval: .milliseconds(20))
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        try await withTimeLimit(.seconds(30), "delivery of another process's events") {
+          try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await watcher.run() }
             // The subscriber is waiting (caught up) before the other process starts.
             var iterator = log.subscribe(from: 2).makeAsyncIterator()
@@ -105,7 +106,49 @@ import Glibc
             print("cross-process delivery: worst \(worst / 1000) ms over \(delays.count) events")
             #expect(worst < 1_000_000)  // the goal (100 ms) is measured in `bench events`; this bounds it loosely
             group.cancelAll()
+          }
         }
+    }
+
+    @Test func aWatcherStartedAfterAnotherProcessesCommitsStillWakesWaitingSubscribers() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let path = dir.appendingPathComponent("events.sqlite").path
+        let log = try SQLiteEventStore(path: path)
+        // The subscriber reads the log and waits; then the other process commits everything; only
+        // then does the watcher take its first look (regression: it used to take that look as its
+        // baseline and never wake the subscriber).
+        _ = try await log.append([event()], to: AggregateID(type: "here", id: "1"), expectedVersion: .any)
+        let first = SharedCount()
+        let received = try await withTimeLimit(.seconds(30), "delivery after the watcher's start") {
+          try await withThrowingTaskGroup(of: [Int64].self) { group in
+            group.addTask {
+                var positions: [Int64] = []
+                for try await event in log.subscribe(from: 1) {
+                    positions.append(event.position)
+                    first.add(1)
+                    if positions.count == 31 { break }
+                }
+                return positions
+            }
+            // Position 1 delivered: the subscriber is back to reading the log, then waiting.
+            while first.value == 0 { await Task.yield() }
+            var child = try Child(["append", path, "0", "3", "10"])
+            _ = child.lines(atLeast: 10)
+            child.process.waitUntilExit()
+            group.addTask {
+                try await EventStoreWatcher(store: log, interval: .milliseconds(20)).run()
+                return []
+            }
+            var result: [Int64] = []
+            for try await positions in group where !positions.isEmpty {
+                result = positions
+                group.cancelAll()
+            }
+            return result
+          }
+        }
+        #expect(received == Array(1...31))
     }
 
     @Test func aProjectorKilledAtRandomPointsEndsWithTheFullProjection() async throws {

@@ -92,3 +92,27 @@ extension TestSupport {
         return dir.appendingPathComponent(name)
     }
 }
+
+/// A test step that did not finish within its bound.
+public struct TimedOut: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// Runs `operation`, failing with ``TimedOut`` instead of hanging if it takes longer than
+/// `limit` (a bound against lost wake-ups, not a synchronisation: the result is the operation's).
+public func withTimeLimit<T: Sendable>(
+    _ limit: Duration, _ what: String, _ operation: @escaping @Sendable () async throws -> T
+) async throws -> T {
+    try await withThrowingTaskGroup(of: T?.self) { group in
+        group.addTask { try await operation() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            return nil
+        }
+        defer { group.cancelAll() }
+        guard let first = try await group.next(), let value = first else {
+            throw TimedOut(description: "\(what) did not finish within \(limit)")
+        }
+        return value
+    }
+}
