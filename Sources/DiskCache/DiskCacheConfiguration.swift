@@ -1,3 +1,4 @@
+import CLMDB
 import Logging
 import Metrics
 
@@ -21,8 +22,8 @@ public enum Durability: Sendable {
 
     var flags: Int32 {
         switch self {
-        case .none: 0x10000  // MDB_NOSYNC
-        case .eventual: 0x40000  // MDB_NOMETASYNC
+        case .none: MDB_NOSYNC
+        case .eventual: MDB_NOMETASYNC
         case .immediate: 0
         }
     }
