@@ -6,6 +6,9 @@ public struct DiskCacheError: Error, Sendable, CustomStringConvertible {
 }
 
 extension DiskCache {
+    /// The longest tag accepted, in UTF-8 bytes.
+    public static let maxTagBytes = 4096
+
     /// Stores `value` under `key`, replacing any entry with that key, evicting the least recently
     /// read entries while the budget would be exceeded.
     /// - Parameters:
@@ -17,6 +20,9 @@ extension DiskCache {
     ///   even when the cache is empty; ``LMDBError`` for I/O failures
     public func put(_ value: UnsafeRawBufferPointer, forKey key: String, expiresAt: Int64? = nil, tags: [String] = []) throws {
         let now = configuration.clock.now()
+        if let long = tags.first(where: { $0.utf8.count > Self.maxTagBytes }) {
+            throw DiskCacheError(description: "a tag of \(long.utf8.count) bytes is longer than \(Self.maxTagBytes)")
+        }
         let record = EntryRecord.encode(key: key, value: value, createdAt: now, expiresAt: expiresAt ?? .max, tags: tags)
         guard record.count <= configuration.byteBudget else {
             throw DiskCacheError(description: "a record of \(record.count) bytes exceeds the budget of \(configuration.byteBudget)")
@@ -40,8 +46,12 @@ extension DiskCache {
                 return
             } catch let error as LMDBError where error.isMapFull {
                 metrics.record(.mapFull)
-                let freed = try lmdb.write { txn in try evictForSpace(needed: record.count, txn) }
-                if freed == 0 || attempt >= 16 {
+                lmdb.clearStaleReaders()  // a killed process's reader slot pins freed pages
+                let freed = (try? lmdb.write { txn in try evictForSpace(needed: record.count, txn) }) ?? 0
+                // LMDB reuses the pages a transaction frees only two transactions later: commit a
+                // no-op so the retry can use them.
+                try? lmdb.write { txn in try Meta.setBytes(txn, try Meta.bytes(txn)) }
+                if freed == 0 || attempt >= 3 {
                     throw DiskCacheError(description: "a record of \(record.count) bytes does not fit the map of \(configuration.mapSize) bytes")
                 }
             }
@@ -80,7 +90,16 @@ extension DiskCache {
                     return true
                 }
             }
-            let removed = try removeEntries(hashes, txn)
+            // Only entries that carry the tag (or whose record no longer decodes): an index entry
+            // can outlive its record's tags (a corrupt record deleted, then the key stored again).
+            let carrying = try hashes.filter { hash in
+                try KeyHash.bytes(hash).withUnsafeBytes { k in
+                    guard let bytes = try txn.get(lmdb.entries, k) else { return false }
+                    guard let record = try? EntryRecord.decode(bytes) else { return true }
+                    return record.tags.contains { KeyHash.tagKey($0) == tagKey }
+                }
+            }
+            let removed = try removeEntries(carrying, txn)
             // Duplicates left by entries that were corrupt or replaced without this tag.
             _ = try tagKey.withUnsafeBytes { try txn.delete(lmdb.tags, $0) }
             return removed
@@ -120,7 +139,7 @@ extension DiskCache {
             for tag in Set(tags) {
                 try KeyHash.tagKey(tag).withUnsafeBytes { try txn.put(lmdb.tags, $0, k, flags: MDB_NODUPDATA) }
             }
-            if let expiresAt {
+            if let expiresAt, expiresAt != .max {
                 try KeyHash.timeKey(expiresAt, hash).withUnsafeBytes { try txn.put(lmdb.expiry, $0, UnsafeRawBufferPointer(start: nil, count: 0)) }
             }
             try setAccess(hash, seconds: now / 1_000_000, txn)
@@ -194,11 +213,14 @@ extension DiskCache {
         }
         guard let oldest else { return nil }
         guard let size = try removeEntry(oldest, txn) else {
-            // An access-order key without its entry: drop it and report progress.
+            // An access-order key without its entry: drop it (copied: the cursor's key points into
+            // the map, valid only until an update) and report progress.
+            var stale: [UInt8] = []
             try txn.scan(lmdb.lru) { key, _ in
-                _ = try txn.delete(lmdb.lru, key)
+                stale = Array(key)
                 return false
             }
+            _ = try stale.withUnsafeBytes { try txn.delete(lmdb.lru, $0) }
             return 0
         }
         metrics.record(.eviction)

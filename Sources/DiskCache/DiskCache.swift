@@ -1,3 +1,4 @@
+import CLMDB
 import Dispatch
 import Foundation
 import Logging
@@ -34,30 +35,58 @@ public final class DiskCache: Sendable {
 
     /// Opens or creates the cache.
     /// - Parameter configuration: where and how
-    /// - Throws: only when even a fresh, empty cache cannot be created at the path (permissions,
-    ///   disk full); a damaged or incompatible file is moved aside instead
+    /// - Throws: when the environment cannot be opened for a reason that is not damage (permissions,
+    ///   a map size the system refuses, LMDB's reader table full, another process's incompatible
+    ///   map size): those files are left alone. A damaged or incompatible file, or one whose
+    ///   previous open check never finished (it crashed the process), is moved aside instead.
     public init(configuration: DiskCacheConfiguration) throws {
         self.configuration = configuration
         metrics = DiskCacheMetrics(name: configuration.name, factory: configuration.metricsFactory)
         let logger = configuration.logger
-        do {
-            lmdb = try Self.openChecked(configuration)
-            movedAsidePath = nil
-        } catch {
+        let marker = configuration.path + "/open-check.marker"
+        func moveAside(_ reason: String) throws -> String {
             let aside = configuration.path + ".corrupt-\(configuration.clock.now() / 1_000_000)-\(UInt32.random(in: 0...UInt32.max))"
             logger.error("disk cache unusable, moving it aside and starting empty", metadata: [
-                "path": "\(configuration.path)", "moved_to": "\(aside)", "error": "\(error)",
+                "path": "\(configuration.path)", "moved_to": "\(aside)", "reason": "\(reason)",
             ])
             try FileManager.default.moveItem(atPath: configuration.path, toPath: aside)
-            lmdb = try Self.openChecked(configuration)
-            movedAsidePath = aside
+            return aside
         }
+        var aside: String?
+        // The marker counts opens whose check never finished. One may be a process killed while
+        // opening; three in a row mean the check dies on a damaged page: do not walk that file
+        // again, or every restart would crash the same way.
+        let unfinished = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap { Int($0) } ?? 0
+        if unfinished >= Self.unfinishedChecksBeforeMovingAside {
+            aside = try moveAside("\(unfinished) opens in a row died checking the file")
+        }
+        do {
+            lmdb = try Self.openChecked(configuration, marker: marker, unfinished: aside == nil ? unfinished : 0)
+        } catch where aside == nil && Self.isDamage(error) {
+            aside = try moveAside("\(error)")
+            lmdb = try Self.openChecked(configuration, marker: marker, unfinished: 0)
+        }
+        movedAsidePath = aside
+    }
+
+    /// Whether an open failure means the files are damaged or of another format (rather than,
+    /// say, permissions or resources, which moving the files aside would not cure).
+    static let unfinishedChecksBeforeMovingAside = 3
+
+    static func isDamage(_ error: any Error) -> Bool {
+        if error is OpenProblem { return true }
+        guard let lmdb = error as? LMDBError else { return false }
+        return [MDB_INVALID, MDB_CORRUPTED, MDB_PAGE_NOTFOUND, MDB_VERSION_MISMATCH, MDB_PANIC, MDB_BAD_TXN].contains(lmdb.code)
     }
 
     /// Opens the environment and checks it: format version, and every index walked once (a
     /// damaged B-tree page is reported by LMDB here rather than later).
-    private static func openChecked(_ configuration: DiskCacheConfiguration) throws -> LMDBEnvironment {
+    private static func openChecked(_ configuration: DiskCacheConfiguration, marker: String, unfinished: Int) throws -> LMDBEnvironment {
         try FileManager.default.createDirectory(atPath: configuration.path, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: marker, contents: Data(String(unfinished + 1).utf8)) else {
+            throw DiskCacheError(description: "cannot write in \(configuration.path)")
+        }
+        defer { try? FileManager.default.removeItem(atPath: marker) }
         let lmdb = try LMDBEnvironment(
             path: configuration.path, mapSize: configuration.mapSize, flags: configuration.durability.flags)
         try lmdb.write { txn in
@@ -117,7 +146,19 @@ public final class DiskCache: Sendable {
         if let corrupt {
             configuration.logger.warning("corrupt disk cache entry, deleting it", metadata: ["key": "\(key)", "problem": "\(corrupt)"])
             metrics.record(.corruptEntry)
-            _ = try lmdb.write { txn in try removeEntries([hash], txn) }
+            do {
+                _ = try lmdb.write { txn in
+                    // Only if it is still the corrupt record: a writer may have replaced it meanwhile.
+                    let stillCorrupt = try hashKey.withUnsafeBytes { k in
+                        try txn.get(lmdb.entries, k).map { bytes in
+                            (try? EntryRecord.decode(bytes).verifyValue(in: bytes)) == nil
+                        } ?? false
+                    }
+                    return stillCorrupt ? try removeEntries([hash], txn) : 0
+                }
+            } catch {
+                configuration.logger.error("could not delete a corrupt disk cache entry", metadata: ["key": "\(key)", "error": "\(error)"])
+            }
         }
         metrics.record(result == nil ? .miss : .hit)
         if result != nil { recordAccess(hash, at: now) }

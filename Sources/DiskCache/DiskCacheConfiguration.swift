@@ -11,8 +11,9 @@ import Glibc
 /// in the operating system's page cache the moment `put` returns.
 public enum Durability: Sendable {
     /// `MDB_NOSYNC`: no flush at commit. An OS crash or power loss may lose recent commits and, as
-    /// LMDB's documentation warns, may leave the file inconsistent — this cache then moves the file
-    /// aside at the next open and starts empty.
+    /// LMDB's documentation warns, may leave the file inconsistent. The next open moves such a file
+    /// aside when LMDB or the check at open notices; damage that neither notices can go unseen
+    /// until a read meets it (a record that fails its checksums is still never returned).
     case none
     /// `MDB_NOMETASYNC`: data pages are flushed at commit, the meta page lazily. An OS crash may
     /// lose the last transaction; the file stays consistent.

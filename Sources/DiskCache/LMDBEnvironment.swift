@@ -95,6 +95,12 @@ final class LMDBEnvironment: @unchecked Sendable {
         return result
     }
 
+    /// Releases reader slots held by processes that died (they pin pages that could be reused).
+    func clearStaleReaders() {
+        var dead: Int32 = 0
+        _ = mdb_reader_check(env, &dead)
+    }
+
     /// Flushes the data to disk (for `.none` and `.eventual` durability).
     func sync() throws(LMDBError) { try check(mdb_env_sync(env, 1), "sync") }
 

@@ -55,7 +55,10 @@ public final class Projector: Service, Sendable {
         let name = self.name
         return try await writer.write { connection in
             let result = try connection.query("SELECT position FROM projector_checkpoints WHERE projector = ?", [.string(name)])
-            guard result.rowCount > 0, case .int(let position) = result.row(0)[0] else { return 0 }
+            guard result.rowCount > 0 else { return 0 }
+            guard case .int(let position) = result.row(0)[0] else {
+                throw EventStoreError(.inconsistentLog, "checkpoint of projector \(name) is not an integer: \(result.row(0)[0])")
+            }
             return position
         }
     }
@@ -63,8 +66,12 @@ public final class Projector: Service, Sendable {
     /// Applies events until the task is cancelled or the service group shuts down.
     public func run() async throws {
         try await setUp()
-        try await cancelWhenGracefulShutdown {
-            try await self.apply(until: nil)
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await self.apply(until: nil)
+            }
+        } catch is CancellationError where Task.isCancelled {
+            // Shut down mid-read or mid-commit: the open batch rolled back, the checkpoint stands.
         }
     }
 
@@ -79,6 +86,10 @@ public final class Projector: Service, Sendable {
     /// Applies batches from the checkpoint on, until `target` (or forever when `nil`).
     func apply(until target: Int64?) async throws {
         var position = try await checkpoint()
+        let end = try await log.lastPosition()
+        guard position <= end else {
+            throw EventStoreError(.inconsistentLog, "projector \(name) has applied up to \(position), the log ends at \(end)")
+        }
         if let target, position >= target { return }
         var iterator = log.subscribe(from: position + 1, batchSize: batchSize).makeAsyncIterator()
         while let batch = try await iterator.nextBatch(maxCount: batchSize) {
@@ -91,9 +102,18 @@ public final class Projector: Service, Sendable {
     /// Applies one batch and stores its last position, in one transaction.
     func commit(_ events: [RecordedEvent]) async throws -> Int64 {
         let name = self.name, projections = self.projections
-        guard let last = events.last?.position else { return 0 }
+        guard let first = events.first?.position, let last = events.last?.position else {
+            preconditionFailure("a subscription batch holds at least one event")
+        }
         try await writer.write { connection in
             try connection.transaction {
+                // Another projector with this name (or a concurrent catchUp) must not apply these
+                // events a second time: the batch must start right after the stored checkpoint.
+                let stored = try connection.query("SELECT position FROM projector_checkpoints WHERE projector = ?", [.string(name)])
+                let checkpoint: Int64 = if stored.rowCount > 0, case .int(let p) = stored.row(0)[0] { p } else { 0 }
+                guard checkpoint == first - 1 else {
+                    throw EventStoreError(.inconsistentLog, "projector \(name): batch from \(first) after checkpoint \(checkpoint)")
+                }
                 for projection in projections {
                     let relevant = events.filter { projection.eventTypes.contains($0.type) }
                     if relevant.isEmpty { continue }

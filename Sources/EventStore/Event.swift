@@ -88,6 +88,9 @@ public struct EventStoreError: Error, Sendable, Equatable, CustomStringConvertib
         case tooLarge
         /// The input cannot be used (an empty append, `.exact` below 1, an empty type).
         case invalidArgument
+        /// The log contradicts its guarantees (a gap in positions), or a reader's position is ahead
+        /// of the log (e.g. a checkpoint kept from another log file).
+        case inconsistentLog
     }
 
     /// The kind of failure.

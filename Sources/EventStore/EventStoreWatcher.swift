@@ -1,3 +1,4 @@
+import Logging
 import ServiceLifecycle
 
 /// Notices commits made by other processes on the same log and wakes this process's subscribers,
@@ -8,21 +9,32 @@ public struct EventStoreWatcher: Service {
     private let lastPosition: @Sendable () async throws -> Int64
     private let signal: ChangeSignal
     private let interval: Duration
+    private let logger: Logger
 
     /// Creates the watcher.
     /// - Parameters:
     ///   - store: the store whose subscribers to wake
     ///   - interval: how often to look (default 20 ms, so other processes' events arrive within
     ///     about that much plus a read)
-    public init(store: SQLiteEventStore, interval: Duration = .milliseconds(20)) {
+    ///   - logger: where failed looks are reported
+    public init(
+        store: SQLiteEventStore, interval: Duration = .milliseconds(20),
+        logger: Logger = Logger(label: "swift-analytics-cache.event-watcher")
+    ) {
         lastPosition = { try await store.lastPosition() }
         signal = store.changes
         self.interval = interval
+        self.logger = logger
     }
 
     /// Polls until cancelled or shut down gracefully.
     public func run() async throws {
-        let first = try await lastPosition()
+        let first: Int64
+        do {
+            first = try await lastPosition()
+        } catch is CancellationError where Task.isCancelled {
+            return
+        }
         // Commits made before that first look were never compared with anything: a subscriber that
         // read the log before them may be waiting. Wake everyone once (a spurious wake-up only costs
         // a read of the log).
@@ -39,6 +51,7 @@ public struct EventStoreWatcher: Service {
                     }
                 } catch {
                     if Task.isCancelled { return }
+                    logger.warning("could not read the event log's last position", metadata: ["error": "\(error)"])
                 }
             }
         }

@@ -63,14 +63,19 @@ public struct EventSubscription: AsyncSequence, Sendable {
                 }
                 // The generation is read before the log, so a commit in between wakes the wait.
                 let seen = subscription.signal.generation
-                let events = try await subscription.read(next, subscription.batchSize)
+                let events: [RecordedEvent]
+                do {
+                    events = try await subscription.read(next, subscription.batchSize)
+                } catch is CancellationError where Task.isCancelled {
+                    return nil  // the documented end of iteration, whichever layer noticed first
+                }
                 if events.isEmpty {
                     await subscription.signal.wait(after: seen)
                     continue
                 }
                 // The log must continue exactly where this subscription stands.
                 guard events.first?.position == next else {
-                    throw EventStoreError(.invalidArgument, "log read from \(next) returned position \(events.first?.position ?? 0)")
+                    throw EventStoreError(.inconsistentLog, "log read from \(next) returned position \(events.first?.position ?? 0)")
                 }
                 buffer = events
                 index = 0

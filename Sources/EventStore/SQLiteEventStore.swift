@@ -44,7 +44,8 @@ public final class SQLiteEventStore: EventLog {
     ///   - configuration: limits and timeouts
     public init(path: String, configuration: Configuration = Configuration()) throws {
         var config = GRDB.Configuration()
-        config.busyMode = .timeout(TimeInterval(configuration.busyTimeout.components.seconds))
+        let busy = configuration.busyTimeout.components
+        config.busyMode = .timeout(TimeInterval(busy.seconds) + TimeInterval(busy.attoseconds) / 1e18)
         pool = try DatabasePool(path: path, configuration: config)
         self.configuration = configuration
         try pool.write { db in

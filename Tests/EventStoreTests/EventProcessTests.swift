@@ -29,6 +29,10 @@ import Glibc
             process.standardError = FileHandle.nullDevice
             output = pipe.fileHandleForReading
             try process.run()
+            // A bound against a test hanging on a child that never writes: killed after 120 s, the
+            // child's pipe ends and every blocking read returns.
+            let pid = process.processIdentifier
+            DispatchQueue.global().asyncAfter(deadline: .now() + 120) { _ = Glibc.kill(pid, SIGKILL) }
         }
 
         /// Reads until `count` lines have arrived, a line says `until`, or the child ended; returns
@@ -89,7 +93,7 @@ import Glibc
         try await withTimeLimit(.seconds(30), "delivery of another process's events") {
           try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await watcher.run() }
-            // The subscriber is waiting (caught up) before the other process starts.
+            // The subscriber catches up (empty log beyond position 1) while the other process starts.
             var iterator = log.subscribe(from: 2).makeAsyncIterator()
             var child = try Child(["append", path, "0", "3", "20"])
             var received: [RecordedEvent] = []

@@ -109,7 +109,8 @@ final class SharedCount: Sendable {
         let log = try store(dir, batch: 7)  // small batches: many catch-up reads, a slow reader re-reads the log
         let total: Int64 = 1500
         let appended = SharedCount()
-        try await withThrowingTaskGroup(of: Void.self) { group in
+        try await withTimeLimit(.seconds(60), "the subscriptions") {
+          try await withThrowingTaskGroup(of: Void.self) { group in
             for writer in 0..<2 {
                 group.addTask {
                     var random = SeededRandom(seed: UInt64(writer + 1))
@@ -131,7 +132,10 @@ final class SharedCount: Sendable {
                 let slow = subscriber % 2 == 1
                 let startSeed = random.next()
                 group.addTask {
-                    while appended.value < waitFor { await Task.yield() }
+                    while appended.value < waitFor {
+                        try Task.checkCancellation()
+                        await Task.yield()
+                    }
                     let last = try await log.lastPosition()
                     let start = last == 0 ? 1 : 1 + Int64(startSeed % UInt64(last))
                     var expected = start
@@ -146,6 +150,7 @@ final class SharedCount: Sendable {
                 }
             }
             try await group.waitForAll()
+          }
         }
     }
 }
