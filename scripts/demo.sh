@@ -27,3 +27,14 @@ echo "demo: revenue by ship month in 1995 as CSV"
          count(*) AS lines
   FROM lineitem WHERE l_shipdate >= DATE '1995-01-01' AND l_shipdate < DATE '1996-01-01'
   GROUP BY ALL ORDER BY month"
+echo
+echo "demo: the same months as an Arrow IPC stream (the cache's stored form), read back by pyarrow"
+"$bin" query --database "$db" --read-only --format arrow --sql "
+  SELECT date_trunc('month', l_shipdate) AS month, sum(l_extendedprice * (1 - l_discount)) AS revenue,
+         count(*) AS lines
+  FROM lineitem WHERE l_shipdate >= DATE '1995-01-01' AND l_shipdate < DATE '1996-01-01'
+  GROUP BY ALL ORDER BY month" > "$dir/months.arrows"
+echo "$(wc -c < "$dir/months.arrows") bytes in $dir/months.arrows"
+if [ -x "$root/.venv/bin/python" ]; then
+  "$root/.venv/bin/python" -c "import sys, pyarrow.ipc as ipc; print(ipc.open_stream(open(sys.argv[1], 'rb')).read_all())" "$dir/months.arrows"
+fi
