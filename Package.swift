@@ -118,7 +118,8 @@ let package = Package(
         .testTarget(
             name: "EventStoreTests",
             dependencies: ["EventStore", "EventProjection", "DuckDBClient", "EventWorkload", "event-store-child", "TestSupport",
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // The crash test's workload, and the child process that runs it until it is killed.
         .target(name: "CrashWorkload", path: "Tests/CrashWorkload"),

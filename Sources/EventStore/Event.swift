@@ -88,6 +88,9 @@ public struct EventStoreError: Error, Sendable, Equatable, CustomStringConvertib
         case tooLarge
         /// The input cannot be used (an empty append, `.exact` below 1, an empty type).
         case invalidArgument
+        /// Another connection (or process) held the log's write lock longer than the busy timeout;
+        /// nothing was written, and the append may be retried.
+        case busy
         /// The log contradicts its guarantees (a gap in positions), or a reader's position is ahead
         /// of the log (e.g. a checkpoint kept from another log file).
         case inconsistentLog

@@ -69,15 +69,32 @@ public final class SQLiteEventStore: EventLog {
 
     public func append(_ events: [NewEvent], to aggregate: AggregateID, expectedVersion: ExpectedVersion) async throws -> [RecordedEvent] {
         try validate(events, aggregate, expectedVersion)
-        let recorded = try await pool.write { db in try self.insert(events, aggregate, expectedVersion, db) }
+        let recorded = try await Self.mappingBusy { try await pool.write { db in try self.insert(events, aggregate, expectedVersion, db) } }
         changes.signal()
         return recorded
+    }
+
+    /// Turns SQLite's "database is locked" after the busy timeout into ``EventStoreError/Kind/busy``.
+    static func mappingBusy<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+            throw EventStoreError(.busy, "the event log's write lock stayed taken past the busy timeout: \(error.message ?? "SQLITE_BUSY")")
+        }
+    }
+
+    static func mappingBusy<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_BUSY {
+            throw EventStoreError(.busy, "the event log's write lock stayed taken past the busy timeout: \(error.message ?? "SQLITE_BUSY")")
+        }
     }
 
     /// The same append, blocking the calling thread (for processes without an async context).
     public func appendSync(_ events: [NewEvent], to aggregate: AggregateID, expectedVersion: ExpectedVersion) throws -> [RecordedEvent] {
         try validate(events, aggregate, expectedVersion)
-        let recorded = try pool.write { db in try self.insert(events, aggregate, expectedVersion, db) }
+        let recorded = try Self.mappingBusy { try pool.write { db in try self.insert(events, aggregate, expectedVersion, db) } }
         changes.signal()
         return recorded
     }

@@ -1,5 +1,6 @@
 import EventStore
 import Foundation
+import GRDB
 import Synchronization
 import Testing
 import TestSupport
@@ -101,6 +102,26 @@ final class SharedCount: Sendable {
         }
         #expect(try await log.lastPosition() == 1)
         #expect(try await log.read(aggregate: a).count == 1)
+    }
+
+    @Test func aWriteLockHeldPastTheTimeoutIsABusyErrorAndWritesNothing() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let path = dir.appendingPathComponent("events.sqlite").path
+        let log = try SQLiteEventStore(path: path, configuration: .init(busyTimeout: .milliseconds(200)))
+        // Another connection (as another process would) takes the write lock and keeps it.
+        var holding = Configuration()
+        holding.allowsUnsafeTransactions = true  // the point: a transaction left open across accesses
+        let other = try DatabaseQueue(path: path, configuration: holding)
+        try await other.writeWithoutTransaction { db in try db.execute(sql: "BEGIN IMMEDIATE") }
+        let error = await #expect(throws: EventStoreError.self) {
+            try await log.append([event()], to: AggregateID(type: "a", id: "1"), expectedVersion: .any)
+        }
+        #expect(error?.kind == .busy)
+        try await other.writeWithoutTransaction { db in try db.execute(sql: "ROLLBACK") }
+        #expect(try await log.lastPosition() == 0)
+        _ = try await log.append([event()], to: AggregateID(type: "a", id: "1"), expectedVersion: .any)
+        #expect(try await log.lastPosition() == 1)
     }
 
     @Test func subscriptionsStartedDuringAppendsSeeEveryLaterEventOnceInOrder() async throws {
