@@ -62,11 +62,26 @@ public struct ArrowIPCWriter: Sendable {
 
     /// Produces each message as a closure that appends it to a buffer.
     private func writeMessages(_ result: QueryResult, _ emit: ((inout [UInt8]) -> Void) throws -> Void) throws {
-        let schema = Self.schemaMetadata(result)
-        try emit { Self.appendMessage(metadata: schema, bodyLength: 0, to: &$0) }
+        // Everything that can fail is checked before the first byte goes out, so a sink never
+        // receives the start of a stream that then stops.
+        for column in result.columns {
+            if case .interval(let values) = column.values {
+                for (row, interval) in values.enumerated() where interval.micros.multipliedReportingOverflow(by: 1000).overflow {
+                    throw ArchiveError(.outOfRange, "interval in row \(row) of \"\(column.name)\" overflows nanoseconds")
+                }
+            }
+        }
         var start = 0
+        var ends: [Int] = []
         while start < result.rowCount {
             let end = try batchEnd(result, from: start)
+            ends.append(end)
+            start = end
+        }
+        let schema = Self.schemaMetadata(result)
+        try emit { Self.appendMessage(metadata: schema, bodyLength: 0, to: &$0) }
+        start = 0
+        for end in ends {
             let batch = try RecordBatchPlan(result, rows: start..<end)
             try emit { out in
                 Self.appendMessage(metadata: batch.metadata, bodyLength: batch.bodyLength, to: &out)

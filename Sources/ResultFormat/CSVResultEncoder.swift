@@ -67,7 +67,8 @@ public struct CSVResultEncoder: Sendable {
                     default:
                         scratch.removeAll(keepingCapacity: true)
                         try TextEncoding.appendPlain(column, row: row, timestampSeparator: UInt8(ascii: " "), to: &scratch)
-                        scratch.withUnsafeBytes { Self.appendField($0, forceQuotes: false, to: &out) }
+                        // An empty blob is `""`, apart from NULL's empty field.
+                        scratch.withUnsafeBytes { Self.appendField($0, forceQuotes: scratch.isEmpty, to: &out) }
                     }
                 }
                 out.append(contentsOf: lineTerminator)

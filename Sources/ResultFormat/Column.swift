@@ -15,8 +15,10 @@ public struct Column: Sendable, Equatable {
     ///   - type: its logical type
     ///   - values: the values
     ///   - validity: the null rows, or `nil` when there are none (a bitmap without nulls is dropped)
-    /// - Precondition: `validity`, when given, covers exactly `values.count` rows.
+    /// - Precondition: `values` is the storage ``ColumnType`` documents for `type`, and
+    ///   `validity`, when given, covers exactly `values.count` rows.
     public init(name: String, type: ColumnType, values: ColumnValues, validity: Validity? = nil) {
+        precondition(values.canStore(type), "\(type.sqlName) is not stored as \(values.kindName)")
         precondition(validity.map { $0.count == values.count } ?? true, "validity does not match values")
         self.name = name
         self.type = type

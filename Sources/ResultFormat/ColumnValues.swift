@@ -122,3 +122,39 @@ public enum ColumnValues: Sendable, Equatable {
         }
     }
 }
+
+extension ColumnValues {
+    /// Whether these values are the storage ``ColumnType`` documents for `type`.
+    public func canStore(_ type: ColumnType) -> Bool {
+        switch (self, type) {
+        case (.boolean, .boolean), (.int8, .int8), (.int16, .int16), (.int32, .int32), (.int32, .date),
+             (.int64, .int64), (.int64, .time), (.int64, .timestamp), (.int64, .timestampTZ),
+             (.uint8, .uint8), (.uint16, .uint16), (.uint32, .uint32), (.uint64, .uint64), (.float, .float),
+             (.double, .double), (.double, .hugeint), (.double, .uhugeint), (.double, .decimal),
+             (.utf8, .varchar), (.utf8, .uuid), (.utf8, .enumeration), (.binary, .blob), (.interval, .interval):
+            true
+        default:
+            false
+        }
+    }
+
+    /// The storage's name, for messages.
+    var kindName: String {
+        switch self {
+        case .boolean: "booleans"
+        case .int8: "Int8"
+        case .int16: "Int16"
+        case .int32: "Int32"
+        case .int64: "Int64"
+        case .uint8: "UInt8"
+        case .uint16: "UInt16"
+        case .uint32: "UInt32"
+        case .uint64: "UInt64"
+        case .float: "Float"
+        case .double: "Double"
+        case .utf8: "UTF-8 strings"
+        case .binary: "bytes"
+        case .interval: "intervals"
+        }
+    }
+}

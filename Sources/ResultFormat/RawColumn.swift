@@ -46,11 +46,18 @@ struct RawColumn {
 
     @inline(__always)
     func interval(_ row: Int) -> Interval {
-        let at = row &* 16
-        let months = values.loadUnaligned(fromByteOffset: at, as: Int32.self)
-        let days = values.loadUnaligned(fromByteOffset: at + 4, as: Int32.self)
-        let last = values.loadUnaligned(fromByteOffset: at + 8, as: Int64.self)
-        return Interval(months: months, days: days, micros: intervals == .nanos ? last / 1000 : last)
+        switch intervals {
+        case .nanos:
+            // Arrow's month_day_nano: int32 months, int32 days, int64 nanoseconds, little-endian.
+            let at = row &* 16
+            let months = values.loadUnaligned(fromByteOffset: at, as: Int32.self)
+            let days = values.loadUnaligned(fromByteOffset: at + 4, as: Int32.self)
+            let nanos = values.loadUnaligned(fromByteOffset: at + 8, as: Int64.self)
+            return Interval(months: months, days: days, micros: nanos / 1000)
+        case .micros:
+            // A Swift `[Interval]`: whatever layout the compiler chose.
+            return values.loadUnaligned(fromByteOffset: row &* MemoryLayout<Interval>.stride, as: Interval.self)
+        }
     }
 
     /// The bytes of variable-length value `row`, after checking its offsets.

@@ -45,14 +45,6 @@ struct RecordBatchPlan {
         b.add(bufferVector, slot: Arrow.Slot.batchBuffers)
         let batch = b.endTable()
         metadata = ArrowIPCWriter.message(&b, header: .recordBatch, table: batch, bodyLength: position)
-        // Intervals are checked here, before any byte is written.
-        for column in result.columns {
-            if case .interval(let values) = column.values {
-                for row in rows where values[row].micros.multipliedReportingOverflow(by: 1000).overflow {
-                    throw ArchiveError(.outOfRange, "interval in row \(row) of \"\(column.name)\" overflows nanoseconds")
-                }
-            }
-        }
     }
 
     /// Appends the body: every buffer at its planned offset, zero padding between.
@@ -85,8 +77,12 @@ struct RecordBatchPlan {
             case .double(let v): raw(v)
             case .interval(let v):
                 // Checked in init: `micros * 1000` does not overflow.
-                let converted = v[rows].map { ArrowInterval(months: $0.months, days: $0.days, nanos: $0.micros &* 1000) }
-                converted.withUnsafeBytes { out.append(contentsOf: $0) }
+                // Arrow's month_day_nano, field by field (no reliance on a Swift struct's layout).
+                for interval in v[rows] {
+                    ArrowIPCWriter.appendLittleEndian(interval.months, to: &out)
+                    ArrowIPCWriter.appendLittleEndian(interval.days, to: &out)
+                    ArrowIPCWriter.appendLittleEndian(interval.micros &* 1000, to: &out)
+                }
             case .utf8(let v), .binary(let v):
                 let base = v.offsets[rows.lowerBound]
                 let offsets = v.offsets[rows.lowerBound...rows.upperBound].map { Int32(truncatingIfNeeded: $0 - base) }
@@ -113,13 +109,6 @@ struct RecordBatchPlan {
         }
         if bit > 0 { out.append(byte) }
     }
-}
-
-/// Arrow's month-day-nano interval as it lies in a buffer (16 bytes, little-endian).
-struct ArrowInterval {
-    var months: Int32
-    var days: Int32
-    var nanos: Int64
 }
 
 extension ColumnValues {

@@ -82,8 +82,20 @@ enum StreamParser {
             throw ArchiveError(.unsupported, "big-endian data")
         }
         var fields: [ArchivedField] = []
+        // FlatBuffers lets many entries point at one table: a small schema could name a huge string
+        // for every one of many fields. Decoded bytes and visited metadata pairs may not exceed what
+        // distinct tables could hold, which keeps opening O(metadata).
+        let budget = schema.buffer.count
+        var decoded = 0
+        func spend(_ bytes: Int) throws {
+            decoded += bytes
+            guard decoded <= budget else {
+                throw ArchiveError(.malformedMetadata, "the schema decodes to more than its \(budget) bytes (shared tables)")
+            }
+        }
         for field in try schema.tables(Arrow.Slot.schemaFields) {
             let name = try field.string(Arrow.Slot.fieldName) ?? ""
+            try spend(8 + name.utf8.count)
             guard try !field.has(Arrow.Slot.fieldDictionary) else {
                 throw ArchiveError(.unsupported, "column \"\(name)\" is dictionary-encoded")
             }
@@ -92,8 +104,11 @@ enum StreamParser {
             }
             var duckDBType: String?
             for pair in try field.tables(Arrow.Slot.fieldMetadata) {
-                if try pair.string(Arrow.Slot.key) == Arrow.duckDBTypeKey {
+                let key = try pair.string(Arrow.Slot.key) ?? ""
+                try spend(8 + key.utf8.count)
+                if key == Arrow.duckDBTypeKey {
                     duckDBType = try pair.string(Arrow.Slot.value)
+                    try spend(duckDBType?.utf8.count ?? 0)
                 }
             }
             let typeID: UInt8 = try field.scalar(Arrow.Slot.fieldTypeType, default: 0)

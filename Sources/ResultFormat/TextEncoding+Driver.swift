@@ -14,17 +14,23 @@ extension TextEncoding {
 
     static func encode(_ archive: ArchivedResult, bytesPerValue: Int, _ loop: Loop) throws -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(16 + archive.rowCount * max(1, archive.columnCount) * bytesPerValue)
+        // Clamped: the sizes come from the archive, which may claim far more than it holds.
+        out.reserveCapacity(min(1 << 26, 16 + archive.rowCount.multipliedReportingOverflow(by: max(1, archive.columnCount) * bytesPerValue).partialValue.magnitude.clampedToInt))
         try archive.withRawBatches { try loop($0, &out, .max) { _ in } }
         return out
     }
 
     static func write(_ archive: ArchivedResult, chunkSize: Int, to sink: ([UInt8]) throws -> Void, _ loop: Loop) throws {
         var out: [UInt8] = []
-        out.reserveCapacity(chunkSize + 4096)
+        out.reserveCapacity(min(1 << 26, chunkSize) + 4096)
         try withoutActuallyEscaping(sink) { sink in
             try archive.withRawBatches { try loop($0, &out, chunkSize, sink) }
         }
         if !out.isEmpty { try sink(out) }
     }
+}
+
+extension UInt {
+    /// The value as an `Int`, `Int.max` when it does not fit.
+    var clampedToInt: Int { self > UInt(Int.max) ? Int.max : Int(self) }
 }

@@ -198,3 +198,46 @@ import Testing
         }
     }
 }
+
+/// Cases found by reviewing the Arrow code.
+@Suite struct ArchiveReviewTests {
+    @Test func fieldsSharingOneHugeNameAreRejectedInsteadOfDecodedOverAndOver() throws {
+        // Build the field after its type table (children before parents).
+        var c = FlatBufferBuilder()
+        let cName = c.createString(String(repeating: "n", count: 4000))
+        c.startTable()
+        let cType = c.endTable()
+        c.startTable()
+        c.add(cName, slot: Arrow.Slot.fieldName)
+        c.add(Arrow.TypeID.bool.rawValue, slot: Arrow.Slot.fieldTypeType, default: 0)
+        c.add(cType, slot: Arrow.Slot.fieldType)
+        let field = c.endTable()
+        let fields = c.createVector(Array(repeating: field, count: 2000))  // 2 000 entries, one table
+        c.startTable()
+        c.add(fields, slot: Arrow.Slot.schemaFields)
+        let schema = c.endTable()
+        let metadata = ArrowIPCWriter.message(&c, header: .schema, table: schema, bodyLength: 0)
+        var bytes: [UInt8] = []
+        ArrowIPCWriter.appendMessage(metadata: metadata, bodyLength: 0, to: &bytes)
+        let error = #expect(throws: ArchiveError.self) { try ArchivedResult(bytes: bytes) }
+        #expect(error?.kind == .malformedMetadata)
+    }
+
+    @Test func anEmptyBlobIsQuotedInCSVSoItDiffersFromNull() {
+        let result = QueryResult(columns: [
+            Column(name: "b", type: .blob, values: .binary(VariableLengthValues(offsets: [0, 0, 0, 1], bytes: [65])),
+                   validity: Validity([true, false, true])),
+        ], rowCount: 3)
+        #expect(String(decoding: CSVResultEncoder().encode(result), as: UTF8.self) == "b\r\n\"\"\r\n\r\nQQ==\r\n")
+    }
+
+    @Test func aWriterFailureHappensBeforeAnyByteReachesTheSink() throws {
+        let result = QueryResult(columns: [
+            Column(name: "i", type: .interval, values: .interval(
+                [Interval(months: 0, days: 0, micros: 1)] + Array(repeating: Interval(months: 0, days: 0, micros: .max), count: 1))),
+        ], rowCount: 2)
+        var received = 0
+        #expect(throws: ArchiveError.self) { try ArrowIPCWriter(maxRowsPerBatch: 1).write(result) { _ in received += 1 } }
+        #expect(received == 0)
+    }
+}
