@@ -5,6 +5,11 @@ func median(_ values: [Duration]) -> Duration {
     return sorted[sorted.count / 2]
 }
 
+func percentile(_ values: [Duration], _ p: Double) -> Duration {
+    let sorted = values.sorted()
+    return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
+}
+
 func seconds(_ d: Duration) -> Double {
     let (s, atto) = d.components
     return Double(s) + Double(atto) / 1e18

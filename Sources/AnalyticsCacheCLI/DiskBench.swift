@@ -101,9 +101,4 @@ struct DiskBench: AsyncParsableCommand {
     }
 }
 
-func percentile(_ values: [Duration], _ p: Double) -> Duration {
-    let sorted = values.sorted()
-    return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-}
-
 private func us(_ d: Duration) -> String { fmt(seconds(d) * 1e6, 1) }

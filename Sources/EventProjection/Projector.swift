@@ -53,14 +53,17 @@ public final class Projector: Service, Sendable {
     /// The last position applied (0 before the first batch).
     public func checkpoint() async throws -> Int64 {
         let name = self.name
-        return try await writer.write { connection in
-            let result = try connection.query("SELECT position FROM projector_checkpoints WHERE projector = ?", [.string(name)])
-            guard result.rowCount > 0 else { return 0 }
-            guard case .int(let position) = result.row(0)[0] else {
-                throw EventStoreError(.inconsistentLog, "checkpoint of projector \(name) is not an integer: \(result.row(0)[0])")
-            }
-            return position
+        return try await writer.write { try Self.storedCheckpoint(name, $0) }
+    }
+
+    /// The checkpoint stored for projector `name` (0 when there is none).
+    static func storedCheckpoint(_ name: String, _ connection: Connection) throws -> Int64 {
+        let result = try connection.query("SELECT position FROM projector_checkpoints WHERE projector = ?", [.string(name)])
+        guard result.rowCount > 0 else { return 0 }
+        guard case .int(let position) = result.row(0)[0] else {
+            throw EventStoreError(.inconsistentLog, "checkpoint of projector \(name) is not an integer: \(result.row(0)[0])")
         }
+        return position
     }
 
     /// Applies events until the task is cancelled or the service group shuts down.
@@ -109,8 +112,7 @@ public final class Projector: Service, Sendable {
             try connection.transaction {
                 // Another projector with this name (or a concurrent catchUp) must not apply these
                 // events a second time: the batch must start right after the stored checkpoint.
-                let stored = try connection.query("SELECT position FROM projector_checkpoints WHERE projector = ?", [.string(name)])
-                let checkpoint: Int64 = if stored.rowCount > 0, case .int(let p) = stored.row(0)[0] { p } else { 0 }
+                let checkpoint = try Self.storedCheckpoint(name, connection)
                 guard checkpoint == first - 1 else {
                     throw EventStoreError(.inconsistentLog, "projector \(name): batch from \(first) after checkpoint \(checkpoint)")
                 }

@@ -15,36 +15,13 @@ import Glibc
 ///
 /// `DISK_CACHE_CRASH_CYCLES` sets the number of kill cycles (default 20).
 @Suite struct CrashSafetyTests {
-    /// The child executable, next to the test bundle.
-    static var child: URL { TestSupport.builtExecutable(named: "disk-cache-crash-child") }
-
     /// Runs the child from operation `first`, kills it after it has reported `reports` operations,
     /// and returns the last operation it reported (after draining its output), or `first - 1`.
     func runChild(path: String, durability: String, first: Int, reports: Int) throws -> Int {
-        let process = Process()
-        process.executableURL = Self.child
-        process.arguments = [path, durability, String(first)]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let reader = out.fileHandleForReading
-        var text = ""
-        var seen = 0
-        while seen < reports {
-            let chunk = reader.availableData
-            if chunk.isEmpty { break }  // the child ended on its own (a failure)
-            text += String(decoding: chunk, as: UTF8.self)
-            seen = text.filter { $0 == "\n" }.count
-        }
-        kill(process.processIdentifier, SIGKILL)
-        // Lines written before the kill landed still count: drain them.
-        text += String(decoding: reader.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .uncaughtSignal, "the child must have been killed, not have failed")
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        // The last piece is empty when the output ended with a newline, or a half-written line.
-        let complete = lines.dropLast().compactMap { Int($0) }
+        var child = try ChildProcess("disk-cache-crash-child", [path, durability, String(first)])
+        _ = child.lines(atLeast: reports)
+        let complete = child.kill().map { Int($0) }
+        #expect(child.process.terminationReason == .uncaughtSignal, "the child must have been killed, not have failed")
         if let last = complete.last { #expect(complete == Array(first...last)) }
         return complete.last ?? first - 1
     }

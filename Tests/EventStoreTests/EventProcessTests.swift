@@ -15,47 +15,8 @@ import Glibc
 /// SIGKILLed at random moments; another process's appends reach this process's subscribers.
 @Suite struct EventProcessTests {
     /// A running `event-store-child`.
-    struct Child {
-        let process: Process
-        let output: FileHandle
-        var text = ""
-
-        init(_ arguments: [String]) throws {
-            process = Process()
-            process.executableURL = TestSupport.builtExecutable(named: "event-store-child")
-            process.arguments = arguments
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = FileHandle.nullDevice
-            output = pipe.fileHandleForReading
-            try process.run()
-            // A bound against a test hanging on a child that never writes: killed after 120 s, the
-            // child's pipe ends and every blocking read returns.
-            let pid = process.processIdentifier
-            DispatchQueue.global().asyncAfter(deadline: .now() + 120) { _ = Glibc.kill(pid, SIGKILL) }
-        }
-
-        /// Reads until `count` lines have arrived, a line says `until`, or the child ended; returns
-        /// the complete lines.
-        mutating func lines(atLeast count: Int, until: Int64? = nil) -> [Int64] {
-            while text.filter({ $0 == "\n" }).count < count {
-                if let until, complete.last == until { break }
-                let chunk = output.availableData
-                if chunk.isEmpty { break }
-                text += String(decoding: chunk, as: UTF8.self)
-            }
-            return complete
-        }
-
-        var complete: [Int64] { text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().compactMap { Int64($0) } }
-
-        /// SIGKILLs the child, drains what it wrote before dying, and returns all complete lines.
-        mutating func kill() -> [Int64] {
-            Glibc.kill(process.processIdentifier, SIGKILL)
-            text += String(decoding: output.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return complete
-        }
+    static func child(_ arguments: [String]) throws -> ChildProcess {
+        try ChildProcess("event-store-child", arguments)
     }
 
     @Test func aKilledAppenderLeavesOnlyWholeAppends() async throws {
@@ -65,7 +26,7 @@ import Glibc
         var random = SeededRandom(seed: 12)
         var nextBatch = 0
         for cycle in 0..<10 {
-            var child = try Child(["append", path, String(nextBatch), "5", "1000000"])
+            var child = try Self.child(["append", path, String(nextBatch), "5", "1000000"])
             _ = child.lines(atLeast: random.below(40))
             let reported = child.kill()
             let log = try SQLiteEventStore(path: path)
@@ -95,7 +56,7 @@ import Glibc
             group.addTask { try await watcher.run() }
             // The subscriber catches up (empty log beyond position 1) while the other process starts.
             var iterator = log.subscribe(from: 2).makeAsyncIterator()
-            var child = try Child(["append", path, "0", "3", "20"])
+            var child = try Self.child(["append", path, "0", "3", "20"])
             var received: [RecordedEvent] = []
             var delays: [Int64] = []
             while received.count < 60, let event = try await iterator.next() {
@@ -137,7 +98,7 @@ import Glibc
             }
             // Position 1 delivered: the subscriber is back to reading the log, then waiting.
             while first.value == 0 { await Task.yield() }
-            var child = try Child(["append", path, "0", "3", "10"])
+            var child = try Self.child(["append", path, "0", "3", "10"])
             _ = child.lines(atLeast: 10)
             child.process.waitUntilExit()
             group.addTask {
@@ -170,7 +131,7 @@ import Glibc
         var done = false
         while !done {
             cycles += 1
-            var child = try Child(["project", storePath, duckPath])
+            var child = try Self.child(["project", storePath, duckPath])
             let seen = child.lines(atLeast: cycles > 30 ? 1_000_000 : random.below(20), until: last)
             done = seen.last == last
             _ = child.kill()
