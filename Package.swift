@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "DiskCache", targets: ["DiskCache"]),
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "EventProjection", targets: ["EventProjection"]),
+        .library(name: "RemoteData", targets: ["RemoteData"]),
         .executable(name: "analytics-cache", targets: ["AnalyticsCacheCLI"]),
     ],
     dependencies: [
@@ -20,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // SHA-256 and HMAC for S3 request signing (RemoteData).
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
     ],
     targets: [
         // L1: the in-memory cache; no I/O, no dependency on the other layers.
@@ -65,6 +68,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Data versions of remote datasets (HTTP ETags, S3 listings, DuckLake snapshots).
+        .target(
+            name: "RemoteData",
+            dependencies: ["DuckDBClient", "ResultFormat", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // glibc's mallopt, for the executable's allocator tuning.
         .systemLibrary(name: "CMalloc"),
         .target(
@@ -90,6 +98,7 @@ let package = Package(
                 "EventProjection",
                 "EventStore",
                 "MemoryCache",
+                "RemoteData",
                 "ResultFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 // SQLite (WAL) as the disk cache benchmark's baseline.
@@ -109,6 +118,10 @@ let package = Package(
                 "DuckDBClient", "ResultFormat", "TestSupport",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
+        ),
+        .testTarget(
+            name: "RemoteDataTests",
+            dependencies: ["RemoteData", "DuckDBClient", "ResultFormat", "TestSupport"]
         ),
         .testTarget(name: "AnalyticsCacheCLITests", dependencies: ["AnalyticsCacheCLI", "TestSupport"]),
         .target(name: "EventWorkload", dependencies: ["EventStore", "EventProjection", "DuckDBClient"], path: "Tests/EventWorkload"),

@@ -2,14 +2,22 @@
 # Idempotent set-up for swift-analytics-cache on Debian: system packages, the Python peers the tests
 # compare against, and libduckdb (C API) in /usr/local. Safe to re-run; prints what it does.
 #
-#   DUCKDB_ARCHIVE=path/to/libduckdb-2.0.1-linux-x86_64.tar.xz  unpack this prebuilt archive
+#   DUCKDB_ARCHIVE=path/to/libduckdb-1.4.4-linux-x86_64.tar.xz  unpack this prebuilt archive
 #   (unset)                                                     build libduckdb from DuckDB's source
-#                                                               distribution on PyPI (~40 min, 2 cores)
+#                                                               distribution on PyPI (~25 min, 2 cores)
+#
+# DuckDB 1.4.4 is the long-term-support line, pinned because its official signed extension binaries
+# (httpfs, ducklake, …) are published on PyPI as wheels; the bootstrap installs those wheels into
+# .venv and `Database(extensions:)` loads them from there (.venv/duckdb_extensions).
 set -euo pipefail
 
-DUCKDB_VERSION=2.0.1
-DUCKDB_SDIST_SHA256=5b3f493140e35b75298ee0fc606d98e3065e8601e64fe81b09326de7a6fd68e0
-DUCKDB_COMMIT=8d78114e90a53823803660bf821f6073ac87da8c
+DUCKDB_VERSION=1.4.4
+DUCKDB_SDIST_SHA256=8bba52fd2acb67668a4615ee17ee51814124223de836d9e2fdcbc4c9021b3d3c
+# The sdist names no commit; 6ddac802ff is the source_id the official 1.4.4 reports.
+DUCKDB_GIT_DESCRIBE=v1.4.4-0-g6ddac802ff
+# DuckDB's signed extension binaries for 1.4.4, as PyPI wheels (duckdb-ext-NAME).
+DUCKDB_EXT_WHEEL_VERSION=1.4.4.20260205
+DUCKDB_EXT_WHEELS="httpfs ducklake"
 DUCKDB_EXTENSIONS="core_functions;json;parquet;icu;tpch"
 PREFIX=/usr/local
 
@@ -40,17 +48,56 @@ else
 fi
 command -v swift >/dev/null || die "swift is not on PATH: install the Swift 6.1+ toolchain first"
 
-# --- 2. Python peers (.venv) --------------------------------------------------------------------
+# --- 2. Python peers and DuckDB extensions (.venv) ------------------------------------------------
+# duckdb and pyarrow are the tests' independent peers; moto[server] is the S3-compatible server the
+# remote-data tests start on loopback; duckdb-ext-* are DuckDB's signed extension binaries, copied
+# to .venv/duckdb_extensions/v$DUCKDB_VERSION/linux_amd64/NAME.duckdb_extension.
 venv="$root/.venv"
+ext_dir="$venv/duckdb_extensions"
+py_wanted=("duckdb==$DUCKDB_VERSION" pyarrow "moto[server]")
+for e in $DUCKDB_EXT_WHEELS; do py_wanted+=("duckdb-ext-$e==$DUCKDB_EXT_WHEEL_VERSION"); done
 if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "
-import duckdb, pyarrow, sys
-sys.exit(0 if duckdb.__version__ == '$DUCKDB_VERSION' else 1)" 2>/dev/null; then
-  say "Python peers present in .venv (duckdb $DUCKDB_VERSION, pyarrow)"
+import duckdb, pyarrow, moto, sys, os
+ok = duckdb.__version__ == '$DUCKDB_VERSION' and all(
+    os.path.isfile(os.path.join('$ext_dir', 'v$DUCKDB_VERSION', 'linux_amd64', e + '.duckdb_extension'))
+    for e in '$DUCKDB_EXT_WHEELS'.split())
+sys.exit(0 if ok else 1)" 2>/dev/null; then
+  say "Python peers and extensions present in .venv (duckdb $DUCKDB_VERSION, pyarrow, moto; $DUCKDB_EXT_WHEELS)"
 else
-  say "creating .venv with duckdb==$DUCKDB_VERSION and pyarrow"
-  python3 -m venv "$venv" || die "python3 -m venv failed: install python3-venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "duckdb==$DUCKDB_VERSION" pyarrow \
-    || die "pip install duckdb==$DUCKDB_VERSION pyarrow failed (is PyPI reachable?)"
+  say "installing into .venv: ${py_wanted[*]}"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv" || die "python3 -m venv failed: install python3-venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "${py_wanted[@]}" \
+    || die "pip install ${py_wanted[*]} failed (is PyPI reachable?)"
+  # The wheels put the binaries under site-packages/duckdb_ext/extensions/vX/PLATFORM/; one stable
+  # directory for Database(extensionDirectory:) regardless of the Python version.
+  site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+  for e in $DUCKDB_EXT_WHEELS; do
+    f="$(find "$site/duckdb_ext" -path "*/v$DUCKDB_VERSION/*/$e.duckdb_extension" 2>/dev/null | head -1)"
+    [ -n "$f" ] || die "the wheel duckdb-ext-$e==$DUCKDB_EXT_WHEEL_VERSION holds no $e.duckdb_extension for v$DUCKDB_VERSION"
+    platform="$(basename "$(dirname "$f")")"
+    mkdir -p "$ext_dir/v$DUCKDB_VERSION/$platform"
+    cp -f "$f" "$ext_dir/v$DUCKDB_VERSION/$platform/$e.duckdb_extension"
+  done
+  say "extensions in $ext_dir: $DUCKDB_EXT_WHEELS"
+fi
+# A real binary built for another DuckDB version, for the test that an incompatible extension is
+# refused with a clear error (never loaded by the product).
+other="$venv/duckdb_extensions_other/ducklake-v1.4.3.duckdb_extension"
+if [ ! -f "$other" ]; then
+  say "fetching ducklake for DuckDB 1.4.3 (test fixture: an incompatible extension)"
+  tmp="$(mktemp -d)"
+  "$venv/bin/pip" download -q --disable-pip-version-check --no-deps -d "$tmp" "duckdb-ext-ducklake==1.4.3.20251209" \
+    || die "pip download duckdb-ext-ducklake==1.4.3.20251209 failed"
+  mkdir -p "$(dirname "$other")"
+  "$venv/bin/python" - "$tmp"/*.whl "$other" <<'PY' || die "could not unpack the 1.4.3 ducklake wheel"
+import shutil, sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as z:
+    name = next(n for n in z.namelist() if n.endswith("/ducklake.duckdb_extension"))
+    with z.open(name) as src, open(sys.argv[2] + ".part", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+shutil.move(sys.argv[2] + ".part", sys.argv[2])
+PY
+  rm -rf "$tmp"
 fi
 
 # --- 3. libduckdb -------------------------------------------------------------------------------
@@ -76,7 +123,7 @@ PC
 build_from_source() {
   local work="${DUCKDB_BUILD_DIR:-$root/.build-duckdb}"
   local sdist="$work/duckdb-$DUCKDB_VERSION.tar.gz"
-  say "no DUCKDB_ARCHIVE given: building libduckdb $DUCKDB_VERSION from source in $work (about 40 minutes on 2 cores)"
+  say "no DUCKDB_ARCHIVE given: building libduckdb $DUCKDB_VERSION from source in $work (about 25 minutes on 2 cores)"
   local tools=(cmake ninja-build g++ make)
   local need=()
   for p in "${tools[@]}"; do
@@ -107,10 +154,9 @@ build_from_source() {
   fi
   (
     cd "$src/external/duckdb"
-    export DUCKDB_COMMIT
     cmake -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHELL=0 -DBUILD_UNITTESTS=0 -DENABLE_SANITIZER=0 \
       -DBUILD_EXTENSIONS="$DUCKDB_EXTENSIONS" -DSTATICALLY_LINK_EXTENSIONS="$DUCKDB_EXTENSIONS" \
-      -DOVERRIDE_GIT_DESCRIBE="v$DUCKDB_VERSION" -B build >/dev/null
+      -DOVERRIDE_GIT_DESCRIBE="$DUCKDB_GIT_DESCRIBE" -B build >/dev/null
     ninja -C build duckdb
   ) || die "building libduckdb failed (see the output above); a prebuilt archive can be given as DUCKDB_ARCHIVE"
   local so="$src/external/duckdb/build/src/libduckdb.so"

@@ -83,7 +83,7 @@ struct ColumnBuilder {
         case DUCKDB_TYPE_TIMESTAMP_MS: return .init(type: .timestamp, conversion: .timestamp(multiplier: 1000))
         case DUCKDB_TYPE_TIMESTAMP_NS: return .init(type: .timestamp, conversion: .timestampNanos)
         case DUCKDB_TYPE_TIMESTAMP_TZ: return .init(type: .timestampTZ, conversion: .timestamp(multiplier: 1))
-        case DUCKDB_TYPE_TIMESTAMP_TZ_NS: return .init(type: .timestampTZ, conversion: .timestampNanos)
+        case DuckDBTypeID.timestampTZNanos: return .init(type: .timestampTZ, conversion: .timestampNanos)
         case DUCKDB_TYPE_INTERVAL: return .init(type: .interval, conversion: .interval)
         case DUCKDB_TYPE_SQLNULL: return .init(type: .int32, conversion: .sqlNull)
         default:

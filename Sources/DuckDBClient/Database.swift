@@ -32,6 +32,25 @@ public final class Database: @unchecked Sendable {
         public var accessMode: AccessMode
         /// Further DuckDB settings by name (see DuckDB's configuration reference).
         public var options: [String: String]
+        /// DuckDB's extension directory (holding `vX.Y.Z/PLATFORM/NAME.duckdb_extension`, e.g. the
+        /// project's `.venv/duckdb_extensions`); when set, DuckDB never downloads extensions.
+        public var extensionDirectory: String?
+        /// Extensions loaded at open, in order; a missing or incompatible one fails the open with
+        /// a ``DuckDBError`` of kind `.extensionUnavailable` naming it and the version it needs.
+        public var extensions: [DuckDBExtension]
+        /// S3 credentials and endpoints (temporary secrets, created at open; needs `httpfs`).
+        public var s3Secrets: [S3Secret]
+        /// Extra HTTP headers per URL prefix (temporary secrets, created at open; needs `httpfs`).
+        public var httpSecrets: [HTTPSecret]
+        /// Databases and DuckLake catalogs attached at open.
+        public var attachments: [AttachedDatabase]
+        /// Which files and URLs queries may reach; applied last, after the set-up above.
+        public var externalAccess: ExternalAccess
+        /// `httpfs`'s timeout for connecting, reading and writing one request (whole seconds, at
+        /// least 1); nil: DuckDB's default, 30 s.
+        public var httpTimeout: Duration?
+        /// How many times `httpfs` retries a failed request; nil: DuckDB's default, 3.
+        public var httpRetries: Int?
 
         /// Creates a configuration.
         /// - Parameters:
@@ -39,14 +58,32 @@ public final class Database: @unchecked Sendable {
         ///   - memoryLimit: e.g. `"2GB"`, nil for DuckDB's default
         ///   - accessMode: read-write (default) or read-only
         ///   - options: further settings by name
+        ///   - extensionDirectory: where extension binaries live; nil: DuckDB's default
+        ///   - extensions: extensions to load at open
+        ///   - s3Secrets: S3 credentials and endpoints
+        ///   - httpSecrets: extra HTTP headers per URL prefix
+        ///   - attachments: databases and DuckLake catalogs to attach
+        ///   - externalAccess: which files and URLs queries may reach
+        ///   - httpTimeout: per-request timeout of `httpfs`
+        ///   - httpRetries: retries of a failed `httpfs` request
         public init(
             threads: Int? = nil, memoryLimit: String? = nil, accessMode: AccessMode = .readWrite,
-            options: [String: String] = [:]
+            options: [String: String] = [:], extensionDirectory: String? = nil, extensions: [DuckDBExtension] = [],
+            s3Secrets: [S3Secret] = [], httpSecrets: [HTTPSecret] = [], attachments: [AttachedDatabase] = [],
+            externalAccess: ExternalAccess = .unrestricted, httpTimeout: Duration? = nil, httpRetries: Int? = nil
         ) {
             self.threads = threads
             self.memoryLimit = memoryLimit
             self.accessMode = accessMode
             self.options = options
+            self.extensionDirectory = extensionDirectory
+            self.extensions = extensions
+            self.s3Secrets = s3Secrets
+            self.httpSecrets = httpSecrets
+            self.attachments = attachments
+            self.externalAccess = externalAccess
+            self.httpTimeout = httpTimeout
+            self.httpRetries = httpRetries
         }
     }
 
@@ -56,10 +93,14 @@ public final class Database: @unchecked Sendable {
     public let configuration: Configuration
 
     /// Opens (or creates) a database.
+    ///
+    /// After DuckDB opens it, the set-up runs on a connection of its own, in this order: extensions
+    /// load, HTTP settings apply, secrets are created, attachments attach, and finally external
+    /// access is restricted. A failure at any step closes the database and throws.
     /// - Parameters:
     ///   - path: a file path, or nil for a private in-memory database
-    ///   - configuration: threads, memory limit, access mode
-    /// - Throws: ``DuckDBError`` of kind `.open` with DuckDB's message
+    ///   - configuration: threads, memory limit, access mode, extensions, remote access
+    /// - Throws: ``DuckDBError`` of kind `.open` with DuckDB's message, or `.extensionUnavailable`
     public init(path: String? = nil, configuration: Configuration = .init()) throws {
         var config: duckdb_config?
         guard duckdb_create_config(&config) == DuckDBSuccess, let config else {
@@ -71,6 +112,11 @@ public final class Database: @unchecked Sendable {
         if let threads = configuration.threads { settings["threads"] = String(threads) }
         if let limit = configuration.memoryLimit { settings["memory_limit"] = limit }
         if path != nil { settings["access_mode"] = configuration.accessMode.rawValue }
+        if let directory = configuration.extensionDirectory {
+            settings["extension_directory"] = directory
+            // Everything comes from the directory: never reach for the network to install one.
+            settings["autoinstall_known_extensions"] = "false"
+        }
         for (name, value) in settings.sorted(by: { $0.key < $1.key }) {
             guard duckdb_set_config(config, name, value) == DuckDBSuccess else {
                 throw DuckDBError(.open, "invalid setting \(name)=\(value)")
@@ -89,6 +135,9 @@ public final class Database: @unchecked Sendable {
         self.handle = db
         self.path = path
         self.configuration = configuration
+        if configuration.needsSetup {
+            try DatabaseSetup(configuration: configuration).apply(to: Connection(database: self))
+        }
     }
 
     deinit {
@@ -104,6 +153,6 @@ public final class Database: @unchecked Sendable {
         try Connection(database: self)
     }
 
-    /// The linked library's version, e.g. `v2.0.1`.
+    /// The linked library's version, e.g. `v1.4.4`.
     public static var libraryVersion: String { String(cString: duckdb_library_version()) }
 }

@@ -18,6 +18,9 @@ public struct DuckDBError: Error, Sendable, CustomStringConvertible, Equatable {
         case unsupportedType
         /// The appender rejected a value, a row or a flush.
         case appender
+        /// An extension could not be found or loaded (missing, built for another DuckDB version or
+        /// platform, damaged, or unsigned).
+        case extensionUnavailable
     }
 
     /// What failed.

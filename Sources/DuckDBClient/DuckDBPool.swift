@@ -17,6 +17,10 @@ import Glibc
 ///   ``DuckDBPoolError/timedOut(_:)``.
 /// - Cancelling the awaiting task does the same and throws `CancellationError`; the connection is
 ///   reusable right after.
+/// - A statement that ignores the interrupt — blocked in a read DuckDB does not interrupt, such as
+///   an HTTP request of `httpfs` to a server that never answers — still answers its caller within
+///   200 ms of the deadline or cancellation; its connection stays busy until DuckDB returns (bound
+///   that with `Database.Configuration.httpTimeout`), and its late outcome is dropped.
 ///
 /// **Threads.** All connections share the database's DuckDB worker threads (the `threads`
 /// setting, default: core count). A running query uses its connection's thread plus whatever

@@ -41,6 +41,8 @@ final class PoolCore: @unchecked Sendable {
     /// every ``reinterruptInterval`` until the job ends.
     private var interrupting: [ObjectIdentifier: PoolJob] = [:]
     static let reinterruptInterval: Duration = .milliseconds(20)
+    /// How long a running job may ignore its interrupt before its waiter is answered without it.
+    static let abandonGrace: Duration = .milliseconds(200)
     private let watchdog = Condition()
     private var watchdogWake: ContinuousClock.Instant?
     private var shuttingDown = false
@@ -121,6 +123,7 @@ final class PoolCore: @unchecked Sendable {
                 return true
             case .running(let worker):
                 worker.interrupt.interrupt()
+                job.interruptedAt = job.interruptedAt ?? .now
                 interrupting[ObjectIdentifier(job)] = job
                 watchdog.signal()
                 return false
@@ -177,9 +180,11 @@ final class PoolCore: @unchecked Sendable {
             interrupting.removeValue(forKey: ObjectIdentifier(job))
             let abandon = job.abandonError
             if let abandon { count(abandon) }
+            let answered = job.answered
+            job.answered = true
             takeNext(worker)
             lock.unlock()
-            job.complete(abandon: abandon)
+            if !answered { job.complete(abandon: abandon) }
             lock.lock()
         }
         worker.connection = nil  // disconnects on this thread
@@ -240,14 +245,25 @@ final class PoolCore: @unchecked Sendable {
                     expired.append(job)
                 case .running(let worker):
                     worker.interrupt.interrupt()
+                    job.interruptedAt = job.interruptedAt ?? now
                     interrupting[id] = job
                 case .created, .assigned, .finished:
                     break  // the worker sees the flag before starting it
                 }
             }
+            var abandoned: [(PoolJob, any Error)] = []
             for (id, job) in interrupting {
                 if case .running(let worker) = job.state {
                     worker.interrupt.interrupt()
+                    // A statement blocked where DuckDB does not look at interrupts (an HTTP read in
+                    // httpfs, say) keeps its connection, but not its caller: past the grace the
+                    // caller gets its timeout or cancellation now, and the late outcome is dropped.
+                    let since = job.interruptedAt ?? now
+                    if job.interruptedAt == nil { job.interruptedAt = now }
+                    if !job.answered, now >= since.advanced(by: Self.abandonGrace), let error = job.abandonError {
+                        job.answered = true
+                        abandoned.append((job, error))
+                    }
                 } else {
                     interrupting.removeValue(forKey: id)
                 }
@@ -257,9 +273,10 @@ final class PoolCore: @unchecked Sendable {
                 next = next.map { min($0, again) } ?? again
             }
             watchdogWake = next
-            if !expired.isEmpty {
+            if !expired.isEmpty || !abandoned.isEmpty {
                 lock.unlock()
                 for job in expired { job.fail(DuckDBPoolError.timedOut(job.timeout ?? .zero)) }
+                for (job, error) in abandoned { job.fail(error) }
                 lock.lock()
                 continue
             }

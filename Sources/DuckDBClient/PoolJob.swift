@@ -23,6 +23,11 @@ class PoolJob: @unchecked Sendable {
     var state = State.created
     var cancelRequested = false
     var timedOut = false
+    /// When the core first interrupted the running job (cancellation or deadline).
+    var interruptedAt: ContinuousClock.Instant?
+    /// Whether the waiter has been (or is being) resumed: by the worker when the run ends, or by
+    /// the watchdog for a running job that did not stop within the grace after its interrupt.
+    var answered = false
     let timeout: Duration?
     let submittedAt: ContinuousClock.Instant
     let deadline: ContinuousClock.Instant?

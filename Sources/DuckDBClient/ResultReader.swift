@@ -55,8 +55,8 @@ enum ResultReader {
         case DUCKDB_TYPE_BIT: "BIT"
         case DUCKDB_TYPE_TIME_TZ: "TIME WITH TIME ZONE"
         case DUCKDB_TYPE_BIGNUM: "BIGNUM"
-        case DUCKDB_TYPE_GEOMETRY: "GEOMETRY"
-        case DUCKDB_TYPE_VARIANT: "VARIANT"
+        case DuckDBTypeID.geometry: "GEOMETRY"
+        case DuckDBTypeID.variant: "VARIANT"
         default: "type #\(type.rawValue)"
         }
     }

@@ -66,7 +66,9 @@ import Testing
             ours = ipc.open_stream(open(sys.argv[1], "rb")).read_all()
             con = duckdb.connect()
             con.execute("SET TimeZone = 'UTC'")
-            theirs = con.execute(sys.argv[2]).to_arrow_table()
+            cursor = con.execute(sys.argv[2])
+            # duckdb 2.0 names it to_arrow_table, 1.4 (the pin) fetch_arrow_table.
+            theirs = cursor.to_arrow_table() if hasattr(cursor, "to_arrow_table") else cursor.fetch_arrow_table()
             problems = []
             # DuckDB's own mapping differs only where QueryResult holds doubles (DECIMAL, HUGEINT).
             different = {"dec", "h"}

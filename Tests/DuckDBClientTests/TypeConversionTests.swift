@@ -130,9 +130,12 @@ import Testing
     @Test func timesAreMicrosecondsSinceMidnight() throws {
         let c = try column("TIME", ["00:00:00", nil, "23:59:59.999999"])
         #expect(values(c) == [.time(0), .null, .time(86_399_999_999)])
-        let ns = try column("TIME_NS", ["12:00:00.123456789"])
-        #expect(ns.type == .time)
-        #expect(values(ns) == [.time(43_200_123_456)])
+        // TIME_NS is a SQL type from DuckDB 2.0 on (1.4 LTS, the pin, has only its type id).
+        if !Database.libraryVersion.hasPrefix("v1.") {
+            let ns = try column("TIME_NS", ["12:00:00.123456789"])
+            #expect(ns.type == .time)
+            #expect(values(ns) == [.time(43_200_123_456)])
+        }
     }
 
     @Test func timestampVariantsAreNormalisedToMicroseconds() throws {

@@ -116,3 +116,15 @@ public func withTimeLimit<T: Sendable>(
         return value
     }
 }
+
+extension TestSupport {
+    /// The DuckDB extension directory `scripts/bootstrap.sh` fills from the PyPI wheels.
+    public static var extensionDirectory: String {
+        packageRoot.appendingPathComponent(".venv/duckdb_extensions").path
+    }
+
+    /// A ducklake binary built for DuckDB 1.4.3 (bootstrap's fixture for the incompatible-extension test).
+    public static var otherVersionExtension: String {
+        packageRoot.appendingPathComponent(".venv/duckdb_extensions_other/ducklake-v1.4.3.duckdb_extension").path
+    }
+}

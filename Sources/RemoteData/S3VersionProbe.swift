@@ -1,0 +1,131 @@
+import DuckDBClient
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// The version of the S3 objects a DuckDB glob matches (`s3://bucket/dir/*.parquet`): one signed
+/// `ListObjectsV2` request per 1 000 keys under the glob's literal prefix, versioned by every
+/// matching key with its ETag and size.
+///
+/// Replacing, adding or removing a matching object changes the version (S3 gives a rewritten
+/// object a new ETag, even with equal content when uploaded in other parts). Credentials and
+/// endpoint come from the same ``DuckDBClient/S3Secret`` DuckDB reads the data with.
+public struct S3VersionProbe: DataVersionProbe {
+    /// The bucket.
+    public let bucket: String
+    /// The key glob inside it.
+    let glob: GlobPattern
+    /// Endpoint, style, region and credentials.
+    public let secret: S3Secret
+    /// How long one request may take.
+    public let timeout: Duration
+    private let signer: S3RequestSigner?
+
+    /// Creates a probe for an `s3://bucket/key-glob` URL.
+    /// - Parameters:
+    ///   - url: `s3://bucket/path`, where the path may hold DuckDB glob wildcards
+    ///   - secret: endpoint, URL style, region and credentials
+    ///   - timeout: per-request timeout, default 5 s
+    ///   - environment: where ``DuckDBClient/S3Secret/Credentials/environment`` reads its keys
+    /// - Throws: ``DataVersionError`` of kind `.configuration` for a URL that is not `s3://bucket/…`
+    ///   or missing credentials
+    public init(
+        url: String, secret: S3Secret, timeout: Duration = .seconds(5),
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws {
+        guard url.hasPrefix("s3://") else { throw DataVersionError(.configuration, "\(url) is not an s3:// URL") }
+        let rest = url.dropFirst("s3://".count)
+        let bucket = String(rest.prefix { $0 != "/" })
+        guard !bucket.isEmpty, !bucket.contains(where: { "*?[".contains($0) }) else {
+            throw DataVersionError(.configuration, "\(url) names no bucket (or a wildcard in the bucket name)")
+        }
+        self.bucket = bucket
+        self.glob = GlobPattern(pattern: String(rest.dropFirst(bucket.count + 1)))
+        self.secret = secret
+        self.timeout = timeout
+        do {
+            signer = try secret.credentials.resolve(environment: environment).map {
+                S3RequestSigner(accessKeyID: $0.accessKeyID, secretAccessKey: $0.secretAccessKey, sessionToken: $0.sessionToken, region: secret.region)
+            }
+        } catch let error as DuckDBError {
+            throw DataVersionError(.configuration, error.message)
+        }
+    }
+
+    /// Lists the glob's prefix (every page) and digests the matching objects in key order.
+    /// - Returns: `s3:` and a digest of each matching key with its ETag and size
+    /// - Throws: ``DataVersionError``
+    public func currentVersion() async throws -> DataVersion {
+        var parts: [String] = []
+        var token: String?
+        repeat {
+            let page = try await list(continuationToken: token)
+            for object in page.objects where glob.matches(object.key) {
+                parts += [object.key, object.etag, object.size]
+            }
+            token = page.isTruncated ? page.nextContinuationToken : nil
+        } while token != nil
+        return DataVersion.digest(kind: "s3", parts: [bucket] + parts)
+    }
+
+    /// One `ListObjectsV2` page.
+    func list(continuationToken: String?) async throws -> S3Listing {
+        var query = [("list-type", "2"), ("prefix", glob.literalPrefix)]
+        if let continuationToken { query.append(("continuation-token", continuationToken)) }
+        let request = try self.request(query: query, amzDate: Self.amzDate(Date()))
+        let (response, body) = try await HTTPProbeSession.shared.sendWithBody(request, timeout: timeout)
+        let text = String(decoding: body, as: UTF8.self)
+        guard response.statusCode == 200 else {
+            let code = S3Listing.elements("Code", in: Substring(text)).first.map(String.init) ?? "no error code"
+            throw DataVersionError(.httpStatus, "listing s3://\(bucket)/\(glob.literalPrefix) answered \(response.statusCode) (\(code))")
+        }
+        return try S3Listing(xml: text)
+    }
+
+    /// The signed request for one listing page.
+    func request(query: [(String, String)], amzDate: String) throws -> URLRequest {
+        let scheme = secret.useSSL ? "https" : "http"
+        let endpoint = secret.endpoint ?? "s3.\(secret.region).amazonaws.com"
+        let host: String
+        let path: String
+        switch secret.urlStyle {
+        case .path:
+            host = endpoint
+            path = "/" + S3RequestSigner.uriEncode(bucket)
+        case .virtualHost:
+            host = "\(bucket).\(endpoint)"
+            path = "/"
+        }
+        let canonicalQuery = S3RequestSigner.canonicalQuery(query)
+        guard let url = URL(string: "\(scheme)://\(host)\(path)?\(canonicalQuery)") else {
+            throw DataVersionError(.configuration, "cannot form a listing URL for endpoint \(endpoint) and bucket \(bucket)")
+        }
+        var request = URLRequest(url: url)
+        request.httpMethod = "GET"
+        if let signer {
+            let headers = signer.sign(method: "GET", path: path, query: query, headers: ["host": host], amzDate: amzDate)
+            for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
+        }
+        return request
+    }
+
+    /// `YYYYMMDDTHHMMSSZ` in UTC.
+    static func amzDate(_ date: Date) -> String {
+        let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+        let secondOfDay = seconds - days * 86_400
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let doe = z - era * 146_097
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
+        let mp = (5 * doy + 2) / 153
+        let day = doy - (153 * mp + 2) / 5 + 1
+        let month = mp < 10 ? mp + 3 : mp - 9
+        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
+        return "\(year)\(two(month))\(two(day))T\(two(secondOfDay / 3600))\(two(secondOfDay / 60 % 60))\(two(secondOfDay % 60))Z"
+    }
+}

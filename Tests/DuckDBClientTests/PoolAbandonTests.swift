@@ -1,0 +1,73 @@
+import DuckDBClient
+import ResultFormat
+import TestSupport
+import Testing
+
+/// Statements that ignore DuckDB's interrupt (an `httpfs` read from a server that never answers,
+/// here a pool thread held at a gate) must not hold their callers past the deadline or a cancellation.
+@Suite struct PoolAbandonTests {
+    @Test func aStatementThatIgnoresItsInterruptStillAnswersItsCallerAtTheDeadline() async throws {
+        let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
+        let gate = Gate()
+        let finished = Shared(false)
+        await #expect(throws: DuckDBPoolError.timedOut(.milliseconds(100))) {
+            try await pool.withConnection(timeout: .milliseconds(100)) { _ in
+                gate.wait()
+                finished.withLock { $0 = true }
+                return 1
+            }
+        }
+        // Answered while the work was still blocked.
+        #expect(finished.value == false)
+        // Its connection is still busy: the next request waits for the late work, then runs.
+        let next = Task { try await pool.query("SELECT 5 AS x") }
+        await eventually("the next request to queue") { pool.statistics.queued == 1 }
+        gate.open()
+        #expect(try await next.value.row(0) == [.int(5)])
+        #expect(finished.value)
+        #expect(pool.statistics.timedOut == 1)
+        await pool.shutdown()
+    }
+
+    @Test func aStatementThatIgnoresItsInterruptStillAnswersACancelledCaller() async throws {
+        let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
+        let gate = Gate()
+        let entered = Gate()
+        let task = Task {
+            try await pool.withConnection { _ in
+                entered.open()
+                gate.wait()
+                return 1
+            }
+        }
+        entered.wait()
+        task.cancel()
+        await #expect(throws: CancellationError.self) { try await task.value }
+        gate.open()
+        #expect(try await pool.query("SELECT 6 AS x").row(0) == [.int(6)])
+        #expect(pool.statistics.cancelled == 1)
+        await pool.shutdown()
+    }
+
+    @Test func workThatFinishesWithinTheGraceIsAnsweredOnceWithItsOwnOutcome() async throws {
+        // Many short timeouts racing the work's own completion: every caller gets exactly one answer
+        // (a value or the timeout), never a crash from a second resume.
+        let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 2))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    do {
+                        let v = try await pool.withConnection(timeout: .microseconds(Int64(50 + (i % 7) * 40))) { connection in
+                            try connection.query("SELECT \(i) AS x").row(0)
+                        }
+                        #expect(v == [.int(Int64(i))])
+                    } catch let error as DuckDBPoolError {
+                        #expect(error == .timedOut(.microseconds(Int64(50 + (i % 7) * 40))))
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        await pool.shutdown()
+    }
+}
