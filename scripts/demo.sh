@@ -38,3 +38,36 @@ echo "$(wc -c < "$dir/months.arrows") bytes in $dir/months.arrows"
 if [ -x "$root/.venv/bin/python" ]; then
   "$root/.venv/bin/python" -c "import sys, pyarrow.ipc as ipc; print(ipc.open_stream(open(sys.argv[1], 'rb')).read_all())" "$dir/months.arrows"
 fi
+
+echo
+echo "demo: a remote dataset — the same order lines as Parquet over HTTP (a server on loopback),"
+echo "      read through DuckDB's httpfs extension as configured in demo/remote.json"
+remote="$dir/remote"
+mkdir -p "$remote"
+"$bin" query --database "$db" --read-only --sql "COPY lineitem TO '$remote/lineitem.parquet' (FORMAT parquet)" 2>/dev/null
+# The server lives as long as this script: it stops when its standard input (the fifo) closes.
+fifo="$dir/http-server.stdin"
+rm -f "$fifo" && mkfifo "$fifo"
+"$root/.venv/bin/python" "$root/scripts/testservers/http_server.py" "$remote" < "$fifo" > "$dir/http-server.port" &
+server_pid=$!
+exec 3>"$fifo"
+trap 'exec 3>&-; wait "$server_pid" 2>/dev/null; rm -f "$fifo"' EXIT
+for _ in $(seq 1 100); do grep -q PORT "$dir/http-server.port" 2>/dev/null && break; sleep 0.1; done
+port="$(awk '/PORT/ {print $2}' "$dir/http-server.port")"
+[ -n "$port" ] || { echo "demo: the HTTP server did not start" >&2; exit 1; }
+sed "s/127.0.0.1:8765/127.0.0.1:$port/g; s#\.\./\.venv/duckdb_extensions#$root/.venv/duckdb_extensions#" \
+  "$root/demo/remote.json" > "$dir/remote.json"
+"$bin" query --config "$dir/remote.json" --format csv --sql "
+  SELECT l_returnflag, l_linestatus, count(*) AS lines, round(sum(l_extendedprice), 2) AS base_price
+  FROM lineitem_remote GROUP BY ALL ORDER BY ALL"
+echo
+echo "demo: its data version (the HTTP ETag), which the cache puts into result keys"
+"$bin" data-version --config "$dir/remote.json"
+echo "demo: the publisher replaces the file (1995 only) — the version changes, and so does the data"
+"$bin" query --database "$db" --read-only --sql "
+  COPY (SELECT * FROM lineitem WHERE year(l_shipdate) = 1995) TO '$remote/lineitem.next.parquet' (FORMAT parquet)" 2>/dev/null
+mv "$remote/lineitem.next.parquet" "$remote/lineitem.parquet"
+"$bin" data-version --config "$dir/remote.json"
+"$bin" query --config "$dir/remote.json" --format csv --sql "SELECT count(*) AS lines FROM lineitem_remote"
+echo "demo: reading a local file is refused: this configuration allows only the dataset's server"
+"$bin" query --config "$dir/remote.json" --sql "SELECT * FROM read_text('/etc/hostname')" || true

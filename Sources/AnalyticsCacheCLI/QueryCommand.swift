@@ -1,12 +1,14 @@
 import ArgumentParser
 import DuckDBClient
+import Foundation
+import RemoteData
 import ResultFormat
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// `analytics-cache query --sql SQL [--format json|csv|arrow] [--database PATH] [--read-only]`
+/// `analytics-cache query --sql SQL [--format json|csv|arrow] [--database PATH] [--read-only] [--config FILE]`
 struct QueryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "query",
@@ -14,7 +16,9 @@ struct QueryCommand: AsyncParsableCommand {
         discussion: """
             Without --database the SQL runs on a fresh in-memory database. Several statements may be \
             separated by ';' — the last one's result is written. A statement without a result set \
-            writes nothing to stdout and a summary to stderr. Errors go to stderr, exit code 1.
+            writes nothing to stdout and a summary to stderr. Errors go to stderr, exit code 1. \
+            With --config, DuckDB opens with the file's extensions, remote credentials, attachments \
+            and allowed locations, and each of its datasets is a view of the same name.
             """
     )
 
@@ -34,6 +38,9 @@ struct QueryCommand: AsyncParsableCommand {
     @Flag(help: "Open the database file read-only.")
     var readOnly = false
 
+    @Option(help: "A configuration file (JSON): DuckDB extensions, remote access, datasets.")
+    var config: String?
+
     func validate() throws {
         if readOnly && database == nil {
             throw ValidationError("--read-only needs --database")
@@ -43,12 +50,26 @@ struct QueryCommand: AsyncParsableCommand {
     func run() async throws {
         let outcome: StatementOutcome
         do {
-            let db = try Database(
-                path: database, configuration: .init(accessMode: readOnly ? .readOnly : .readWrite))
+            var configuration = Database.Configuration()
+            var views: [String] = []
+            if let config {
+                let file = try DataSourceConfiguration.load(from: URL(fileURLWithPath: config))
+                configuration = try file.databaseConfiguration()
+                views = try file.datasetViewStatements()
+            }
+            configuration.accessMode = readOnly ? .readOnly : .readWrite
+            let db = try Database(path: database, configuration: configuration)
             let connection = try db.connect()
+            for view in views { _ = try connection.execute(view) }
             outcome = try connection.execute(sql)
         } catch let error as DuckDBError {
             writeStderr("error: \(error.message)\n")
+            throw ExitCode.failure
+        } catch let error as DecodingError {
+            writeStderr("error: \(config ?? ""): \(describe(error))\n")
+            throw ExitCode.failure
+        } catch {
+            writeStderr("error: \(error)\n")
             throw ExitCode.failure
         }
         switch outcome {
@@ -74,6 +95,19 @@ struct QueryCommand: AsyncParsableCommand {
         case .nothing:
             writeStderr("OK\n")
         }
+    }
+}
+
+/// A decoding error as `key.path: what is wrong`.
+func describe(_ error: DecodingError) -> String {
+    func path(_ context: DecodingError.Context) -> String {
+        context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined().drop { $0 == "." }.description
+    }
+    switch error {
+    case .keyNotFound(let key, let context): return "\(path(context)).\(key.stringValue): missing"
+    case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
+        return "\(path(context)): \(context.debugDescription)"
+    @unknown default: return "\(error)"
     }
 }
 

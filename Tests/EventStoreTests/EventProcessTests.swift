@@ -69,7 +69,9 @@ import Glibc
             #expect(Set(received.map(\.metadata)).count == 20)
             let worst = delays.max() ?? 0
             print("cross-process delivery: worst \(worst / 1000) ms over \(delays.count) events")
-            #expect(worst < 1_000_000)  // the goal (100 ms) is measured in `bench events`; this bounds it loosely
+            // Latency is measured in `bench events` (goal 100 ms); here only delivery within the
+            // time limit counts: a loaded CI machine (parallel tests, other processes) saw 2.4 s.
+            #expect(worst < 20_000_000)
             group.cancelAll()
           }
         }
