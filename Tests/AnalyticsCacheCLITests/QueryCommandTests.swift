@@ -111,3 +111,37 @@ enum CLI {
         #expect(!missing.stderr.isEmpty)
     }
 }
+
+@Suite struct RemoteConfigCommandTests {
+    @Test func queryWithAConfigReadsItsDatasetsAndDataVersionPrintsTheirVersions() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let data = dir.appendingPathComponent("data")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        let write = try CLI.run(["query", "--sql", "COPY (SELECT range AS i FROM range(10)) TO '\(data.path)/t.parquet'"])
+        #expect(write.status == 0, "\(write.stderr)")
+        let config = dir.appendingPathComponent("config.json")
+        try Data(#"""
+            {"duckdb": {"extension_directory": "\#(TestSupport.extensionDirectory)", "extensions": ["httpfs"], "external_access": []},
+             "datasets": [{"name": "numbers", "locations": ["data/*.parquet"]}]}
+            """#.utf8).write(to: config)
+        let sum = try CLI.run(["query", "--config", config.path, "--format", "csv", "--sql", "SELECT sum(i) AS s FROM numbers"])
+        #expect(sum.status == 0, "\(sum.stderr)")
+        #expect(sum.text == "s\r\n45\r\n" || sum.text == "s\n45\n")
+        // Only the dataset's directory is allowed.
+        let other = try CLI.run(["query", "--config", config.path, "--sql", "SELECT * FROM read_text('/etc/hostname')"])
+        #expect(other.status == 1)
+        #expect(other.stderr.contains("Permission"))
+        let version = try CLI.run(["data-version", "--config", config.path])
+        #expect(version.status == 0, "\(version.stderr)")
+        let fields = version.text.split(separator: " ")
+        #expect(fields.first == "numbers")
+        #expect(fields.count == 3 && fields[1].hasPrefix("file:"))
+        let missing = try CLI.run(["data-version", "--config", config.path, "--dataset", "nope"])
+        #expect(missing.status == 1 && missing.stderr.contains("nope"))
+        let broken = dir.appendingPathComponent("broken.json")
+        try Data(#"{"duckdb": {"extensions": 3}, "datasets": []}"#.utf8).write(to: broken)
+        let bad = try CLI.run(["query", "--config", broken.path, "--sql", "SELECT 1"])
+        #expect(bad.status == 1 && bad.stderr.contains("extensions"))
+    }
+}
