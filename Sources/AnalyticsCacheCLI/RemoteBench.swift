@@ -132,6 +132,17 @@ struct RemoteBench: AsyncParsableCommand {
             print("probe \(entry.name): median \(fmt(seconds(median(times)) * 1_000_000, 0)) µs, p99 \(fmt(seconds(percentile(times, 0.99)) * 1_000_000, 0)) µs"
                   + " = 1/\(Int((1 / share).rounded())) of its cold query (goal ≤ 1/20: \(share <= 0.05 ? "met" : "NOT met"))")
         }
+        // The floor: the same listing by botocore (the AWS SDK for Python) against the same server.
+        let botocore = try BenchServer.outputOfPython(python, """
+            import sys, time, statistics, boto3
+            s3 = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='bench', aws_secret_access_key='bench', region_name='us-east-1')
+            for _ in range(5): s3.list_objects_v2(Bucket='bench', Prefix='tpch/')
+            times = []
+            for _ in range(int(sys.argv[2])):
+                t = time.perf_counter(); s3.list_objects_v2(Bucket='bench', Prefix='tpch/'); times.append(time.perf_counter() - t)
+            print(int(statistics.median(times) * 1e6))
+            """, [s3.baseURL, String(probes)])
+        print("baseline: botocore list_objects_v2 on the same server: median \(botocore.trimmingCharacters(in: .whitespacesAndNewlines)) µs")
         await pool.shutdown()
     }
 }
@@ -171,6 +182,19 @@ final class BenchServer: Sendable {
     func stop() {
         try? input.fileHandleForWriting.close()
         process.waitUntilExit()
+    }
+
+    static func outputOfPython(_ python: String, _ script: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", script] + arguments
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw ValidationError("python exited \(process.terminationStatus)") }
+        return String(decoding: data, as: UTF8.self)
     }
 
     static func runPython(_ python: String, _ script: String, _ arguments: [String]) throws {
