@@ -55,7 +55,7 @@ struct QueryCommand: AsyncParsableCommand {
             if let config {
                 let file = try DataSourceConfiguration.load(from: URL(fileURLWithPath: config))
                 configuration = try file.databaseConfiguration()
-                views = try file.datasetViewStatements()
+                views = try file.datasetViewStatements(temporary: true)
             }
             configuration.accessMode = readOnly ? .readOnly : .readWrite
             let db = try Database(path: database, configuration: configuration)

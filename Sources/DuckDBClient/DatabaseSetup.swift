@@ -46,18 +46,20 @@ struct DatabaseSetup {
                 return nil
             } ?? "this platform"
             let expected: String
+            let wheel: String
             switch ext.source {
             case .named(let name):
                 let directory = configuration.extensionDirectory ?? "DuckDB's default extension directory (~/.duckdb/extensions)"
                 expected = "looked for \(directory)/\(version)/\(platform)/\(name).duckdb_extension"
+                wheel = " (PyPI wheel duckdb-ext-\(name)==\(version.dropFirst()).*, which scripts/bootstrap.sh installs)"
             case .path(let path):
                 expected = "from \(path)"
+                wheel = ""
             }
             throw DuckDBError(
                 .extensionUnavailable,
                 "extension \"\(ext.name)\" could not be loaded (\(expected)); DuckDB \(version) needs the extension "
-                    + "built for \(version) on \(platform) (PyPI wheel duckdb-ext-\(ext.name)==\(version.dropFirst()).*, "
-                    + "which scripts/bootstrap.sh installs): \(error.message)")
+                    + "built for \(version) on \(platform)\(wheel): \(error.message)")
         }
     }
 

@@ -33,7 +33,7 @@ public struct DuckDBExtension: Sendable, Hashable, CustomStringConvertible {
         switch source {
         case .named(let name): name
         case .path(let path):
-            String(path.split(separator: "/").last.map(String.init)?.split(separator: ".").first ?? Substring(path))
+            String((path.split(separator: "/").last.map(String.init) ?? path).trimmingSuffix(".duckdb_extension"))
         }
     }
 
@@ -48,5 +48,11 @@ public struct DuckDBExtension: Sendable, Hashable, CustomStringConvertible {
     /// Whether a name is a plain extension name (letters, digits, `_`), as `LOAD name` needs.
     static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
+    }
+}
+
+extension String {
+    fileprivate func trimmingSuffix(_ suffix: String) -> Substring {
+        hasSuffix(suffix) ? dropLast(suffix.count) : self[...]
     }
 }

@@ -17,7 +17,9 @@ public final class DuckDBWriter: Sendable {
     /// - Throws: ``DuckDBError`` when the connection cannot be made
     public init(database: Database, queueLimit: Int = 4096) throws {
         self.database = database
-        core = PoolCore(name: "duckdb-writer", connections: [try database.connect()], queueLimit: queueLimit)
+        // A write that ignores its interrupt keeps its caller waiting for the real outcome: a
+        // write reported as timed out must not commit afterwards.
+        core = PoolCore(name: "duckdb-writer", connections: [try database.connect()], queueLimit: queueLimit, answersStuckJobs: false)
     }
 
     deinit {
@@ -25,6 +27,10 @@ public final class DuckDBWriter: Sendable {
     }
 
     /// Runs `body` on the writer connection, after every write submitted before it.
+    ///
+    /// Unlike the read pool, a write whose statement ignores its interrupt keeps its caller until it
+    /// ends, so the outcome the caller gets is the real one (a timeout or cancellation error means
+    /// the write did not commit).
     /// - Parameters:
     ///   - timeout: interrupt the write after this long
     ///   - body: the work, e.g. `try connection.transaction { … appender … }`

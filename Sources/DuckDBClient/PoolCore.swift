@@ -56,11 +56,16 @@ final class PoolCore: @unchecked Sendable {
     /// this window is picked up at once. Zero disables spinning.
     let spin: Duration
 
+    /// Whether a running job that ignores its interrupt is answered without it (readers: yes; the
+    /// writer: no, because a write that commits late must not have been reported as failed).
+    let answersStuckJobs: Bool
+
     init(
         name: String, connections: [Connection], queueLimit: Int, spin: Duration = .microseconds(50),
-        metricsFactory: (any MetricsFactory)? = nil
+        metricsFactory: (any MetricsFactory)? = nil, answersStuckJobs: Bool = true
     ) {
         self.name = name
+        self.answersStuckJobs = answersStuckJobs
         self.queueLimit = queueLimit
         self.spin = spin
         metrics = PoolMetrics(pool: name, factory: metricsFactory ?? MetricsSystem.factory)
@@ -225,7 +230,9 @@ final class PoolCore: @unchecked Sendable {
 
     private func watchdogLoop() {
         lock.lock()
-        while !shuttingDown {
+        // Deadlines, repeated interrupts and stuck-job answers go on during shutdown, until the
+        // last worker has exited (a draining writer still runs jobs with deadlines).
+        while !(shuttingDown && liveThreads <= 1) {
             let now = ContinuousClock.now
             var next: ContinuousClock.Instant?
             var expired: [PoolJob] = []
@@ -260,7 +267,7 @@ final class PoolCore: @unchecked Sendable {
                     // caller gets its timeout or cancellation now, and the late outcome is dropped.
                     let since = job.interruptedAt ?? now
                     if job.interruptedAt == nil { job.interruptedAt = now }
-                    if !job.answered, now >= since.advanced(by: Self.abandonGrace), let error = job.abandonError {
+                    if answersStuckJobs, !job.answered, now >= since.advanced(by: Self.abandonGrace), let error = job.abandonError {
                         job.answered = true
                         abandoned.append((job, error))
                     }
@@ -289,6 +296,7 @@ final class PoolCore: @unchecked Sendable {
     /// Lock held.
     private func threadExited() {
         liveThreads -= 1
+        watchdog.signal()  // the watchdog ends after the last worker
         if liveThreads == 0 {
             for waiter in shutdownWaiters { waiter.resume() }
             shutdownWaiters.removeAll()

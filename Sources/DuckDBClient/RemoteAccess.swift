@@ -9,7 +9,7 @@ import Foundation
 ///
 /// Credentials never appear in logs, descriptions, dumps or error messages of this package.
 /// (DuckDB itself redacts an S3 secret's key in `duckdb_secrets()`.)
-public struct S3Secret: Sendable, Hashable, CustomStringConvertible {
+public struct S3Secret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible {
     /// How bucket names go into request URLs.
     public enum URLStyle: String, Sendable, Hashable {
         /// `https://bucket.endpoint/key` (AWS's default).
@@ -103,6 +103,9 @@ public struct S3Secret: Sendable, Hashable, CustomStringConvertible {
         self.credentials = credentials
     }
 
+    /// Same as ``description``.
+    public var debugDescription: String { description }
+
     /// Everything but the keys.
     public var description: String {
         "S3Secret(\(name), scope: \(scope), region: \(region), endpoint: \(endpoint ?? "AWS"), "
@@ -116,7 +119,7 @@ public struct S3Secret: Sendable, Hashable, CustomStringConvertible {
 /// Header values and the token never appear in this package's descriptions, logs or errors. Note that
 /// DuckDB 1.4 shows an HTTP secret's headers and bearer token in `duckdb_secrets()`: keep that
 /// function out of registered queries.
-public struct HTTPSecret: Sendable, Hashable, CustomStringConvertible {
+public struct HTTPSecret: Sendable, Hashable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
     /// The secret's name in DuckDB (letters, digits, `_`).
     public var name: String
     /// URL prefixes it applies to, e.g. `["https://huggingface.co"]`; empty: every HTTP(S) URL.
@@ -142,6 +145,13 @@ public struct HTTPSecret: Sendable, Hashable, CustomStringConvertible {
     /// The name, scope and header names; no values.
     public var description: String {
         "HTTPSecret(\(name), scope: \(scope), headers: \(headers.keys.sorted()), bearerToken: \(bearerToken == nil ? "none" : "redacted"))"
+    }
+
+    /// Same as ``description``.
+    public var debugDescription: String { description }
+    /// The name, scope and header names only, so `dump` shows no value either.
+    public var customMirror: Mirror {
+        Mirror(self, children: ["name": name, "scope": scope, "headerNames": headers.keys.sorted(), "hasBearerToken": bearerToken != nil])
     }
 
     /// The headers a request in scope carries, bearer token included.
@@ -206,3 +216,39 @@ public enum ExternalAccess: Sendable, Hashable {
     /// while the database is open (nor can the list be changed).
     case only([String])
 }
+
+/// How DuckDB picks the secret for a URL, shared by everything that must send the same
+/// credentials DuckDB would: the secret whose scope has the longest prefix of the URL wins; a
+/// secret without a scope applies to every URL of its kind, below any scoped match.
+public protocol ScopedSecret {
+    /// URL prefixes the secret applies to; empty: every URL of its kind.
+    var scope: [String] { get }
+}
+
+extension ScopedSecret {
+    /// How well the secret matches `url`: the length of its longest scope that prefixes it, 0 for
+    /// an unscoped secret, nil when it does not apply.
+    /// - Parameter url: the URL a request goes to
+    /// - Returns: the match length, or nil
+    public func scopeMatch(_ url: String) -> Int? {
+        if scope.isEmpty { return 0 }
+        return scope.filter { url.hasPrefix($0) }.map(\.count).max()
+    }
+}
+
+extension Array where Element: ScopedSecret {
+    /// The secret DuckDB would use for `url`: the longest scope match (the first of equals).
+    /// - Parameter url: the URL a request goes to
+    /// - Returns: the secret, or nil when none applies
+    public func secret(for url: String) -> Element? {
+        var best: (secret: Element, length: Int)?
+        for secret in self {
+            guard let length = secret.scopeMatch(url) else { continue }
+            if best.map({ length > $0.length }) ?? true { best = (secret, length) }
+        }
+        return best?.secret
+    }
+}
+
+extension S3Secret: ScopedSecret {}
+extension HTTPSecret: ScopedSecret {}

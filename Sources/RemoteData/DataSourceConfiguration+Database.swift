@@ -46,10 +46,18 @@ extension DataSourceConfiguration {
             }
         }
         if let allowed = duckdb.externalAccess {
-            // Local datasets are allowed implicitly: the configuration names them.
-            let local = datasets.flatMap { $0.locations ?? [] }.filter { !$0.contains("://") }.map { path -> String in
-                let directory = (path as NSString).deletingLastPathComponent
-                return directory.hasSuffix("/") ? directory : directory + "/"
+            // Local datasets are allowed implicitly, as narrowly as they are named: a file as that
+            // one file, a glob as the directory before its first wildcard.
+            let local = try datasets.flatMap { $0.locations ?? [] }.filter { !$0.contains("://") }.map { path -> String in
+                let glob = GlobPattern(pattern: path)
+                guard glob.hasWildcard else { return path }
+                let prefix = glob.literalPrefix
+                var directory = prefix.hasSuffix("/") ? String(prefix.dropLast()) : (prefix as NSString).deletingLastPathComponent
+                if directory.isEmpty || directory == "/" {
+                    throw ConfigurationError("dataset location \(path) would allow the whole file system under external_access: name a directory")
+                }
+                directory += "/"
+                return directory
             }
             configuration.externalAccess = .only(allowed + local)
         }
@@ -79,16 +87,19 @@ extension DataSourceConfiguration {
         }
     }
 
-    /// The statements that expose each dataset as a view of its name (in the database's default
-    /// catalog, visible to every connection).
-    /// - Returns: one `CREATE OR REPLACE VIEW` per dataset
+    /// The statements that expose each dataset as a view of its name.
+    /// - Parameter temporary: `TEMP` views, private to the connection that runs them and never
+    ///   written into a database file (the command line's choice); otherwise views in the default
+    ///   catalog, visible to every connection
+    /// - Returns: one `CREATE OR REPLACE [TEMP] VIEW` per dataset
     /// - Throws: ``ConfigurationError`` for a dataset with neither locations nor a DuckLake table
-    public func datasetViewStatements() throws -> [String] {
-        try datasets.enumerated().map { index, dataset in
+    public func datasetViewStatements(temporary: Bool = false) throws -> [String] {
+        let create = temporary ? "CREATE OR REPLACE TEMP VIEW" : "CREATE OR REPLACE VIEW"
+        return try datasets.enumerated().map { index, dataset in
             let name = "\"" + dataset.name.replacing("\"", with: "\"\"") + "\""
             if let table = dataset.ducklakeTable {
                 let parts = table.split(separator: ".").map { "\"" + $0.replacing("\"", with: "\"\"") + "\"" }
-                return "CREATE OR REPLACE VIEW \(name) AS SELECT * FROM \(parts.joined(separator: "."))"
+                return "\(create) \(name) AS SELECT * FROM \(parts.joined(separator: "."))"
             }
             guard let locations = dataset.locations, !locations.isEmpty else {
                 throw ConfigurationError("datasets[\(index)] (\(dataset.name)) needs locations or ducklake_table")
@@ -101,7 +112,7 @@ extension DataSourceConfiguration {
             default: throw ConfigurationError("datasets[\(index)].format: \"\(format)\" is not parquet or csv")
             }
             let list = "[" + locations.map { "'" + $0.replacing("'", with: "''") + "'" }.joined(separator: ", ") + "]"
-            return "CREATE OR REPLACE VIEW \(name) AS SELECT * FROM \(reader)(\(list))"
+            return "\(create) \(name) AS SELECT * FROM \(reader)(\(list))"
         }
     }
 
@@ -125,7 +136,7 @@ extension DataSourceConfiguration {
         if first.hasPrefix("s3://") {
             let secrets = try s3Secrets()
             let probes = try locations.map { location -> S3VersionProbe in
-                guard let secret = secrets.first(where: { s in s.scope.isEmpty || s.scope.contains { location.hasPrefix($0) } }) else {
+                guard let secret = secrets.secret(for: location) else {
                     throw ConfigurationError("dataset \(dataset.name): no s3_secrets entry covers \(location)")
                 }
                 return try S3VersionProbe(url: location, secret: secret, timeout: timeout)
@@ -138,8 +149,7 @@ extension DataSourceConfiguration {
                 guard let url = URL(string: location) else { throw ConfigurationError("dataset \(dataset.name): \(location) is not a URL") }
                 return url
             }
-            let headers = secrets.first { s in s.scope.isEmpty || s.scope.contains { first.hasPrefix($0) } }?.requestHeaders ?? [:]
-            return try HTTPVersionProbe(urls: urls, headers: headers, timeout: timeout)
+            return try HTTPVersionProbe(urls: urls, secrets: secrets, timeout: timeout)
         }
         return LocalFileVersionProbe(patterns: locations)
     }

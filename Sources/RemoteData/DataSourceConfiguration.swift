@@ -51,7 +51,7 @@ public struct DataSourceConfiguration: Sendable, Decodable {
     }
 
     /// One entry of `s3_secrets`.
-    public struct S3SecretEntry: Sendable, Decodable {
+    public struct S3SecretEntry: Sendable, Decodable, CustomReflectable {
         public var name: String?
         public var scope: [String]?
         public var region: String?
@@ -64,10 +64,16 @@ public struct DataSourceConfiguration: Sendable, Decodable {
         enum CodingKeys: String, CodingKey {
             case name, scope, region, endpoint, urlStyle, useSSL = "useSsl", credentials
         }
+
+        /// Everything but the credentials' values.
+        public var customMirror: Mirror {
+            Mirror(self, children: ["name": name as Any, "scope": scope as Any, "endpoint": endpoint as Any,
+                                    "credentials": credentials.map { if case .named(let n) = $0 { n } else { "keys(redacted)" } } as Any])
+        }
     }
 
     /// The `credentials` of an S3 secret.
-    public enum CredentialsEntry: Sendable, Decodable {
+    public enum CredentialsEntry: Sendable, Decodable, CustomStringConvertible, CustomDebugStringConvertible, CustomReflectable {
         case named(String)
         case keys(accessKeyID: String, secretAccessKey: String, sessionToken: String?)
 
@@ -76,6 +82,16 @@ public struct DataSourceConfiguration: Sendable, Decodable {
             var secretAccessKey: String
             var sessionToken: String?
         }
+
+        /// The kind only.
+        public var description: String {
+            if case .named(let name) = self { return name }
+            return "keys(redacted)"
+        }
+        /// Same as ``description``.
+        public var debugDescription: String { description }
+        /// No children.
+        public var customMirror: Mirror { Mirror(self, children: [:]) }
 
         public init(from decoder: any Decoder) throws {
             if let name = try? decoder.singleValueContainer().decode(String.self) {
@@ -88,13 +104,19 @@ public struct DataSourceConfiguration: Sendable, Decodable {
     }
 
     /// One entry of `http_secrets`.
-    public struct HTTPSecretEntry: Sendable, Decodable {
+    public struct HTTPSecretEntry: Sendable, Decodable, CustomReflectable {
         public var name: String?
         public var scope: [String]?
         public var headers: [String: String]?
         public var bearerToken: String?
         /// The name of an environment variable holding the bearer token.
         public var bearerTokenEnv: String?
+
+        /// Names only, no values.
+        public var customMirror: Mirror {
+            Mirror(self, children: ["name": name as Any, "scope": scope as Any, "headerNames": (headers ?? [:]).keys.sorted(),
+                                    "bearerToken": bearerToken == nil ? "none" : "redacted", "bearerTokenEnv": bearerTokenEnv as Any])
+        }
     }
 
     /// One entry of `attachments`: a DuckDB file (`database`) or a DuckLake catalog (`ducklake`).

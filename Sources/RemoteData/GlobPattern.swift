@@ -1,73 +1,149 @@
-/// A file glob as DuckDB reads them: `*` (any run of characters within one path segment), `?`
-/// (one character), `[abc]`/`[a-z]`/`[!a]` (a character class), `**` (any number of whole
-/// segments). Matching is on the object key or URL path, segment by segment.
+/// A file glob with DuckDB's semantics, matched byte by byte on each `/`-separated segment:
+/// `*` (any run of bytes within a segment), `?` (one byte; a literal `?` in S3 globs, as DuckDB
+/// reads them), `[abc]`, `[a-z]`, `[!a]` (a class; `]` first is a literal, `^` is a literal, an
+/// unclosed `[` matches nothing), `\x` (a literal `x`), and `**` as a whole segment (any number of
+/// segments). S3 keys and their patterns drop empty segments (`data//x` is `data/x`), as DuckDB
+/// does when it lists a bucket.
+///
+/// Checked against DuckDB's own `glob()` over the same tricky names, locally and on S3 (tests).
 struct GlobPattern: Sendable, Equatable {
+    /// The pattern as written.
     let pattern: String
+    /// Whether `?` is a wildcard (local files) or a literal (S3).
+    var questionMarkIsWildcard = true
 
-    /// The literal part before the first wildcard: S3 lists only keys with this prefix.
+    private func isWildcard(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "*") || byte == UInt8(ascii: "[") || (questionMarkIsWildcard && byte == UInt8(ascii: "?"))
+    }
+
+    /// The literal text before the first wildcard, escapes resolved: S3 lists only keys with this
+    /// prefix, and local walks start at its directory.
     var literalPrefix: String {
-        String(pattern.prefix { !"*?[".contains($0) })
+        var out: [UInt8] = []
+        var bytes = Array(pattern.utf8)[...]
+        while let byte = bytes.first {
+            if byte == UInt8(ascii: "\\") {
+                guard bytes.count >= 2 else { break }
+                out.append(bytes[bytes.startIndex + 1])
+                bytes = bytes.dropFirst(2)
+                continue
+            }
+            if isWildcard(byte) { break }
+            out.append(byte)
+            bytes = bytes.dropFirst()
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
-    /// Whether the pattern has any wildcard.
-    var hasWildcard: Bool { literalPrefix.count != pattern.count }
+    /// Whether the pattern has any wildcard (an escaped character is not one).
+    var hasWildcard: Bool {
+        var bytes = Array(pattern.utf8)[...]
+        while let byte = bytes.first {
+            if byte == UInt8(ascii: "\\") { bytes = bytes.dropFirst(2); continue }
+            if isWildcard(byte) { return true }
+            bytes = bytes.dropFirst()
+        }
+        return false
+    }
 
-    /// Whether `path` matches the whole pattern.
+    /// The pattern's segments (empty ones dropped when `dropEmpty`).
+    func segments(dropEmpty: Bool) -> [[UInt8]] {
+        Array(pattern.utf8).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: dropEmpty).map(Array.init)
+    }
+
+    /// Whether a local path matches the whole pattern.
     func matches(_ path: String) -> Bool {
-        let patternSegments = pattern.split(separator: "/", omittingEmptySubsequences: false).map(Array.init)
-        let pathSegments = path.split(separator: "/", omittingEmptySubsequences: false).map(Array.init)
-        return Self.match(patternSegments[...], pathSegments[...])
+        let pathSegments = Array(path.utf8).split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map(Array.init)
+        return Self.match(segments(dropEmpty: false)[...], pathSegments[...], questionMark: questionMarkIsWildcard)
     }
 
-    private static func match(_ pattern: ArraySlice<[Character]>, _ path: ArraySlice<[Character]>) -> Bool {
+    /// Whether an S3 object key matches, empty segments dropped on both sides; "directory" marker
+    /// objects (keys ending in `/`) never match, as DuckDB skips them.
+    func matches(s3Key key: String) -> Bool {
+        guard !key.hasSuffix("/") else { return false }
+        let keySegments = Array(key.utf8).split(separator: UInt8(ascii: "/")).map(Array.init)
+        return Self.match(segments(dropEmpty: true)[...], keySegments[...], questionMark: questionMarkIsWildcard)
+    }
+
+    static let doubleStar: [UInt8] = Array("**".utf8)
+
+    private static func match(_ pattern: ArraySlice<[UInt8]>, _ path: ArraySlice<[UInt8]>, questionMark: Bool) -> Bool {
         guard let first = pattern.first else { return path.isEmpty }
-        if first == ["*", "*"] {
-            // Zero or more whole segments.
+        if first == doubleStar {
             var rest = path
             while true {
-                if match(pattern.dropFirst(), rest) { return true }
+                if match(pattern.dropFirst(), rest, questionMark: questionMark) { return true }
                 guard !rest.isEmpty else { return false }
                 rest = rest.dropFirst()
             }
         }
-        guard let segment = path.first, matchSegment(first[...], segment[...]) else { return false }
-        return match(pattern.dropFirst(), path.dropFirst())
+        guard let segment = path.first, matchSegment(first[...], segment[...], questionMark: questionMark) else { return false }
+        return match(pattern.dropFirst(), path.dropFirst(), questionMark: questionMark)
     }
 
-    private static func matchSegment(_ pattern: ArraySlice<Character>, _ text: ArraySlice<Character>) -> Bool {
-        guard let p = pattern.first else { return text.isEmpty }
-        switch p {
-        case "*":
-            var rest = text
-            while true {
-                if matchSegment(pattern.dropFirst(), rest) { return true }
-                guard !rest.isEmpty else { return false }
-                rest = rest.dropFirst()
-            }
-        case "?":
-            return !text.isEmpty && matchSegment(pattern.dropFirst(), text.dropFirst())
-        case "[":
-            guard let close = pattern.dropFirst(2).firstIndex(of: "]"), let c = text.first else {
-                // No closing bracket: a literal "[".
-                return text.first == "[" && matchSegment(pattern.dropFirst(), text.dropFirst())
-            }
-            var set = pattern[pattern.index(after: pattern.startIndex)..<close]
-            let negated = set.first == "!" || set.first == "^"
-            if negated { set = set.dropFirst() }
-            var inSet = false
-            var items = Array(set)
-            while !items.isEmpty {
-                if items.count >= 3 && items[1] == "-" {
-                    if items[0] <= c && c <= items[2] { inSet = true }
-                    items.removeFirst(3)
-                } else {
-                    if items[0] == c { inSet = true }
-                    items.removeFirst()
+    /// One segment against one pattern segment, byte by byte.
+    static func matchSegment(_ pattern: ArraySlice<UInt8>, _ text: ArraySlice<UInt8>, questionMark: Bool) -> Bool {
+        var p = pattern.startIndex
+        var t = text.startIndex
+        while p < pattern.endIndex {
+            let byte = pattern[p]
+            switch byte {
+            case UInt8(ascii: "*"):
+                var next = p
+                while next < pattern.endIndex && pattern[next] == UInt8(ascii: "*") { next += 1 }
+                if next == pattern.endIndex { return true }
+                var start = t
+                while start <= text.endIndex {
+                    if matchSegment(pattern[next...], text[start...], questionMark: questionMark) { return true }
+                    start += 1
                 }
+                return false
+            case UInt8(ascii: "?") where questionMark:
+                guard t < text.endIndex else { return false }
+                p += 1
+                t += 1
+            case UInt8(ascii: "\\"):
+                guard p + 1 < pattern.endIndex, t < text.endIndex, pattern[p + 1] == text[t] else { return false }
+                p += 2
+                t += 1
+            case UInt8(ascii: "["):
+                guard t < text.endIndex, let after = matchClass(pattern[(p + 1)...], text[t]) else { return false }
+                p = after
+                t += 1
+            default:
+                guard t < text.endIndex, text[t] == byte else { return false }
+                p += 1
+                t += 1
             }
-            return inSet != negated && matchSegment(pattern[pattern.index(after: close)...], text.dropFirst())
-        default:
-            return text.first == p && matchSegment(pattern.dropFirst(), text.dropFirst())
         }
+        return t == text.endIndex
+    }
+
+    /// Matches `byte` against the class starting after `[`; returns the index after its `]`, or
+    /// nil when the byte is not in the class or the class is not closed.
+    private static func matchClass(_ pattern: ArraySlice<UInt8>, _ byte: UInt8) -> ArraySlice<UInt8>.Index? {
+        var i = pattern.startIndex
+        var negated = false
+        if i < pattern.endIndex && pattern[i] == UInt8(ascii: "!") {
+            negated = true
+            i += 1
+        }
+        let first = i
+        var found = false
+        while i < pattern.endIndex {
+            let c = pattern[i]
+            if c == UInt8(ascii: "]") && i > first {
+                return found != negated ? i + 1 : nil
+            }
+            // A range takes whatever follows the dash, `]` included (`[a-]` is a range, unclosed).
+            if i + 2 < pattern.endIndex && pattern[i + 1] == UInt8(ascii: "-") {
+                if c <= byte && byte <= pattern[i + 2] { found = true }
+                i += 3
+            } else {
+                if c == byte { found = true }
+                i += 1
+            }
+        }
+        return nil  // unclosed: matches nothing
     }
 }

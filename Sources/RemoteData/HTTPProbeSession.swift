@@ -10,6 +10,7 @@ final class HTTPProbeSession: Sendable {
 
     // URLSession is documented thread-safe; the property is immutable.
     let session: URLSession
+    private let redirects = RedirectGuard()
 
     private init() {
         let configuration = URLSessionConfiguration.ephemeral
@@ -17,7 +18,7 @@ final class HTTPProbeSession: Sendable {
         configuration.urlCache = nil
         configuration.httpCookieStorage = nil
         configuration.urlCredentialStorage = nil
-        session = URLSession(configuration: configuration)
+        session = URLSession(configuration: configuration, delegate: redirects, delegateQueue: nil)
     }
 
     /// Sends `request` and returns the HTTP response and body, mapping failures to
@@ -52,12 +53,40 @@ final class HTTPProbeSession: Sendable {
         }
     }
 
-    /// The URL without its query (which may carry continuation tokens) for messages.
+    /// The URL without its query (which may carry tokens or signatures) or user info, for messages.
     static func redacted(_ url: URL?) -> String {
         guard let url, var components = URLComponents(url: url, resolvingAgainstBaseURL: false) else { return "?" }
         components.query = nil
         components.user = nil
         components.password = nil
         return components.string ?? "?"
+    }
+}
+
+/// Follows redirects within one origin as they are; to another origin (scheme, host, port) with a
+/// bare request — same method and timeout, none of the original headers — so credentials meant for
+/// one host never reach another.
+final class RedirectGuard: NSObject, URLSessionTaskDelegate, Sendable {
+    func urlSession(
+        _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+        newRequest request: URLRequest, completionHandler: @escaping @Sendable (URLRequest?) -> Void
+    ) {
+        guard let from = response.url ?? task.currentRequest?.url, let to = request.url else {
+            completionHandler(nil)
+            return
+        }
+        if Self.sameOrigin(from, to) {
+            completionHandler(request)
+        } else {
+            var bare = URLRequest(url: to)
+            bare.httpMethod = request.httpMethod
+            bare.timeoutInterval = request.timeoutInterval
+            completionHandler(bare)
+        }
+    }
+
+    static func sameOrigin(_ a: URL, _ b: URL) -> Bool {
+        func port(_ url: URL) -> Int? { url.port ?? (url.scheme?.lowercased() == "https" ? 443 : url.scheme?.lowercased() == "http" ? 80 : nil) }
+        return a.scheme?.lowercased() == b.scheme?.lowercased() && a.host?.lowercased() == b.host?.lowercased() && port(a) == port(b)
     }
 }

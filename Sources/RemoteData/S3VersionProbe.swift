@@ -1,5 +1,6 @@
 import DuckDBClient
 import Foundation
+import ResultFormat
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -11,7 +12,7 @@ import FoundationNetworking
 /// Replacing, adding or removing a matching object changes the version (S3 gives a rewritten
 /// object a new ETag, even with equal content when uploaded in other parts). Credentials and
 /// endpoint come from the same ``DuckDBClient/S3Secret`` DuckDB reads the data with.
-public struct S3VersionProbe: DataVersionProbe {
+public struct S3VersionProbe: DataVersionProbe, CustomStringConvertible, CustomReflectable {
     /// The bucket.
     public let bucket: String
     /// The key glob inside it.
@@ -41,7 +42,7 @@ public struct S3VersionProbe: DataVersionProbe {
             throw DataVersionError(.configuration, "\(url) names no bucket (or a wildcard in the bucket name)")
         }
         self.bucket = bucket
-        self.glob = GlobPattern(pattern: String(rest.dropFirst(bucket.count + 1)))
+        self.glob = GlobPattern(pattern: String(rest.dropFirst(bucket.count + 1)), questionMarkIsWildcard: false)
         self.secret = secret
         self.timeout = timeout
         do {
@@ -53,20 +54,45 @@ public struct S3VersionProbe: DataVersionProbe {
         }
     }
 
+    /// The bucket, glob, endpoint and timeout; never a key.
+    public var description: String {
+        "S3VersionProbe(s3://\(bucket)/\(glob.pattern), \(secret), timeout: \(timeout))"
+    }
+    /// The same as ``description``, for `dump`.
+    public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
+
     /// Lists the glob's prefix (every page) and digests the matching objects in key order.
     /// - Returns: `s3:` and a digest of each matching key with its ETag and size
     /// - Throws: ``DataVersionError``
     public func currentVersion() async throws -> DataVersion {
-        var parts: [String] = []
+        let objects = try await matchingObjects()
+        guard !objects.isEmpty else {
+            // DuckDB refuses to read a glob that matches nothing; a version for it would be a guess.
+            throw DataVersionError(.unreachable, "no object matches s3://\(bucket)/\(glob.pattern)")
+        }
+        return DataVersion.digest(kind: "s3", parts: [bucket] + objects.flatMap { [$0.key, $0.etag, $0.size] })
+    }
+
+    /// Every object of the listing that the glob matches, in S3's key order.
+    func matchingObjects() async throws -> [S3Listing.Object] {
+        var matched: [S3Listing.Object] = []
         var token: String?
+        var seen: Set<String> = []
+        let deadline = ContinuousClock.now.advanced(by: timeout * 20)
         repeat {
             let page = try await list(continuationToken: token)
-            for object in page.objects where glob.matches(object.key) {
-                parts += [object.key, object.etag, object.size]
-            }
+            matched += page.objects.filter { glob.matches(s3Key: $0.key) }
             token = page.isTruncated ? page.nextContinuationToken : nil
+            if let token {
+                guard seen.insert(token).inserted else {
+                    throw DataVersionError(.malformedResponse, "the listing of s3://\(bucket)/\(glob.literalPrefix) repeated a continuation token")
+                }
+                guard ContinuousClock.now < deadline else {
+                    throw DataVersionError(.timedOut, "the listing of s3://\(bucket)/\(glob.literalPrefix) took longer than \(timeout * 20)")
+                }
+            }
         } while token != nil
-        return DataVersion.digest(kind: "s3", parts: [bucket] + parts)
+        return matched
     }
 
     /// One `ListObjectsV2` page.
@@ -115,16 +141,7 @@ public struct S3VersionProbe: DataVersionProbe {
         let seconds = Int64(date.timeIntervalSince1970.rounded(.down))
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = seconds - days * 86_400
-        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        let year = yoe + era * 400 + (month <= 2 ? 1 : 0)
+        let (year, month, day) = ValueFormatting.civil(fromDays: days)
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
         return "\(year)\(two(month))\(two(day))T\(two(secondOfDay / 3600))\(two(secondOfDay / 60 % 60))\(two(secondOfDay % 60))Z"
     }

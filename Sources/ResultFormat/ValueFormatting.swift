@@ -11,7 +11,7 @@
 /// - TIMESTAMP: date, separator, time (`T` in JSON, a space in CSV); TIMESTAMPTZ adds `Z` (UTC).
 /// - INTERVAL: ISO 8601 duration `P{months}M{days}DT{seconds}S`, e.g. `P1M2DT3.5S`, `P0D` for zero.
 /// - BLOB: base64 (RFC 4648, with padding).
-enum ValueFormatting {
+package enum ValueFormatting {
     static let microsPerSecond: Int64 = 1_000_000
     static let microsPerDay: Int64 = 86_400_000_000
 
@@ -61,7 +61,7 @@ enum ValueFormatting {
     }
 
     /// (year, month, day) of a day count since 1970-01-01 (proleptic Gregorian).
-    static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
+    package static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

@@ -134,7 +134,10 @@ import TestSupport
             ("dir/file.parquet", "dir/file.parquet", true),
             ("dir/file.parquet", "dir/file.parquet2", false),
             ("*", "", true),
-            ("a[", "a[", true),
+            ("a[", "a[", false),  // an unclosed class matches nothing, as in DuckDB
+            ("a\\[", "a[", true),
+            ("[^a].parquet", "^.parquet", true),  // only ! negates
+            ("[^a].parquet", "b.parquet", false),
         ]
         for (pattern, path, expected) in cases {
             #expect(GlobPattern(pattern: pattern).matches(path) == expected, "\(pattern) ~ \(path)")
