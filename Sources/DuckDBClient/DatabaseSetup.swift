@@ -1,3 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
 /// The set-up a ``Database`` runs once at open, from its configuration: extensions, HTTP settings,
 /// secrets, attachments, then the external-access restriction (last, because DuckDB allows no
 /// loading, attaching or setting of it afterwards).
@@ -18,9 +24,13 @@ struct DatabaseSetup {
         }
         for secret in configuration.s3Secrets { try create(secret, on: connection) }
         for secret in configuration.httpSecrets { try create(secret, on: connection) }
-        for attachment in configuration.attachments { try attach(attachment, on: connection) }
+        var dataPaths: [String] = []
+        for attachment in configuration.attachments {
+            try attach(attachment, on: connection)
+            if case .duckLake = attachment.kind { dataPaths.append(try dataPath(of: attachment, on: connection)) }
+        }
         if case .only(let locations) = configuration.externalAccess {
-            try restrict(to: locations, on: connection)
+            try restrict(to: locations, dataPaths: dataPaths, on: connection)
         }
     }
 
@@ -123,19 +133,38 @@ struct DatabaseSetup {
             on: connection, what: "attaching \"\(attachment.alias)\"")
     }
 
+    /// The data path a DuckLake catalog actually uses (the configured one, or the one stored in
+    /// the catalog, e.g. `catalog.ducklake.files/` by default), as DuckLake reports it.
+    private func dataPath(of attachment: AttachedDatabase, on connection: Connection) throws -> String {
+        let sql = "SELECT value FROM \(SQLText.identifier(attachment.alias)).options() WHERE option_name = 'data_path'"
+        do {
+            guard case .rows(let result) = try connection.execute(sql), result.rowCount == 1,
+                case .string(let path) = result.row(0)[0]
+            else { throw DuckDBError(.open, "DuckLake reported no data_path") }
+            // DuckLake creates a local data directory lazily, which a restricted database could
+            // not do (only what is below the allowed prefix may be created): create it now.
+            if !path.contains("://") && configuration.externalAccess != .unrestricted {
+                do {
+                    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                } catch {
+                    throw DuckDBError(.open, "cannot create the data directory \(path): \(error)")
+                }
+            }
+            return path
+        } catch let error as DuckDBError {
+            throw DuckDBError(.open, "reading the data path of DuckLake catalog \"\(attachment.alias)\" failed: \(error.message)")
+        }
+    }
+
     /// Entries ending in `/` are directory or URL prefixes (`allowed_directories`); others are
-    /// single files (`allowed_paths`). Attachments add their locations: a DuckLake data path as a
-    /// prefix, files as files.
-    private func restrict(to locations: [String], on connection: Connection) throws {
+    /// single files (`allowed_paths`). Attachments add their locations: files as files, and each
+    /// DuckLake catalog's data path (as DuckLake reports it) as a prefix.
+    private func restrict(to locations: [String], dataPaths: [String], on connection: Connection) throws {
         var directories: [String] = []
         var files: [String] = []
         for location in locations { location.hasSuffix("/") ? directories.append(location) : files.append(location) }
-        for attachment in configuration.attachments {
-            files.append(attachment.location)
-            if case .duckLake(let dataPath?) = attachment.kind {
-                directories.append(dataPath.hasSuffix("/") ? dataPath : dataPath + "/")
-            }
-        }
+        for attachment in configuration.attachments { files.append(attachment.location) }
+        for path in dataPaths { directories.append(path.hasSuffix("/") ? path : path + "/") }
         if !directories.isEmpty {
             try run("SET GLOBAL allowed_directories = \(SQLText.list(directories))", on: connection, what: "setting the allowed locations")
         }

@@ -195,14 +195,6 @@ public struct AttachedDatabase: Sendable, Hashable {
         self.kind = kind
         self.readOnly = readOnly
     }
-
-    /// Where its data lives, for ``ExternalAccess/only(_:)``.
-    var dataLocations: [String] {
-        switch kind {
-        case .duckdb: [location]
-        case .duckLake(let dataPath): [location] + (dataPath.map { [$0] } ?? [])
-        }
-    }
 }
 
 /// Which files and URLs queries may read or write beyond the database itself.
@@ -214,6 +206,13 @@ public enum ExternalAccess: Sendable, Hashable {
     /// fails with DuckDB's permission error. Applied after extensions, secrets and attachments are
     /// set up, with DuckDB's `enable_external_access = false`, which cannot be turned back on
     /// while the database is open (nor can the list be changed).
+    ///
+    /// What DuckDB checks is a string prefix of the path or URL, so: list directories with their
+    /// trailing `/` (entries without one are single files); inside an allowed local directory,
+    /// queries may also write, and symbolic links there are followed; an allowed URL prefix does
+    /// not stop `httpfs` from following a server's redirect elsewhere, nor a server that decodes
+    /// `%2e%2e` in paths — allow only servers you trust. DuckDB itself also keeps its temporary
+    /// directory (`.tmp/` by default, or `temp_directory`) readable and writable.
     case only([String])
 }
 

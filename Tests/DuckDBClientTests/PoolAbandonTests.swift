@@ -32,15 +32,14 @@ import Testing
     @Test func aStatementThatIgnoresItsInterruptStillAnswersACancelledCaller() async throws {
         let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
         let gate = Gate()
-        let entered = Gate()
         let task = Task {
             try await pool.withConnection { _ in
-                entered.open()
                 gate.wait()
                 return 1
             }
         }
-        entered.wait()
+        // An explicit state check, never a blocking wait on a cooperative thread.
+        await eventually("the job to run") { pool.statistics.running == 1 }
         task.cancel()
         await #expect(throws: CancellationError.self) { try await task.value }
         gate.open()
@@ -69,5 +68,51 @@ import Testing
             try await group.waitForAll()
         }
         await pool.shutdown()
+    }
+}
+
+@Suite struct WriterAndShutdownDeadlineTests {
+    @Test func theWriterKeepsItsCallerUntilAStuckWriteReallyEnds() async throws {
+        let database = try Database()
+        let writer = try DuckDBWriter(database: database)
+        // A reader pool with the same stuck job is the reference: it answers its caller after the
+        // deadline plus the grace; by then the writer must still hold its caller.
+        let pool = try DuckDBPool(database: database, configuration: .init(connections: 1))
+        let writeGate = Gate()
+        let readGate = Gate()
+        let writeDone = Shared(false)
+        let write = Task {
+            defer { writeDone.withLock { $0 = true } }
+            return try await writer.write(timeout: .milliseconds(50)) { _ in
+                writeGate.wait()
+                return 7
+            }
+        }
+        await #expect(throws: DuckDBPoolError.timedOut(.milliseconds(100))) {
+            try await pool.withConnection(timeout: .milliseconds(100)) { _ in readGate.wait() }
+        }
+        #expect(writeDone.value == false, "the writer answered a write that had not ended")
+        writeGate.open()
+        // The write ran to completion: its caller gets its real outcome.
+        #expect(try await write.value == 7)
+        readGate.open()
+        await writer.shutdown()
+        await pool.shutdown()
+    }
+
+    @Test func deadlinesStillAnswerCallersWhileThePoolShutsDown() async throws {
+        let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
+        let gate = Gate()
+        let stuck = Task {
+            try await pool.withConnection(timeout: .milliseconds(100)) { _ in
+                gate.wait()
+            }
+        }
+        await eventually("the job to run") { pool.statistics.running == 1 }
+        let shutdown = Task { await pool.shutdown() }
+        // The caller is answered although shutdown began while its statement was stuck.
+        await #expect(throws: DuckDBPoolError.timedOut(.milliseconds(100))) { try await stuck.value }
+        gate.open()
+        await shutdown.value
     }
 }

@@ -178,6 +178,23 @@ import TestSupport
         await pool.shutdown()
     }
 
+    @Test func aDuckLakeWithItsDefaultDataPathStaysReadableUnderRestrictedAccess() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let catalog = dir.appendingPathComponent("lake.ducklake").path
+        let lake = AttachedDatabase(alias: "lake", location: catalog, kind: .duckLake(dataPath: nil))
+        let db = try RemoteFixtures.database(attachments: [lake], access: .only([]))
+        let connection = try db.connect()
+        _ = try connection.execute("CREATE TABLE lake.t AS SELECT range AS i FROM range(5)")
+        _ = try connection.execute("INSERT INTO lake.t VALUES (5)")
+        #expect(try connection.query("SELECT sum(i)::BIGINT FROM lake.t").row(0)[0] == .int(15))
+        // The files went to DuckLake's default data path, which is allowed; its siblings are not.
+        #expect(FileManager.default.fileExists(atPath: catalog + ".files"))
+        try Data("secret".utf8).write(to: dir.appendingPathComponent("beside.csv"))
+        #expect(performing: { _ = try connection.query("SELECT * FROM read_csv('\(dir.path)/beside.csv')") },
+                throws: { String(describing: $0).contains("Permission") })
+    }
+
     @Test func aMissingCatalogIsAQueryError() async throws {
         let pool = try DuckDBPool(database: Database(), configuration: .init(connections: 1))
         await #expect {

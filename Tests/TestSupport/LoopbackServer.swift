@@ -17,8 +17,14 @@ public final class LoopbackServer: @unchecked Sendable {
 
     /// Starts a static-file server over `directory` (ranges, HEAD, ETag, Last-Modified).
     /// - Parameter bearer: if set, requests without `Authorization: Bearer <bearer>` get 401
-    public static func http(serving directory: URL, bearer: String? = nil) throws -> LoopbackServer {
-        try LoopbackServer(script: "http_server.py", arguments: [directory.path] + (bearer.map { ["--bearer", $0] } ?? []))
+    ///   - redirectTo: requests under `/redirect/` answer 302 to this base URL + the rest
+    ///   - record: a file that gets `METHOD PATH AUTHORIZATION` per request
+    public static func http(serving directory: URL, bearer: String? = nil, redirectTo: String? = nil, record: URL? = nil) throws -> LoopbackServer {
+        var arguments = [directory.path]
+        if let bearer { arguments += ["--bearer", bearer] }
+        if let redirectTo { arguments += ["--redirect-to", redirectTo] }
+        if let record { arguments += ["--record", record.path] }
+        return try LoopbackServer(script: "http_server.py", arguments: arguments)
     }
 
     /// Starts a listener that accepts connections and never answers.

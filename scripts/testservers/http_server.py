@@ -8,8 +8,12 @@ do not carry `Authorization: Bearer TOKEN` (401). Prints `PORT <n>` once listeni
 system for a free one), then serves until its standard input closes, so it never outlives the
 process that started it.
 
-    python http_server.py DIRECTORY [--port N] [--bearer TOKEN]
+    python http_server.py DIRECTORY [--port N] [--bearer TOKEN] [--redirect-to BASE] [--record FILE]
     python http_server.py --hang [--port N]     accepts connections and never answers (timeouts)
+
+`--redirect-to BASE` answers every request under /redirect/ with a 302 to BASE + the rest of the
+path; `--record FILE` appends `METHOD PATH AUTHORIZATION` for each request (tests check which
+credentials reached which server).
 """
 import argparse
 import email.utils
@@ -25,6 +29,8 @@ def main():
     parser.add_argument("--hang", action="store_true")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--bearer")
+    parser.add_argument("--redirect-to")
+    parser.add_argument("--record")
     args = parser.parse_args()
     if args.hang:
         import socket
@@ -45,6 +51,15 @@ def main():
             pass
 
         def _file(self):
+            if args.record:
+                with open(args.record, "a") as log:
+                    log.write("%s %s %s\n" % (self.command, self.path, self.headers.get("Authorization", "-")))
+            if args.redirect_to and self.path.startswith("/redirect/"):
+                self.send_response(302)
+                self.send_header("Location", args.redirect_to + self.path[len("/redirect/"):])
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return None
             if args.bearer is not None and self.headers.get("Authorization") != "Bearer " + args.bearer:
                 self._plain(401, "missing or wrong bearer token")
                 return None

@@ -1,0 +1,101 @@
+import DuckDBClient
+import Foundation
+import Testing
+import TestSupport
+
+@testable import RemoteData
+
+/// Credentials go only where DuckDB would send them, and are never printed.
+@Suite struct SecretScopeTests {
+    @Test func theLongestScopeWinsAsInDuckDB() {
+        let any = S3Secret(name: "any")
+        let bucket = S3Secret(name: "bucket", scope: ["s3://lake"])
+        let dir = S3Secret(name: "dir", scope: ["s3://other", "s3://lake/data/"])
+        let secrets = [any, bucket, dir]
+        #expect(secrets.secret(for: "s3://lake/data/x.parquet")?.name == "dir")
+        #expect(secrets.secret(for: "s3://lake/x.parquet")?.name == "bucket")
+        #expect(secrets.secret(for: "s3://elsewhere/x")?.name == "any")
+        #expect([bucket].secret(for: "s3://elsewhere/x") == nil)
+    }
+
+    @Test func eachURLGetsOnlyItsOwnSecretsHeadersAndRedirectsToAnotherOriginGetNone() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        try Data("payload".utf8).write(to: dir.appendingPathComponent("f.parquet"))
+        let recordB = dir.appendingPathComponent("b.log")
+        let recordA = dir.appendingPathComponent("a.log")
+        let b = try LoopbackServer.http(serving: dir, record: recordB)
+        defer { b.stop() }
+        let a = try LoopbackServer.http(serving: dir, redirectTo: b.baseURL + "/", record: recordA)
+        defer { a.stop() }
+        let secret = HTTPSecret(name: "a", scope: [a.baseURL + "/"], bearerToken: "ONLY-FOR-A")
+        let direct = try #require(URL(string: "\(a.baseURL)/f.parquet"))
+        let redirected = try #require(URL(string: "\(a.baseURL)/redirect/f.parquet"))
+        let other = try #require(URL(string: "\(b.baseURL)/f.parquet"))
+        let probe = try HTTPVersionProbe(urls: [direct, redirected, other], secrets: [secret])
+        _ = try await probe.currentVersion()
+        let seenByA = try String(contentsOf: recordA, encoding: .utf8)
+        let seenByB = try String(contentsOf: recordB, encoding: .utf8)
+        #expect(seenByA.contains("HEAD /f.parquet Bearer ONLY-FOR-A"))
+        #expect(seenByA.contains("HEAD /redirect/f.parquet Bearer ONLY-FOR-A"))
+        // B saw the redirected request and the direct one, neither with A's token.
+        #expect(seenByB.split(separator: "\n").count == 2)
+        #expect(!seenByB.contains("ONLY-FOR-A"))
+        // The redirect is followed: the version is the target's.
+        let viaRedirect = try await HTTPVersionProbe(urls: [redirected]).currentVersion()
+        let target = try await HTTPVersionProbe(urls: [other]).currentVersion()
+        #expect(viaRedirect != target)  // the URL is part of the version
+        #expect(try await HTTPVersionProbe(urls: [redirected]).currentVersion() == viaRedirect)
+    }
+
+    @Test func theS3ProbeSignsWithTheSecretDuckDBWouldUse() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let server = try LoopbackServer.s3()
+        defer { server.stop() }
+        try RemoteFixtures.boto3(server, "s3.create_bucket(Bucket='lake'); s3.put_object(Bucket='lake', Key='d/a.parquet', Body=b'x')")
+        // An unscoped fallback pointing nowhere (port 9), and the bucket's own secret.
+        let config = dir.appendingPathComponent("c.json")
+        try Data(#"""
+            {"duckdb": {"s3_secrets": [
+                {"name": "fallback", "endpoint": "127.0.0.1:9", "use_ssl": false, "credentials": "anonymous"},
+                {"name": "lake", "scope": ["s3://lake/"], "endpoint": "127.0.0.1:\#(server.port)", "use_ssl": false,
+                 "credentials": {"access_key_id": "k", "secret_access_key": "s"}}]},
+             "datasets": [{"name": "d", "locations": ["s3://lake/d/*.parquet"]}]}
+            """#.utf8).write(to: config)
+        let file = try DataSourceConfiguration.load(from: config)
+        let pool = try DuckDBPool(database: Database(), configuration: .init(connections: 1))
+        let version = try await file.probe(for: file.datasets[0], pool: pool).currentVersion()
+        #expect(version.token.hasPrefix("s3:"))
+        await pool.shutdown()
+    }
+
+    @Test func probesAndConfigurationsPrintNoSecret() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let s3 = S3Secret(credentials: .keys(accessKeyID: "AKIDSECRET1", secretAccessKey: "SKSECRET2", sessionToken: "STSECRET3"))
+        let http = HTTPSecret(headers: ["X-Key": "HDRSECRET4"], bearerToken: "BEARERSECRET5")
+        let url = try #require(URL(string: "http://user:PWSECRET6@127.0.0.1:1/f?X-Amz-Signature=SIGSECRET7"))
+        let probes: [Any] = [
+            try S3VersionProbe(url: "s3://b/k/*", secret: s3),
+            try HTTPVersionProbe(urls: [url], headers: ["Authorization": "Bearer HDRSECRET8"], secrets: [http]),
+            Database.Configuration(s3Secrets: [s3], httpSecrets: [http]),
+        ]
+        let config = dir.appendingPathComponent("c.json")
+        try Data(#"""
+            {"duckdb": {"s3_secrets": [{"credentials": {"access_key_id": "AKIDSECRET1", "secret_access_key": "SKSECRET2"}}],
+                        "http_secrets": [{"headers": {"X-Key": "HDRSECRET4"}, "bearer_token": "BEARERSECRET5"}]},
+             "datasets": []}
+            """#.utf8).write(to: config)
+        let everything = probes + [try DataSourceConfiguration.load(from: config)]
+        for value in everything {
+            var dumped = ""
+            dump(value, to: &dumped)
+            for text in [String(describing: value), String(reflecting: value), dumped] {
+                for secret in ["AKIDSECRET1", "SKSECRET2", "STSECRET3", "HDRSECRET4", "BEARERSECRET5", "PWSECRET6", "SIGSECRET7", "HDRSECRET8"] {
+                    #expect(!text.contains(secret), "\(type(of: value)) shows \(secret)")
+                }
+            }
+        }
+    }
+}
