@@ -143,9 +143,10 @@ struct DatabaseSetup {
             else { throw DuckDBError(.open, "DuckLake reported no data_path") }
             // DuckLake creates a local data directory lazily, which a restricted database could
             // not do (only what is below the allowed prefix may be created): create it now.
-            if !path.contains("://") && configuration.externalAccess != .unrestricted {
+            let local: String? = path.hasPrefix("file://") ? String(path.dropFirst("file://".count)) : path.contains("://") ? nil : path
+            if let local, configuration.externalAccess != .unrestricted {
                 do {
-                    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                    try FileManager.default.createDirectory(atPath: local, withIntermediateDirectories: true)
                 } catch {
                     throw DuckDBError(.open, "cannot create the data directory \(path): \(error)")
                 }

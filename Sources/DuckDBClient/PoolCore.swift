@@ -176,15 +176,21 @@ final class PoolCore: @unchecked Sendable {
             metrics.wait.recordNanoseconds(nanoseconds(job.submittedAt.duration(to: started)))
             if let connection = worker.connection { job.run(on: connection) }
             metrics.run.recordNanoseconds(nanoseconds(started.duration(to: .now)))
-            metrics.completed.increment()
             lock.lock()
             counters.running -= 1
-            counters.completed += 1
             job.state = .finished
             timed.removeValue(forKey: ObjectIdentifier(job))
             interrupting.removeValue(forKey: ObjectIdentifier(job))
             let abandon = job.abandonError
-            if let abandon { count(abandon) }
+            // One outcome per request, the one its caller gets: the timeout or cancellation when
+            // the caller was answered without the statement or the interrupted statement failed;
+            // otherwise the statement's own result ("completed", success or error).
+            if let abandon, job.answered || job.failed {
+                count(abandon)
+            } else {
+                counters.completed += 1
+                metrics.completed.increment()
+            }
             let answered = job.answered
             job.answered = true
             takeNext(worker)

@@ -42,6 +42,9 @@ class PoolJob: @unchecked Sendable {
     /// Runs the work on the calling worker thread and keeps the outcome.
     func run(on connection: Connection) { fatalError("abstract") }
 
+    /// Whether the kept outcome is an error (read by the worker that ran it).
+    var failed: Bool { fatalError("abstract") }
+
     /// Resumes the waiter with the kept outcome, or with `abandon` when the run failed after a
     /// cancellation or timeout (read under the lock by the caller).
     func complete(abandon: (any Error)?) { fatalError("abstract") }
@@ -71,6 +74,11 @@ final class ClosureJob<T: Sendable>: PoolJob, @unchecked Sendable {
 
     override func run(on connection: Connection) {
         outcome = Result { try body(connection) }
+    }
+
+    override var failed: Bool {
+        if case .failure? = outcome { return true }
+        return false
     }
 
     override func complete(abandon: (any Error)?) {

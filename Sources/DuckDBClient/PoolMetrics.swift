@@ -8,7 +8,9 @@ func nanoseconds(_ d: Duration) -> Int64 {
 /// The pool's swift-metrics instruments, labelled with the pool's name; a no-op until the process
 /// bootstraps a metrics backend.
 struct PoolMetrics {
-    /// Requests that ran (successfully or not): `duckdb_pool_requests_total{outcome="completed"}`.
+    /// Requests whose callers got their statement's own outcome (a result or DuckDB's error):
+    /// `duckdb_pool_requests_total{outcome="completed"}`. Outcomes partition the requests: each
+    /// counts once, as what its caller received.
     let completed: Counter
     /// Requests refused because the queue was full.
     let overloaded: Counter

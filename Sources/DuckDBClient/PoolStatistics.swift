@@ -8,7 +8,8 @@ public struct PoolStatistics: Sendable, Equatable {
     public var running = 0
     /// Requests waiting for a connection.
     public var queued = 0
-    /// Requests that ran to an end (success or error) since the pool started.
+    /// Requests whose callers got their statement's own outcome (success or DuckDB's error) since
+    /// the pool started; a request counts once, under the outcome its caller received.
     public var completed = 0
     /// Requests refused because the queue was full.
     public var overloaded = 0

@@ -217,37 +217,58 @@ public enum ExternalAccess: Sendable, Hashable {
 }
 
 /// How DuckDB picks the secret for a URL, shared by everything that must send the same
-/// credentials DuckDB would: the secret whose scope has the longest prefix of the URL wins; a
-/// secret without a scope applies to every URL of its kind, below any scoped match.
+/// credentials DuckDB would: the secret whose scope has the longest prefix of the URL wins, ties go
+/// to the name that sorts first, and a later secret of the same name replaces an earlier one
+/// (`CREATE OR REPLACE`). A secret without a scope has its type's default scope (`s3://`, `s3a://`,
+/// `s3n://` for S3; nothing, so the weakest match, for HTTP).
 public protocol ScopedSecret {
-    /// URL prefixes the secret applies to; empty: every URL of its kind.
+    /// The secret's name.
+    var name: String { get }
+    /// URL prefixes the secret applies to; empty: the type's default scope.
     var scope: [String] { get }
+    /// The scope an unscoped secret of this type has.
+    static var defaultScope: [String] { get }
 }
 
 extension ScopedSecret {
-    /// How well the secret matches `url`: the length of its longest scope that prefixes it, 0 for
-    /// an unscoped secret, nil when it does not apply.
+    /// How well the secret matches `url`: the length of its longest scope that prefixes it (the
+    /// default scope for an unscoped secret, 0 if that is empty), nil when it does not apply.
     /// - Parameter url: the URL a request goes to
     /// - Returns: the match length, or nil
     public func scopeMatch(_ url: String) -> Int? {
-        if scope.isEmpty { return 0 }
+        if scope.isEmpty {
+            if Self.defaultScope.isEmpty { return 0 }
+            return Self.defaultScope.filter { url.hasPrefix($0) }.map(\.count).max() ?? 0
+        }
         return scope.filter { url.hasPrefix($0) }.map(\.count).max()
     }
 }
 
 extension Array where Element: ScopedSecret {
-    /// The secret DuckDB would use for `url`: the longest scope match (the first of equals).
+    /// The secret DuckDB would use for `url`.
     /// - Parameter url: the URL a request goes to
     /// - Returns: the secret, or nil when none applies
     public func secret(for url: String) -> Element? {
+        var byName: [String: Element] = [:]
+        for secret in self { byName[secret.name] = secret }  // the last of a name wins
         var best: (secret: Element, length: Int)?
-        for secret in self {
+        for secret in byName.values {
             guard let length = secret.scopeMatch(url) else { continue }
-            if best.map({ length > $0.length }) ?? true { best = (secret, length) }
+            if let current = best, length < current.length || (length == current.length && secret.name > current.secret.name) {
+                continue
+            }
+            best = (secret, length)
         }
         return best?.secret
     }
 }
 
-extension S3Secret: ScopedSecret {}
-extension HTTPSecret: ScopedSecret {}
+extension S3Secret: ScopedSecret {
+    /// `s3://`, `s3a://`, `s3n://`.
+    public static var defaultScope: [String] { ["s3://", "s3a://", "s3n://"] }
+}
+
+extension HTTPSecret: ScopedSecret {
+    /// None: an unscoped HTTP secret is the weakest match for every URL.
+    public static var defaultScope: [String] { [] }
+}

@@ -48,7 +48,9 @@ extension DataSourceConfiguration {
         if let allowed = duckdb.externalAccess {
             // Local datasets are allowed implicitly, as narrowly as they are named: a file as that
             // one file, a glob as the directory before its first wildcard.
-            let local = try datasets.flatMap { $0.locations ?? [] }.filter { !$0.contains("://") }.map { path -> String in
+            let local = try datasets.flatMap { dataset in
+                (dataset.locations ?? []).compactMap { Self.localPattern($0, format: dataset.resolvedFormat) }
+            }.map { path -> String in
                 let glob = GlobPattern(pattern: path)
                 guard glob.hasWildcard else { return path }
                 let prefix = glob.literalPrefix
@@ -104,7 +106,7 @@ extension DataSourceConfiguration {
             guard let locations = dataset.locations, !locations.isEmpty else {
                 throw ConfigurationError("datasets[\(index)] (\(dataset.name)) needs locations or ducklake_table")
             }
-            let format = dataset.format ?? (locations[0].lowercased().hasSuffix(".csv") ? "csv" : "parquet")
+            let format = dataset.resolvedFormat
             let reader: String
             switch format {
             case "parquet": reader = "read_parquet"
@@ -133,7 +135,13 @@ extension DataSourceConfiguration {
         }
         let locations = dataset.locations ?? []
         guard let first = locations.first else { throw ConfigurationError("dataset \(dataset.name) has no locations") }
-        if first.hasPrefix("s3://") {
+        for location in locations where location.contains("://") {
+            let scheme = String(location.prefix { $0 != ":" })
+            guard ["s3", "s3a", "s3n", "http", "https", "file"].contains(scheme.lowercased()) else {
+                throw ConfigurationError("dataset \(dataset.name): no data-version probe for \(scheme):// locations yet")
+            }
+        }
+        if ["s3://", "s3a://", "s3n://"].contains(where: { first.hasPrefix($0) }) {
             let secrets = try s3Secrets()
             let probes = try locations.map { location -> S3VersionProbe in
                 guard let secret = secrets.secret(for: location) else {
@@ -151,7 +159,27 @@ extension DataSourceConfiguration {
             }
             return try HTTPVersionProbe(urls: urls, secrets: secrets, timeout: timeout)
         }
-        return LocalFileVersionProbe(patterns: locations)
+        return LocalFileVersionProbe(patterns: locations.compactMap { Self.localPattern($0, format: dataset.resolvedFormat) })
+    }
+
+    /// The local glob DuckDB reads for a location: `file://` stripped, and a directory read as
+    /// every file of the format below it (`DIR/**/*.parquet`), as DuckDB's readers do. Nil for a
+    /// remote location.
+    static func localPattern(_ location: String, format: String) -> String? {
+        var path = location
+        if path.hasPrefix("file://") { path = String(path.dropFirst("file://".count)) } else if path.contains("://") { return nil }
+        var info = stat()
+        if !GlobPattern(pattern: path).hasWildcard, stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+            return (path.hasSuffix("/") ? path : path + "/") + "**/*." + format
+        }
+        return path
+    }
+}
+
+extension DataSourceConfiguration.Dataset {
+    /// `format`, or `csv`/`parquet` from the first location's suffix.
+    var resolvedFormat: String {
+        format ?? ((locations?.first?.lowercased().hasSuffix(".csv") ?? false) ? "csv" : "parquet")
     }
 }
 

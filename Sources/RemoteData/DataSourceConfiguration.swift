@@ -155,8 +155,13 @@ public struct DataSourceConfiguration: Sendable, Decodable {
 
     mutating func resolvePaths(relativeTo base: URL) {
         func resolve(_ path: String) -> String {
-            path.hasPrefix("/") || path.contains("://") ? path : base.appendingPathComponent(path).standardizedFileURL.path
+            // Absolute paths, URLs and DuckDB's `scheme:` locations (`sqlite:meta.sqlite`,
+            // `postgres:dbname=…`, `md:`, `:memory:`) stay as written.
+            if path.hasPrefix("/") || path.hasPrefix(":") || path.contains("://") || Self.hasScheme(path) { return path }
+            let resolved = base.appendingPathComponent(path).standardizedFileURL.path
+            return path.hasSuffix("/") && !resolved.hasSuffix("/") ? resolved + "/" : resolved
         }
+        duckdb.externalAccess = duckdb.externalAccess?.map(resolve)
         duckdb.extensionDirectory = duckdb.extensionDirectory.map(resolve)
         duckdb.attachments = duckdb.attachments?.map { entry in
             var entry = entry
@@ -170,5 +175,13 @@ public struct DataSourceConfiguration: Sendable, Decodable {
             dataset.locations = dataset.locations?.map(resolve)
             return dataset
         }
+    }
+
+    /// `sqlite:…`, `postgres:…`, `md:…`: a scheme of two or more letters before a colon.
+    static func hasScheme(_ location: String) -> Bool {
+        guard let colon = location.firstIndex(of: ":") else { return false }
+        let scheme = location[..<colon]
+        return scheme.count >= 2 && scheme.first?.isLetter == true
+            && scheme.allSatisfy { $0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" || $0 == "." }
     }
 }

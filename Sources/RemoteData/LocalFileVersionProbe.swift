@@ -4,8 +4,9 @@ import Foundation
 /// included): each matching file's path, size and modification time in nanoseconds.
 ///
 /// The walk follows the pattern segment by segment — literal segments are looked up, wildcard
-/// segments list one directory, only `**` descends further (at most 64 levels) — and follows
-/// symbolic links to directories, as DuckDB's reader does.
+/// segments list one directory, only `**` descends further (at most 64 levels; DuckDB has no such
+/// limit) — and, as DuckDB's reader does, `*` follows symbolic links to directories while `**`
+/// follows none. `\\` separates segments like `/`, as in DuckDB's local file system.
 public struct LocalFileVersionProbe: DataVersionProbe {
     /// Paths or globs.
     public let patterns: [String]
@@ -20,7 +21,7 @@ public struct LocalFileVersionProbe: DataVersionProbe {
     public func currentVersion() async throws -> DataVersion {
         var parts: [String] = []
         for pattern in patterns {
-            let matches = Self.files(matching: pattern)
+            let matches = try Self.files(matching: pattern)
             guard !matches.isEmpty else {
                 throw DataVersionError(.unreachable, "no file matches \(pattern)")
             }
@@ -35,11 +36,19 @@ public struct LocalFileVersionProbe: DataVersionProbe {
     }
 
     /// The regular files a pattern matches, sorted, without duplicates.
-    static func files(matching pattern: String) -> [String] {
+    /// - Throws: ``DataVersionError`` of kind `.configuration` for patterns DuckDB refuses to read:
+    ///   more than one `**`, or a trailing `/` (which names directories)
+    static func files(matching pattern: String) throws -> [String] {
         let glob = GlobPattern(pattern: pattern)
         var matches: [String] = []
         if glob.hasWildcard {
             let segments = glob.segments(dropEmpty: true)
+            guard segments.filter({ $0 == GlobPattern.doubleStar }).count <= 1 else {
+                throw DataVersionError(.configuration, "\(pattern) uses '**' more than once, which DuckDB cannot read")
+            }
+            guard !glob.pattern.hasSuffix("/") else {
+                throw DataVersionError(.configuration, "\(pattern) ends in '/', which names directories, not files")
+            }
             walk(directory: pattern.hasPrefix("/") ? "" : ".", segments[...], depth: 0, into: &matches)
         } else if isFile(pattern) {
             matches = [pattern]
@@ -63,8 +72,8 @@ public struct LocalFileVersionProbe: DataVersionProbe {
                     let path = join(name)
                     if isDirectory(path, following: false) {
                         walk(directory: path, segments, depth: depth + 1, into: &matches)
-                    } else if isFile(path) {
-                        matches.append(path)
+                    } else if isFile(path, following: false) {
+                        matches.append(path)  // DuckDB's recursive listing skips symbolic links
                     }
                 }
                 return
@@ -79,7 +88,7 @@ public struct LocalFileVersionProbe: DataVersionProbe {
         let names: [String]
         if piece.hasWildcard {
             names = entries(of: directory).filter {
-                GlobPattern.matchSegment(segment[...], Array($0.utf8)[...], questionMark: true)
+                GlobPattern.matchSegment(segment[...], Array($0.utf8)[...], questionMark: true, escapes: false)
             }
         } else {
             names = [piece.literalPrefix]
@@ -106,8 +115,9 @@ public struct LocalFileVersionProbe: DataVersionProbe {
         return status == 0 && (info.st_mode & S_IFMT) == S_IFDIR
     }
 
-    private static func isFile(_ path: String) -> Bool {
+    private static func isFile(_ path: String, following: Bool = true) -> Bool {
         var info = stat()
-        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+        let status = following ? stat(path, &info) : lstat(path, &info)
+        return status == 0 && (info.st_mode & S_IFMT) == S_IFREG
     }
 }

@@ -35,14 +35,21 @@ public struct S3VersionProbe: DataVersionProbe, CustomStringConvertible, CustomR
         url: String, secret: S3Secret, timeout: Duration = .seconds(5),
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws {
-        guard url.hasPrefix("s3://") else { throw DataVersionError(.configuration, "\(url) is not an s3:// URL") }
-        let rest = url.dropFirst("s3://".count)
+        guard let scheme = ["s3://", "s3a://", "s3n://"].first(where: { url.hasPrefix($0) }) else {
+            throw DataVersionError(.configuration, "\(url) is not an s3:// URL")
+        }
+        // In an s3:// URL, `?` starts DuckDB's per-URL settings (s3_region=…), which would make
+        // DuckDB read with other credentials or endpoints than the secret: not versionable here.
+        guard !url.contains("?") else {
+            throw DataVersionError(.configuration, "\(url.prefix { $0 != "?" })?…: URL parameters are not supported by the S3 probe; configure an S3 secret instead")
+        }
+        let rest = url.dropFirst(scheme.count)
         let bucket = String(rest.prefix { $0 != "/" })
         guard !bucket.isEmpty, !bucket.contains(where: { "*?[".contains($0) }) else {
             throw DataVersionError(.configuration, "\(url) names no bucket (or a wildcard in the bucket name)")
         }
         self.bucket = bucket
-        self.glob = GlobPattern(pattern: String(rest.dropFirst(bucket.count + 1)), questionMarkIsWildcard: false)
+        self.glob = GlobPattern(pattern: String(rest.dropFirst(bucket.count + 1)), flavor: .s3)
         self.secret = secret
         self.timeout = timeout
         do {

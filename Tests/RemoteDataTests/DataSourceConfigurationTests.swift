@@ -76,6 +76,42 @@ import TestSupport
         #expect(throws: DecodingError.self) { _ = try load(#"{"duckdb": {"extensions": "httpfs"}, "datasets": []}"#, in: dir) }
     }
 
+    @Test func schemeLocationsStayAsWrittenAndRelativeAllowancesResolve() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let config = try load(#"""
+            {"duckdb": {"attachments": [{"alias": "m", "ducklake": "sqlite:meta.sqlite", "data_path": "files/"},
+                                        {"alias": "p", "ducklake": "postgres:dbname=lake"},
+                                        {"alias": "mem", "database": ":memory:"}],
+                        "external_access": ["shared/", "one.parquet", "s3://b/"]},
+             "datasets": [{"name": "g", "locations": ["gs://bucket/x.parquet"]}]}
+            """#, in: dir)
+        let c = try config.databaseConfiguration(environment: [:])
+        #expect(c.attachments.map(\.location) == ["sqlite:meta.sqlite", "postgres:dbname=lake", ":memory:"])
+        #expect(c.attachments[0].kind == .duckLake(dataPath: dir.appendingPathComponent("files").path + "/"))
+        #expect(c.externalAccess == .only([dir.appendingPathComponent("shared").path + "/", dir.appendingPathComponent("one.parquet").path, "s3://b/"]))
+        let pool = try DuckDBPool(database: Database(), configuration: .init(connections: 1))
+        #expect(performing: { _ = try config.probe(for: config.datasets[0], pool: pool) },
+                throws: { String(describing: $0).contains("gs://") })
+    }
+
+    @Test func aDirectoryDatasetIsVersionedAndAllowedAsEveryFileBelowIt() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let data = dir.appendingPathComponent("data/deep")
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        try Data("a".utf8).write(to: data.appendingPathComponent("a.parquet"))
+        let config = try load(#"{"duckdb": {"external_access": []}, "datasets": [{"name": "d", "locations": ["data"]}]}"#, in: dir)
+        let c = try config.databaseConfiguration(environment: [:])
+        #expect(c.externalAccess == .only([dir.appendingPathComponent("data").path + "/"]))
+        let pool = try DuckDBPool(database: Database(), configuration: .init(connections: 1))
+        let probe = try config.probe(for: config.datasets[0], pool: pool)
+        let first = try await probe.currentVersion()
+        try Data("b".utf8).write(to: data.appendingPathComponent("b.parquet"))
+        #expect(try await probe.currentVersion() != first)
+        await pool.shutdown()
+    }
+
     @Test func datasetNamesAndLocationsAreQuotedNotSpliced() throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { TestSupport.remove(dir) }

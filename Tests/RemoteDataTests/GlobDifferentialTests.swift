@@ -48,7 +48,7 @@ import TestSupport
         let json = String(decoding: try JSONSerialization.data(withJSONObject: patterns), as: UTF8.self)
         let theirs = try JSONSerialization.jsonObject(with: TestSupport.runPython(script, arguments: [json])) as? [String: Any] ?? [:]
         for pattern in patterns {
-            let ours = LocalFileVersionProbe.files(matching: pattern)
+            let ours = (try? LocalFileVersionProbe.files(matching: pattern)) ?? []
             if let expected = theirs[pattern] as? [String] {
                 // Compared as bytes: a composed and a decomposed "é" are different files.
                 #expect(ours.map { Array($0.utf8) }.sorted { $0.lexicographicallyPrecedes($1) }
@@ -62,7 +62,10 @@ import TestSupport
     @Test func s3GlobsMatchWhatDuckDBsGlobMatches() async throws {
         let server = try LoopbackServer.s3()
         defer { server.stop() }
-        let keys = Self.names.map { "data/" + $0 } + ["data//dbl.parquet", "data/dir/", "data-other/a.parquet"]
+        // Not `q?.parquet`: in an s3:// URL `?` starts the query string, so DuckDB cannot read such
+        // a key at all (every read of a glob that lists it fails, whatever its version).
+        let keys = Self.names.filter { !$0.contains("?") }.map { "data/" + $0 }
+            + ["data//dbl.parquet", "data/dir/", "data-other/a.parquet", "data/q"]
         try RemoteFixtures.boto3(server, """
             import json
             s3.create_bucket(Bucket='globs')
@@ -75,18 +78,17 @@ import TestSupport
             let url = "s3://globs/data/" + pattern
             var expected: [String] = []
             do {
-                let r = try connection.query("SELECT file FROM glob(?)", [.string(url)])
+                // What DuckDB reads, not only what glob() names: read_blob opens each file.
+                let r = try connection.query("SELECT filename FROM read_blob(?)", [.string(url)])
                 expected = RemoteFixtures.rows(r).compactMap { $0.first ?? nil }.map { String($0.dropFirst("s3://globs/".count)) }
             } catch {
                 expected = []  // DuckDB refuses the pattern: it reads nothing
             }
-            let probe = try S3VersionProbe(url: url, secret: RemoteFixtures.secret(server))
-            let ours = try await probe.matchingObjects().map(\.key)
-            if !probe.glob.hasWildcard {
-                // DuckDB's glob names a path without wildcards as it is, without looking; reading it
-                // works only if that object exists, which is what the probe lists.
-                expected = expected.filter { keys.contains($0) }
+            guard let probe = try? S3VersionProbe(url: url, secret: RemoteFixtures.secret(server)) else {
+                #expect(expected.isEmpty, "\(pattern): refused by the probe, read by DuckDB")
+                continue
             }
+            let ours = try await probe.matchingObjects().map(\.key)
             #expect(Set(ours) == Set(expected), "\(pattern)")
         }
     }

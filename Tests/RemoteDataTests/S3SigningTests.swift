@@ -135,13 +135,20 @@ import TestSupport
             ("dir/file.parquet", "dir/file.parquet2", false),
             ("*", "", true),
             ("a[", "a[", false),  // an unclosed class matches nothing, as in DuckDB
-            ("a\\[", "a[", true),
+            ("a\\b", "a/b", true),  // locally a backslash separates segments, as in DuckDB
             ("[^a].parquet", "^.parquet", true),  // only ! negates
             ("[^a].parquet", "b.parquet", false),
         ]
         for (pattern, path, expected) in cases {
             #expect(GlobPattern(pattern: pattern).matches(path) == expected, "\(pattern) ~ \(path)")
         }
+        // On S3 a backslash escapes, `?` is literal, empty segments vanish, a trailing ** needs a segment.
+        #expect(GlobPattern(pattern: "a\\[1\\]", flavor: .s3).matches(s3Key: "a[1]"))
+        #expect(GlobPattern(pattern: "a\\[1\\]", flavor: .s3).literalPrefix == "a[1]")
+        #expect(GlobPattern(pattern: "d/*.parquet", flavor: .s3).matches(s3Key: "d//x.parquet"))
+        #expect(!GlobPattern(pattern: "d/**", flavor: .s3).matches(s3Key: "d"))
+        #expect(GlobPattern(pattern: "d/**", flavor: .s3).matches(s3Key: "d/x"))
+        #expect(!GlobPattern(pattern: "d/*", flavor: .s3).matches(s3Key: "d/x/"))
         #expect(GlobPattern(pattern: "dir/sub/*.parquet").literalPrefix == "dir/sub/")
         #expect(GlobPattern(pattern: "dir/a.parquet").literalPrefix == "dir/a.parquet")
         #expect(!GlobPattern(pattern: "dir/a.parquet").hasWildcard)

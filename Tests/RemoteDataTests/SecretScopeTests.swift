@@ -16,6 +16,32 @@ import TestSupport
         #expect(secrets.secret(for: "s3://lake/x.parquet")?.name == "bucket")
         #expect(secrets.secret(for: "s3://elsewhere/x")?.name == "any")
         #expect([bucket].secret(for: "s3://elsewhere/x") == nil)
+        // Ties go to the first name in sort order, whatever the list order; an unscoped S3 secret
+        // has the scope s3:// (so it beats a scoped "s3:/"... and ties with an explicit "s3://").
+        #expect([S3Secret(name: "prod"), S3Secret(name: "dev")].secret(for: "s3://lake/x")?.name == "dev")
+        #expect([S3Secret(name: "zz", scope: ["s3://"]), S3Secret(name: "dev")].secret(for: "s3://lake/x")?.name == "dev")
+        #expect([HTTPSecret(name: "h2"), HTTPSecret(name: "h1")].secret(for: "http://x/")?.name == "h1")
+        // A later secret of the same name replaces the earlier one, as CREATE OR REPLACE does.
+        let replaced = [S3Secret(name: "a", region: "one"), S3Secret(name: "a", region: "two")]
+        #expect(replaced.secret(for: "s3://b/k")?.region == "two")
+    }
+
+    @Test func duckDBPicksTheSameSecretsAsWeDo() throws {
+        // DuckDB's own choice (which_secret) for the same secrets and URLs.
+        let secrets = [
+            S3Secret(name: "prod", credentials: .anonymous), S3Secret(name: "dev", credentials: .anonymous),
+            S3Secret(name: "lake", scope: ["s3://lake"], credentials: .anonymous),
+            S3Secret(name: "deep", scope: ["s3://lake/data/", "s3://other"], credentials: .anonymous),
+            S3Secret(name: "all", scope: ["s3://"], credentials: .anonymous),
+        ]
+        let db = try Database(configuration: .init(
+            extensionDirectory: TestSupport.extensionDirectory, extensions: [.named("httpfs")], s3Secrets: secrets))
+        let connection = try db.connect()
+        for url in ["s3://lake/data/x.parquet", "s3://lake/x.parquet", "s3://elsewhere/x", "s3://other/y", "s3a://z/k"] {
+            let r = try connection.query("SELECT name FROM which_secret(?, 's3')", [.string(url)])
+            let theirs: String? = r.rowCount == 1 ? { if case .string(let s) = r.row(0)[0] { s } else { nil } }() : nil
+            #expect(secrets.secret(for: url)?.name == theirs, "\(url)")
+        }
     }
 
     @Test func eachURLGetsOnlyItsOwnSecretsHeadersAndRedirectsToAnotherOriginGetNone() async throws {
