@@ -198,11 +198,6 @@ final class BenchServer: Sendable {
     }
 
     static func runPython(_ python: String, _ script: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = ["-c", script] + arguments
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw ValidationError("python exited \(process.terminationStatus)") }
+        _ = try outputOfPython(python, script, arguments)
     }
 }
