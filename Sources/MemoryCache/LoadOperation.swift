@@ -6,6 +6,11 @@ import Synchronization
 /// all with the same result. A cancelled waiter is resumed at once with `CancellationError`; when the
 /// last one leaves before the result, the load is abandoned: its task is cancelled and the cache
 /// forgets it, so the next caller starts afresh.
+///
+/// "The last one" counts callers that hold the load but have not registered yet: the cache hands a
+/// load out under its shard lock with ``tryHold()``, and ``wait()`` turns that hold into a
+/// registration under the load's own lock, so no caller that never cancelled can find its load
+/// abandoned between the two. An abandoned load refuses new holds; the caller then starts a fresh one.
 @usableFromInline
 final class LoadOperation<Value: Sendable>: Sendable {
     struct State {
@@ -15,6 +20,11 @@ final class LoadOperation<Value: Sendable>: Sendable {
         var result: Result<Value, any Error>?
         var task: Task<Void, Never>?
         var abandoned = false
+        /// Callers handed the load that have not registered in ``wait()`` yet.
+        var pending = 0
+
+        /// Whether no caller waits or is about to (lock held).
+        var deserted: Bool { waiters.isEmpty && pending == 0 && !abandoned }
     }
 
     /// The tags of the entry being loaded (known before loading), for invalidation by tag.
@@ -36,7 +46,18 @@ final class LoadOperation<Value: Sendable>: Sendable {
         if cancel { task.cancel() }
     }
 
-    /// Waits for the result; cancelling the waiting task leaves the other waiters waiting.
+    /// Takes a hold on the load for a caller that will ``wait()`` on it; fails when the load was
+    /// already abandoned (the caller must start a fresh one). Called under the shard's lock.
+    func tryHold() -> Bool {
+        state.withLock { s in
+            guard !s.abandoned else { return false }
+            s.pending += 1
+            return true
+        }
+    }
+
+    /// Waits for the result, turning the caller's hold (``tryHold()``) into a registration;
+    /// cancelling the waiting task leaves the other waiters waiting.
     func wait() async throws -> Value {
         let id = state.withLock { s -> Int in
             s.nextWaiter += 1
@@ -45,9 +66,10 @@ final class LoadOperation<Value: Sendable>: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
                 let (immediate, abandon): (Result<Value, any Error>?, Bool) = state.withLock { s in
+                    s.pending = max(0, s.pending - 1)  // the hold becomes a registration (or ends)
                     if let result = s.result { return (result, false) }
                     if s.cancelledEarly.remove(id) != nil {
-                        let last = s.waiters.isEmpty && !s.abandoned
+                        let last = s.deserted
                         if last { s.abandoned = true }
                         return (.failure(CancellationError()), last)
                     }
@@ -69,7 +91,7 @@ final class LoadOperation<Value: Sendable>: Sendable {
                 s.cancelledEarly.insert(id)
                 return (nil, false)
             }
-            let last = s.waiters.isEmpty && !s.abandoned
+            let last = s.deserted
             if last { s.abandoned = true }
             return (continuation, last)
         }
@@ -110,4 +132,11 @@ enum LoadContext {
     }
 
     @TaskLocal static var active: Set<Marker> = []
+}
+
+/// Points where a test can pause a loading call to force an interleaving with other callers
+/// (gates, not sleeps). Unset in production: each check is one uncontended lock on the miss path.
+final class LoadHooks: Sendable {
+    /// Runs after a caller was handed a load to join (under the shard lock) and before it waits.
+    let afterJoinHandOut = Mutex<(@Sendable () async -> Void)?>(nil)
 }

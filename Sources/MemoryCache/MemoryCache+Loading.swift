@@ -5,6 +5,7 @@ extension MemoryCache {
         case hit(Value, refresh: UInt32?, drain: Bool)
         case join(LoadOperation<Value>)
         case start(LoadOperation<Value>)
+        case cancelled
     }
 
     /// The value for `key`, loading it once for all concurrent callers when it is missing.
@@ -12,7 +13,10 @@ extension MemoryCache {
     /// - Concurrent callers for one missing key share one load; its error reaches every waiter and
     ///   nothing is cached.
     /// - A cancelled caller stops waiting at once; the load goes on for the others and is cancelled
-    ///   when the last waiter leaves.
+    ///   when the last waiter leaves. A caller counts as waiting from the moment it is handed the
+    ///   load (under the shard lock), so a caller that never cancels never gets `CancellationError`;
+    ///   a caller already cancelled when it calls never starts or joins a load (a cached value is
+    ///   still returned).
     /// - If the key is invalidated (by key, predicate, tag or ``removeAll()``) while it loads, the
     ///   waiters get the loaded value but it is not stored; later callers start a new load.
     /// - With ``MemoryCacheConfiguration/refreshAfterWrite`` set, an older entry is returned at once
@@ -37,6 +41,8 @@ extension MemoryCache {
         let now = clock.nanoseconds()
         let tagList = Array(tags)
         let shard = shard(hash)
+        // A caller already cancelled may read a cached value but never starts (or joins) a load.
+        let cancelled = Task.isCancelled
         let step = shard.state.withLock { s -> LoadStep in
             if let i = liveEntry(forKey: key, in: &s, now: now) {
                 let entry = s[entry: i]
@@ -47,10 +53,13 @@ extension MemoryCache {
                 }
                 return .hit(entry.value, refresh: refresh, drain: recordRead(entry.slot, in: &s))
             }
-            if let load = s.loads[key] { return .join(load) }
+            if cancelled { return .cancelled }
+            // Held under the shard lock, so the load cannot be abandoned before this caller waits.
+            if let load = s.loads[key], load.tryHold() { return .join(load) }
             let load = LoadOperation<Value>(tags: tagList) { [weak self] load in
                 self?.forgetLoad(key, hash: hash, load)
             }
+            _ = load.tryHold()
             s.loads[key] = load
             return .start(load)
         }
@@ -61,7 +70,10 @@ extension MemoryCache {
                 startRefresh(key, hash: hash, tags: tagList, generation: generation, loader: loader)
             }
             return value
+        case .cancelled:
+            throw CancellationError()
         case .join(let load):
+            if let hook = loadHooks.afterJoinHandOut.withLock({ $0 }) { await hook() }
             return try await load.wait()
         case .start(let load):
             let task = Task { [self] in

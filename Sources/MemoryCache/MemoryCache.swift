@@ -35,6 +35,8 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     @usableFromInline let hashKey: @Sendable (Key) -> UInt64
     @usableFromInline let readBufferSize: Int
     let metrics: CacheMetrics
+    /// Test-only pauses at points where concurrent callers interleave (never set in production).
+    let loadHooks = LoadHooks()
     @usableFromInline let countMirror = Atomic<Int>(0)
     @usableFromInline let weightMirror = Atomic<Int>(0)
 
