@@ -42,19 +42,7 @@ extension MemoryCache {
         let now = clock.nanoseconds()
         let snapshot = policyState.withLock { p -> CacheStatistics in
             drain(&p)
-            for slot in p.wheel.advance(to: now) {
-                guard p.policy.isLive(slot), let key = p.keys[Int(slot)] else { continue }
-                shard(p.policy.hash(of: slot)).state.withLock { s in
-                    guard let i = s.index[key], s[entry: i].slot == slot else { return }
-                    let entry = s[entry: i]
-                    if isExpired(entry, now: now) {
-                        s.removeEntry(forKey: key)
-                        forget(key, entry, cause: .expired, in: &p, notes: &notes)
-                    } else {
-                        p.wheel.schedule(slot, at: nextExpiry(entry))  // read since: idle deadline moved
-                    }
-                }
-            }
+            expireDue(now: now, in: &p, notes: &notes)
             let evicted = p.policy.climb()
             removeEvicted(evicted, cause: .size, in: &p, notes: &notes)
             updateMirrors(p)
@@ -62,6 +50,25 @@ extension MemoryCache {
         }
         deliver(notes)
         metrics.report(snapshot, count: count, weightedSize: weightedSize)
+    }
+
+    /// Removes the entries whose timers are due and that are expired (telling the listener), and
+    /// reschedules those read since their timer was set. Policy lock held; no shard lock held.
+    @usableFromInline
+    func expireDue(now: Int64, in p: inout PolicyState<Key>, notes: inout Notifications<Key, Value>) {
+        for slot in p.wheel.advance(to: now) {
+            guard p.policy.isLive(slot), let key = p.keys[Int(slot)] else { continue }
+            shard(p.policy.hash(of: slot)).state.withLock { s in
+                guard let i = s.index[key], s[entry: i].slot == slot else { return }
+                let entry = s[entry: i]
+                if isExpired(entry, now: now) {
+                    s.removeEntry(forKey: key)
+                    forget(key, entry, cause: .expired, in: &p, notes: &notes)
+                } else {
+                    p.wheel.schedule(slot, at: nextExpiry(entry))  // read since: idle deadline moved
+                }
+            }
+        }
     }
 
     /// A snapshot of the cache's counters.

@@ -29,6 +29,11 @@ extension MemoryCache {
         return policyState.withLock { p -> Bool in
             let shard = shard(hash)
             drain(shard, &p)  // this shard's pending reads first; the others drain on their own
+            // A write that would need room expires what is due first, so a full cache never evicts
+            // a live entry while it keeps an expired one (before any shard lock is taken).
+            if p.policy.weightedSize + weight > maximum {
+                expireDue(now: now, in: &p, notes: &notes)
+            }
             var evicted: [WTinyLFUPolicy.Eviction] = []
             var slot: Int32 = -1
             var stored = false
@@ -44,8 +49,9 @@ extension MemoryCache {
                 case .whileGeneration(let generation):
                     guard let i = s.index[key], s[entry: i].generation == generation else { return }
                 }
-                if weight > maximum {
-                    // Too heavy for the whole budget: never stored; a stale previous value goes too.
+                if weight > maximum || maximum == 0 {
+                    // Too heavy for the whole budget (or a cache bounded at 0, which stores nothing):
+                    // never stored; a stale previous value goes too.
                     if let old = s.removeEntry(forKey: key) {
                         forget(key, old, cause: .replaced, in: &p, notes: &notes)
                     }

@@ -57,8 +57,8 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         readBufferSize = configuration.readBufferSize
         let expected: Int
         switch configuration.bound {
-        case .entries(let n): expected = n
-        case .weight: expected = min(configuration.maximum, 1 << 20)
+        case .entries(let n): expected = max(1, n)
+        case .weight: expected = min(max(1, configuration.maximum), 1 << 20)
         }
         policyState = Mutex(PolicyState(
             policy: WTinyLFUPolicy(maximum: configuration.maximum, expectedEntries: expected, seed: configuration.seed),
@@ -153,17 +153,20 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     /// Removes the entry for `key` and invalidates a load in flight for it (its waiters still get
     /// the loaded value, but it is not stored).
     /// - Parameter key: the key
-    /// - Returns: the removed value
+    /// - Returns: the removed value; nil when there was none or it had expired (the listener then
+    ///   hears `.expired`, not `.explicit`)
     @discardableResult
     public func removeValue(forKey key: Key) -> Value? {
         var notes = Notifications<Key, Value>()
         let hash = hashKey(key)
+        let now = clock.nanoseconds()
         let removed = policyState.withLock { p -> Value? in
             let value = shard(hash).state.withLock { s -> Value? in
                 s.loads.removeValue(forKey: key)
                 guard let old = s.removeEntry(forKey: key) else { return nil }
-                forget(key, old, cause: .explicit, in: &p, notes: &notes)
-                return old.value
+                let expired = isExpired(old, now: now)
+                forget(key, old, cause: expired ? .expired : .explicit, in: &p, notes: &notes)
+                return expired ? nil : old.value
             }
             updateMirrors(p)
             return value
@@ -178,16 +181,26 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     }
 
     /// Removes the entries whose key matches, and invalidates matching loads in flight.
+    ///
+    /// `shouldRemove` runs outside every lock of the cache (it may read the cache): the keys present
+    /// when the call starts are copied shard by shard, judged, and the matching ones removed if still
+    /// there. An entry stored or a load started for a matching key while the call runs counts as
+    /// later than the call and is kept.
     /// - Parameter shouldRemove: decides per key (e.g. a key prefix)
-    /// - Complexity: O(entries)
+    /// - Complexity: O(entries), with a copy of each shard's keys
     public func removeAll(where shouldRemove: (Key) -> Bool) {
+        var doomed: [[Key]] = []
+        doomed.reserveCapacity(shards.count)
+        for shard in shards {
+            let keys = shard.state.withLock { s -> Set<Key> in Set(s.loads.keys).union(s.index.keys) }
+            doomed.append(keys.filter(shouldRemove))
+        }
         var notes = Notifications<Key, Value>()
         policyState.withLock { p in
-            for shard in shards {
+            for (shard, keys) in zip(shards, doomed) where !keys.isEmpty {
                 shard.state.withLock { s in
-                    for key in s.loads.keys where shouldRemove(key) { s.loads.removeValue(forKey: key) }
-                    let doomed = s.index.keys.filter(shouldRemove)
-                    for key in doomed {
+                    for key in keys {
+                        s.loads.removeValue(forKey: key)
                         if let old = s.removeEntry(forKey: key) {
                             forget(key, old, cause: .explicit, in: &p, notes: &notes)
                         }

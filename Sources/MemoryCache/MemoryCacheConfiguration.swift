@@ -4,7 +4,9 @@ import Metrics
 public struct MemoryCacheConfiguration<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// The size bound.
     public enum Bound: Sendable {
-        /// At most this many entries.
+        /// At most this many entries. 0 stores nothing (a switch that turns the cache off: every
+        /// lookup misses, loads still run once per concurrent group); a negative bound is a
+        /// configuration error (precondition).
         case entries(Int)
         /// At most this total weight, each entry weighed by `weigher` (e.g. a result's bytes) unless
         /// its loader gives a weight.
@@ -60,6 +62,10 @@ public struct MemoryCacheConfiguration<Key: Hashable & Sendable, Value: Sendable
         keyHash: (@Sendable (Key) -> UInt64)? = nil, name: String = "cache", metricsFactory: (any MetricsFactory)? = nil,
         shardCount: Int = 0, seed: UInt64 = 0x5EED, readBufferSize: Int = 64
     ) {
+        switch bound {
+        case .entries(let n): precondition(n >= 0, "MemoryCache: a negative entry bound (\(n)) is a configuration error")
+        case .weight(let w, _): precondition(w >= 0, "MemoryCache: a negative weight bound (\(w)) is a configuration error")
+        }
         self.bound = bound
         self.timeToLive = timeToLive
         self.timeToIdle = timeToIdle
@@ -74,11 +80,11 @@ public struct MemoryCacheConfiguration<Key: Hashable & Sendable, Value: Sendable
         self.readBufferSize = max(1, readBufferSize)
     }
 
-    /// The maximum total weight (entry count for an entry bound).
+    /// The maximum total weight (entry count for an entry bound); 0 stores nothing.
     var maximum: Int {
         switch bound {
-        case .entries(let n): max(1, n)
-        case .weight(let w, _): max(1, w)
+        case .entries(let n): n
+        case .weight(let w, _): w
         }
     }
 }
