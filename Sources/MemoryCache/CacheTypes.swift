@@ -32,7 +32,9 @@ public struct Loaded<Value: Sendable>: Sendable {
     public var value: Value
     /// Its own expiry, on top of the cache's.
     public var expiry: Expiry
-    /// Its weight (e.g. the result's byte size); nil: the cache's weigher decides.
+    /// Its weight (e.g. the result's byte size); nil: the cache's weigher decides. Only for a
+    /// weight-bounded cache: an entry-bounded one counts entries, and an explicit weight there is a
+    /// programming error (precondition).
     public var weight: Int?
 
     /// Creates a loaded value.

@@ -21,6 +21,9 @@ extension MemoryCache {
         _ key: Key, hash: UInt64, value: Value, tags: [String], expiry: Expiry, weight: Int?,
         condition: StoreCondition, notes: inout Notifications<Key, Value>
     ) -> Bool {
+        if weight != nil, case .entries = configuration.bound {
+            preconditionFailure("MemoryCache: an explicit weight needs a weight-bounded cache (.weight); an entry-bounded cache counts entries")
+        }
         let weight = max(0, weight ?? weigh(key, value))
         let now = clock.nanoseconds()
         if expiry != .never && !anyEntryExpiry.load(ordering: .relaxed) {
@@ -31,7 +34,8 @@ extension MemoryCache {
             drain(shard, &p)  // this shard's pending reads first; the others drain on their own
             // A write that would need room expires what is due first, so a full cache never evicts
             // a live entry while it keeps an expired one (before any shard lock is taken).
-            if p.policy.weightedSize + weight > maximum {
+            let (needed, overflow) = p.policy.weightedSize.addingReportingOverflow(weight)
+            if overflow || needed > maximum {
                 expireDue(now: now, in: &p, notes: &notes)
             }
             var evicted: [WTinyLFUPolicy.Eviction] = []

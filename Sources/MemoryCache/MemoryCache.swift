@@ -140,7 +140,8 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     ///   - key: its key
     ///   - tags: its dependencies, for ``removeAll(taggedWith:)``
     ///   - expiry: its own expiry, on top of the cache's time-to-live
-    ///   - weight: its weight; nil: the configured weigher (1 for an entry bound)
+    ///   - weight: its weight; nil: the configured weigher. Only for a weight-bounded cache (on an
+    ///     entry-bounded one an explicit weight is a programming error: precondition)
     /// - Complexity: O(1) amortised, plus evictions
     @inlinable
     public func insert(_ value: Value, forKey key: Key, tags: Set<String> = [], expiry: Expiry = .never, weight: Int? = nil) {

@@ -36,7 +36,8 @@ public struct WTinyLFUPolicy: Sendable {
     /// only this concrete, non-generic array.
     struct Node: Sendable {
         var hash: UInt64
-        var weight: Int32
+        /// The full weight (an `Int`: a byte-weighted entry may exceed 2 GiB).
+        var weight: Int
         var prev: Slot
         var next: Slot
         var region: Region
@@ -107,7 +108,7 @@ public struct WTinyLFUPolicy: Sendable {
     public func weight(of slot: Slot) -> Int { Int(nodes[Int(slot)].weight) }
 
     /// Weights are kept in 32 bits (an entry weighs less than 2 GiB); larger ones saturate.
-    static func clamp(_ weight: Int) -> Int32 { Int32(clamping: weight) }
+    static func clamp(_ weight: Int) -> Int { max(0, weight) }
     /// The key hash of a live slot.
     public func hash(of slot: Slot) -> UInt64 { nodes[Int(slot)].hash }
 
@@ -193,7 +194,7 @@ public struct WTinyLFUPolicy: Sendable {
     public mutating func updateWeight(_ slot: Slot, to weight: Int) -> [Eviction] {
         let i = Int(slot)
         guard nodes[i].region != .free else { return [] }
-        let delta = Int(Self.clamp(weight)) - Int(nodes[i].weight)
+        let delta = Self.clamp(weight) - nodes[i].weight
         nodes[i].weight = Self.clamp(weight)
         queues[Int(nodes[i].region.rawValue)].weight += delta
         recordAccess(slot)
@@ -245,6 +246,17 @@ public struct WTinyLFUPolicy: Sendable {
         var candidate = candidates > 0 ? queues[1].tail : -1
         var remaining = candidates
         while weightedSize > maximum {
+            // Zero-weight entries free nothing: skip them as victims and as candidates (Caffeine
+            // does the same), so they never cost a live entry its place.
+            if victim != -1 && nodes[Int(victim)].weight == 0 {
+                victim = nodes[Int(victim)].next
+                continue
+            }
+            if candidate != -1 && nodes[Int(candidate)].weight == 0 {
+                candidate = remaining > 1 ? nodes[Int(candidate)].prev : -1
+                remaining -= 1
+                continue
+            }
             if candidate == -1 && victim == -1 {
                 switch victimRegion {
                 case .probation:
