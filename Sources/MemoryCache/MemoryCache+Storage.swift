@@ -33,9 +33,10 @@ extension MemoryCache {
             let shard = shard(hash)
             drain(shard, &p)  // this shard's pending reads first; the others drain on their own
             // A write that would need room expires what is due first, so a full cache never evicts
-            // a live entry while it keeps an expired one (before any shard lock is taken).
+            // a live entry while it keeps an expired one (before any shard lock is taken; only when
+            // some entry can expire at all).
             let (needed, overflow) = p.policy.weightedSize.addingReportingOverflow(weight)
-            if overflow || needed > maximum {
+            if needsClockOnRead && (overflow || needed > maximum) {
                 expireDue(now: now, in: &p, notes: &notes)
             }
             var evicted: [WTinyLFUPolicy.Eviction] = []
