@@ -4,7 +4,8 @@
 /// worker thread, and the continuation is resumed exactly once (the state machine in ``PoolCore``
 /// decides by whom).
 class PoolJob: @unchecked Sendable {
-    // @unchecked Sendable: `state`, `cancelRequested` and `timedOut` are only read and written with
+    // @unchecked Sendable: `state`, `cancelRequested`, `timedOut`, `interruptedAt` and `answered`
+    // are only read and written with
     // the core's lock held; the stored outcome is written by the one worker that runs the job before
     // it hands the job back under the lock.
     enum State {
