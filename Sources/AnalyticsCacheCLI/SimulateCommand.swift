@@ -69,7 +69,7 @@ struct SimulateCommand: ParsableCommand {
     /// The hit ratio of `keys` through a `MemoryCache` of `capacity` entries: a miss inserts.
     static func replay(_ keys: [UInt64], capacity: Int) -> Double {
         let cache = MemoryCache<UInt64, Bool>(configuration: .init(
-            bound: .entries(capacity), keyHash: { $0 }, name: "simulate", shardCount: 1))
+            bound: .entries(capacity), keyHash: { $0 }, name: "simulate", seed: 0x5EED))
         var hits = 0
         for key in keys {
             if cache.value(forKey: key) != nil {

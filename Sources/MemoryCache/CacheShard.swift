@@ -4,20 +4,21 @@ import Synchronization
 @usableFromInline
 struct CacheEntry<Value: Sendable>: Sendable {
     @usableFromInline var value: Value
-    /// The entry's slot in the policy and the timer wheel (which also keeps its weight).
-    @usableFromInline var slot: Int32
-    /// Increases with every store (wrapping); tells a refresh whether its entry is still the one
-    /// it read. Its tags live in the policy state, by slot, so the hash table stays small.
-    @usableFromInline var generation: UInt32
-    /// A refresh-after-write reload is running.
-    @usableFromInline var refreshing: Bool
+    /// The cache-wide generation of the store that wrote it (see ``CacheGeneration``); tells a
+    /// refresh or a buffered read whether the entry is still the one it saw. Its tags live in the
+    /// policy state, by slot, so the hash table stays small.
+    @usableFromInline var generation: UInt64
     @usableFromInline var writeTime: Int64
     @usableFromInline var accessTime: Int64
     /// Absolute expiry from time-to-live and the entry's own expiry (`Int64.max`: none).
     @usableFromInline var expiresAt: Int64
+    /// The entry's slot in the policy and the timer wheel (which also keeps its weight).
+    @usableFromInline var slot: Int32
+    /// A refresh-after-write reload is running.
+    @usableFromInline var refreshing: Bool
     @inlinable
     init(
-        value: Value, slot: Int32, generation: UInt32, writeTime: Int64, accessTime: Int64,
+        value: Value, slot: Int32, generation: UInt64, writeTime: Int64, accessTime: Int64,
         expiresAt: Int64, refreshing: Bool
     ) {
         self.value = value
@@ -40,8 +41,13 @@ struct ShardState<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     @usableFromInline var slab: [CacheEntry<Value>?] = []
     @usableFromInline var freePositions: [Int32] = []
     @usableFromInline var loads: [Key: LoadOperation<Value>] = [:]
-    /// Slots read since the last drain (lossy: full means later reads are not recorded).
-    @usableFromInline var reads: [Int32] = []
+    /// Reads since the last drain, each the entry's slot and the low 32 bits of its generation
+    /// (``ReadRecord``), so a read whose slot was freed and reused by another key is not credited
+    /// to it. Lossy: when full, later reads are not recorded.
+    @usableFromInline var reads: [UInt64] = []
+    /// Failed refreshes per key: how many in a row and when the next may start (cleared by any
+    /// store or removal of the key).
+    @usableFromInline var refreshBackoff: [Key: RefreshBackoff] = [:]
     @usableFromInline var hits = 0
     @usableFromInline var misses = 0
     @usableFromInline var sampleHits = 0
@@ -89,6 +95,7 @@ struct ShardState<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         let entry = slab[Int(position)]
         slab[Int(position)] = nil
         freePositions.append(position)
+        if !refreshBackoff.isEmpty { refreshBackoff.removeValue(forKey: key) }
         return entry
     }
 }
@@ -97,6 +104,9 @@ struct ShardState<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 @usableFromInline
 final class CacheShard<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     @usableFromInline let state: Mutex<ShardState<Key, Value>>
+    /// Set (under the shard lock) when the shard records a read or a lookup for the policy, cleared
+    /// when it is drained; lets a drain skip clean shards without taking their locks.
+    @usableFromInline let pending = Atomic<Bool>(false)
 
     init(readBufferSize: Int) {
         var initial = ShardState<Key, Value>()
@@ -119,15 +129,23 @@ struct PolicyState<Key: Hashable & Sendable>: Sendable {
     /// The key of each live policy slot.
     @usableFromInline var keys: [Key?] = []
     @usableFromInline var wheel: TimerWheel
-    @usableFromInline var tagIndex: [String: Set<Key>] = [:]
-    @usableFromInline var generation: UInt32 = 0
+    /// Tag → keys carrying it, with each key's hash (so tag removal never calls user code).
+    @usableFromInline var tagIndex: [String: [Key: UInt64]] = [:]
+    /// The cache's history counter (``CacheGeneration``): every store and invalidation bumps it.
+    @usableFromInline var generation: UInt64 = 0
+    /// The generation of each live slot's entry (buffered reads carry its low 32 bits).
+    @usableFromInline var slotGenerations: [UInt32] = []
+    /// Recent invalidations, for conditional inserts.
+    @usableFromInline var invalidations = InvalidationLog<Key>()
+    @usableFromInline var refreshSuccesses = 0
+    @usableFromInline var refreshFailures = 0
     /// The tags of each live slot.
     @usableFromInline var slotTags: [[String]] = []
     @usableFromInline var removals: [RemovalCause: Int] = [:]
     @usableFromInline var loadSuccesses = 0
     @usableFromInline var loadFailures = 0
     @usableFromInline var loadNanoseconds: Int64 = 0
-    @usableFromInline var scratch: [Int32] = []
+    @usableFromInline var scratch: [UInt64] = []
 
     /// Records the key of a newly allocated slot.
     @inlinable
@@ -136,15 +154,16 @@ struct PolicyState<Key: Hashable & Sendable>: Sendable {
         if i >= keys.count {
             keys.append(contentsOf: repeatElement(nil, count: i + 1 - keys.count))
             slotTags.append(contentsOf: repeatElement([], count: i + 1 - slotTags.count))
+            slotGenerations.append(contentsOf: repeatElement(0, count: i + 1 - slotGenerations.count))
         }
         keys[i] = key
     }
 
     /// Indexes `key` under `tags` and remembers them for its slot.
     @inlinable
-    mutating func tag(_ key: Key, slot: Int32, _ tags: [String]) {
+    mutating func tag(_ key: Key, hash: UInt64, slot: Int32, _ tags: [String]) {
         slotTags[Int(slot)] = tags
-        tag(key, tags)
+        for tag in tags { tagIndex[tag, default: [:]][key] = hash }
     }
 
     /// Drops `key` from the index under its slot's tags.
@@ -156,18 +175,20 @@ struct PolicyState<Key: Hashable & Sendable>: Sendable {
     }
 
     @inlinable
-    mutating func tag(_ key: Key, _ tags: [String]) {
-        for tag in tags { tagIndex[tag, default: []].insert(key) }
-    }
-
-    @inlinable
     mutating func untag(_ key: Key, _ tags: [String]) {
         for tag in tags {
             if let i = tagIndex.index(forKey: tag) {
-                tagIndex.values[i].remove(key)
+                tagIndex.values[i].removeValue(forKey: key)
                 if tagIndex.values[i].isEmpty { tagIndex.remove(at: i) }
             }
         }
+    }
+
+    /// Bumps the history counter and returns the new generation.
+    @inlinable
+    mutating func nextGeneration() -> UInt64 {
+        generation &+= 1
+        return generation
     }
 }
 
@@ -182,5 +203,74 @@ struct Notifications<Key, Value> {
     @inlinable
     mutating func append(_ key: Key, _ value: Value, _ cause: RemovalCause) {
         items.append((key, value, cause))
+    }
+}
+
+/// A failed refresh's backoff for one key.
+@usableFromInline
+struct RefreshBackoff: Sendable {
+    /// Failures in a row.
+    @usableFromInline var failures: Int
+    /// The cache-clock time before which no refresh starts.
+    @usableFromInline var notBefore: Int64
+}
+
+/// A buffered read: slot in the high 32 bits, the entry generation's low 32 bits in the low ones.
+@usableFromInline
+enum ReadRecord {
+    @inlinable
+    static func make(slot: Int32, generation: UInt64) -> UInt64 {
+        UInt64(UInt32(bitPattern: slot)) << 32 | (generation & 0xFFFF_FFFF)
+    }
+    @inlinable
+    static func slot(_ record: UInt64) -> Int32 { Int32(bitPattern: UInt32(truncatingIfNeeded: record >> 32)) }
+    @inlinable
+    static func generation(_ record: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: record) }
+}
+
+/// The most recent invalidations, so a conditional insert can tell whether one touched its key
+/// after the generation it was computed at. Bounded: older than the window means "cannot tell",
+/// and the insert is refused (safe: a refused promotion is only a lost hit).
+@usableFromInline
+struct InvalidationLog<Key: Hashable & Sendable>: Sendable {
+    @usableFromInline
+    enum Scope: Sendable {
+        case key(Key)
+        case tags(Set<String>)
+        /// Everything (``MemoryCache/removeAll()``, and predicates, which cannot be re-asked later).
+        case all
+    }
+    @usableFromInline var records: [(generation: UInt64, scope: Scope)] = []
+    @usableFromInline var head = 0
+    /// Generations at or below this have no record left to compare with.
+    @usableFromInline var horizon: UInt64 = 0
+    @usableFromInline static var capacity: Int { 1024 }
+
+    @inlinable
+    init() {}
+
+    @inlinable
+    mutating func append(_ scope: Scope, at generation: UInt64) {
+        if records.count < Self.capacity {
+            records.append((generation, scope))
+        } else {
+            horizon = records[head].generation
+            records[head] = (generation, scope)
+            head = (head + 1) % Self.capacity
+        }
+    }
+
+    /// Whether an invalidation after `since` may have touched `key` or one of `tags`.
+    @inlinable
+    func touched(_ key: Key, tags: [String], since: UInt64) -> Bool {
+        if since < horizon { return true }
+        for record in records where record.generation > since {
+            switch record.scope {
+            case .all: return true
+            case .key(let k): if k == key { return true }
+            case .tags(let t): if tags.contains(where: t.contains) { return true }
+            }
+        }
+        return false
     }
 }

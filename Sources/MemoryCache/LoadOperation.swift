@@ -13,11 +13,13 @@ import Synchronization
 /// abandoned between the two. An abandoned load refuses new holds; the caller then starts a fresh one.
 @usableFromInline
 final class LoadOperation<Value: Sendable>: Sendable {
+    typealias Continuation = CheckedContinuation<LoadResult<Value>, any Error>
     struct State {
-        var waiters: [Int: CheckedContinuation<Value, any Error>] = [:]
+        var waiters: [Int: Continuation] = [:]
         var nextWaiter = 0
-        var cancelledEarly: Set<Int> = []
-        var result: Result<Value, any Error>?
+        /// Waiters that left before registering, with the error they leave with.
+        var leftEarly: [Int: any Error] = [:]
+        var result: Result<LoadResult<Value>, any Error>?
         var task: Task<Void, Never>?
         var abandoned = false
         /// Callers handed the load that have not registered in ``wait()`` yet.
@@ -56,22 +58,43 @@ final class LoadOperation<Value: Sendable>: Sendable {
         }
     }
 
+    /// Ends a hold without waiting (the caller gave up before ``wait()``, e.g. a detected cycle);
+    /// abandons the load if nobody else holds or waits for it.
+    func releaseHold() {
+        let abandon = state.withLock { s -> Bool in
+            s.pending = max(0, s.pending - 1)
+            guard s.result == nil, s.deserted else { return false }
+            s.abandoned = true
+            return true
+        }
+        if abandon { abandonLoad() }
+    }
+
     /// Waits for the result, turning the caller's hold (``tryHold()``) into a registration;
     /// cancelling the waiting task leaves the other waiters waiting.
-    func wait() async throws -> Value {
+    /// - Parameter limit: how long this caller waits at most, and the error it then gets (the load
+    ///   goes on for the others, and is abandoned if this was the last waiter)
+    func wait(limit: (Duration, any Error)? = nil) async throws -> LoadResult<Value> {
         let id = state.withLock { s -> Int in
             s.nextWaiter += 1
             return s.nextWaiter
         }
+        let timer = limit.map { limit in
+            Task { [weak self] in
+                guard (try? await Task.sleep(for: limit.0)) != nil else { return }
+                self?.removeWaiter(id, with: limit.1)
+            }
+        }
+        defer { timer?.cancel() }
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Value, any Error>) in
-                let (immediate, abandon): (Result<Value, any Error>?, Bool) = state.withLock { s in
+            try await withCheckedThrowingContinuation { (continuation: Continuation) in
+                let (immediate, abandon): (Result<LoadResult<Value>, any Error>?, Bool) = state.withLock { s in
                     s.pending = max(0, s.pending - 1)  // the hold becomes a registration (or ends)
                     if let result = s.result { return (result, false) }
-                    if s.cancelledEarly.remove(id) != nil {
+                    if let error = s.leftEarly.removeValue(forKey: id) {
                         let last = s.deserted
                         if last { s.abandoned = true }
-                        return (.failure(CancellationError()), last)
+                        return (.failure(error), last)
                     }
                     s.waiters[id] = continuation
                     return (nil, false)
@@ -80,22 +103,23 @@ final class LoadOperation<Value: Sendable>: Sendable {
                 if abandon { abandonLoad() }
             }
         } onCancel: {
-            cancelWaiter(id)
+            removeWaiter(id, with: CancellationError())
         }
     }
 
-    private func cancelWaiter(_ id: Int) {
-        let (continuation, abandon): (CheckedContinuation<Value, any Error>?, Bool) = state.withLock { s in
+    /// Makes one waiter leave with `error` (cancellation or its time limit).
+    private func removeWaiter(_ id: Int, with error: any Error) {
+        let (continuation, abandon): (Continuation?, Bool) = state.withLock { s in
             guard s.result == nil else { return (nil, false) }
             guard let continuation = s.waiters.removeValue(forKey: id) else {
-                s.cancelledEarly.insert(id)
+                if s.leftEarly[id] == nil { s.leftEarly[id] = error }
                 return (nil, false)
             }
             let last = s.deserted
             if last { s.abandoned = true }
             return (continuation, last)
         }
-        continuation?.resume(throwing: CancellationError())
+        continuation?.resume(throwing: error)
         if abandon { abandonLoad() }
     }
 
@@ -106,8 +130,8 @@ final class LoadOperation<Value: Sendable>: Sendable {
     }
 
     /// Resumes every waiter with `result`; later waiters get it immediately.
-    func finish(_ result: Result<Value, any Error>) {
-        let waiters = state.withLock { s -> [CheckedContinuation<Value, any Error>] in
+    func finish(_ result: Result<LoadResult<Value>, any Error>) {
+        let waiters = state.withLock { s -> [Continuation] in
             guard s.result == nil else { return [] }
             s.result = result
             let all = Array(s.waiters.values)
@@ -121,8 +145,28 @@ final class LoadOperation<Value: Sendable>: Sendable {
     var waiterCount: Int { state.withLock { $0.waiters.count } }
 }
 
+/// What a finished load gives each of its callers.
+struct LoadResult<Value: Sendable>: Sendable {
+    var value: Value
+    /// The stored entry, or nil when the cache did not keep the value.
+    var receipt: StoreReceipt?
+    /// The load was invalidated (or a newer value inserted) while it ran.
+    var superseded: Bool
+}
+
+/// What a store left in the cache: the entry's generation and write time.
+@usableFromInline
+struct StoreReceipt: Sendable {
+    @usableFromInline var generation: UInt64
+    @usableFromInline var writeTime: Int64
+    @inlinable init(generation: UInt64, writeTime: Int64) {
+        self.generation = generation
+        self.writeTime = writeTime
+    }
+}
+
 /// The loads running in the current task and the tasks that started it, to detect a loader that
-/// asks for its own key.
+/// asks for its own key, and the innermost one, whose waits feed the ``LoadWaitGraph``.
 enum LoadContext {
     struct Marker: Hashable, @unchecked Sendable {
         // @unchecked Sendable: `key` wraps a cache key, whose type is required to be Sendable
@@ -132,6 +176,44 @@ enum LoadContext {
     }
 
     @TaskLocal static var active: Set<Marker> = []
+    @TaskLocal static var current: Marker?
+}
+
+/// Which loads in flight wait for which (process-wide, across caches), so a wait that would close
+/// a cycle (X's loader waits for Y while Y's loader waits for X) fails at once instead of hanging.
+/// Only waits made from inside a loader are recorded; plain callers never touch it.
+enum LoadWaitGraph {
+    private static let edges = Mutex<[LoadContext.Marker: [LoadContext.Marker: Int]]>([:])
+
+    /// Records that `waiter`'s load waits for `awaited`'s, unless `awaited` already (transitively)
+    /// waits for `waiter`.
+    /// - Returns: false when the wait would close a cycle (nothing recorded)
+    static func add(_ waiter: LoadContext.Marker, waitsFor awaited: LoadContext.Marker) -> Bool {
+        edges.withLock { e in
+            var stack = [awaited]
+            var seen: Set<LoadContext.Marker> = []
+            while let node = stack.popLast() {
+                if node == waiter { return false }
+                guard seen.insert(node).inserted, let next = e[node] else { continue }
+                stack.append(contentsOf: next.keys)
+            }
+            e[waiter, default: [:]][awaited, default: 0] += 1
+            return true
+        }
+    }
+
+    /// Ends a recorded wait.
+    static func remove(_ waiter: LoadContext.Marker, waitsFor awaited: LoadContext.Marker) {
+        edges.withLock { e in
+            guard let count = e[waiter]?[awaited] else { return }
+            if count > 1 {
+                e[waiter]?[awaited] = count - 1
+            } else {
+                e[waiter]?.removeValue(forKey: awaited)
+                if e[waiter]?.isEmpty == true { e.removeValue(forKey: waiter) }
+            }
+        }
+    }
 }
 
 /// Points where a test can pause a loading call to force an interleaving with other callers

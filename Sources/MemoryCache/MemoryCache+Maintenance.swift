@@ -2,61 +2,89 @@ import Synchronization
 
 /// Replaying reads, expiring entries, adapting the policy, and reporting.
 extension MemoryCache {
-    /// Applies buffered reads to the policy. Policy lock held.
+    /// Applies every shard's buffered reads and lookup counts to the policy. Policy lock held.
+    /// Shards with nothing recorded are skipped without taking their locks; the work is bounded
+    /// by the shard count times the read buffer size.
     @inlinable
     func drain(_ p: inout PolicyState<Key>) {
-        for shard in shards { drain(shard, &p) }
-    }
-
-    /// Applies one shard's buffered reads to the policy. Policy lock held.
-    @inlinable
-    func drain(_ shard: CacheShard<Key, Value>, _ p: inout PolicyState<Key>) {
         var hits = 0
         var misses = 0
-        shard.state.withLock { s in
-            p.scratch.append(contentsOf: s.reads)
-            s.reads.removeAll(keepingCapacity: true)
-            hits = s.sampleHits
-            misses = s.sampleMisses
-            s.sampleHits = 0
-            s.sampleMisses = 0
+        for shard in shards where shard.pending.load(ordering: .relaxed) {
+            shard.state.withLock { s in
+                p.scratch.append(contentsOf: s.reads)
+                s.reads.removeAll(keepingCapacity: true)
+                hits += s.sampleHits
+                misses += s.sampleMisses
+                s.sampleHits = 0
+                s.sampleMisses = 0
+                shard.pending.store(false, ordering: .relaxed)
+            }
         }
         p.policy.recordLookups(hits: hits, misses: misses)
-        for slot in p.scratch { p.policy.recordAccess(slot) }
+        for record in p.scratch {
+            // Credit the read only if the slot still holds the entry that was read.
+            let slot = ReadRecord.slot(record)
+            guard Int(slot) < p.slotGenerations.count, p.slotGenerations[Int(slot)] == ReadRecord.generation(record),
+                  p.policy.isLive(slot) else { continue }
+            p.policy.recordAccess(slot)
+        }
         p.scratch.removeAll(keepingCapacity: true)
     }
 
-    /// Drains a full read buffer if the policy lock is free right now; readers never wait for it.
-    /// Only that shard is drained: the others are replayed when their own buffers fill, on the next
-    /// write, or in maintenance, whichever comes first.
+    /// Drains the read buffers if the policy lock is free right now; readers never wait for it.
     @usableFromInline
-    func drainIfAvailable(_ shard: CacheShard<Key, Value>) {
-        _ = policyState.withLockIfAvailable { p in drain(shard, &p) }
+    func drainIfAvailable() {
+        _ = policyState.withLockIfAvailable { p in drain(&p) }
     }
 
     /// Performs pending maintenance now: applies buffered reads, removes expired entries (telling
     /// the listener), lets the hill climber adapt the window, and reports metrics.
     /// ``MemoryCacheMaintenance`` calls it periodically; call it directly with a manual clock.
+    /// One call expires at most 1 000 entries; ``MemoryCacheMaintenance`` runs again at once while
+    /// more are due. Overlapping calls are safe: metrics never count a change twice.
     public func cleanUp() {
+        _ = maintain()
+    }
+
+    /// One maintenance pass; returns whether expired entries are left for another.
+    func maintain() -> Bool {
         var notes = Notifications<Key, Value>()
         let now = clock.nanoseconds()
-        let snapshot = policyState.withLock { p -> CacheStatistics in
+        let (snapshot, left) = policyState.withLock { p -> (CacheStatistics, Bool) in
             drain(&p)
-            expireDue(now: now, in: &p, notes: &notes)
+            let left = expireDue(now: now, in: &p, notes: &notes)
             let evicted = p.policy.climb()
             removeEvicted(evicted, cause: .size, in: &p, notes: &notes)
             updateMirrors(p)
-            return statistics(p)
+            return (statistics(p), left)
         }
         deliver(notes)
         metrics.report(snapshot, count: count, weightedSize: weightedSize)
+        return left
     }
 
-    /// Removes the entries whose timers are due and that are expired (telling the listener), and
-    /// reschedules those read since their timer was set. Policy lock held; no shard lock held.
+    /// Entries expired per maintenance pass or write at most (as Caffeine), so a mass expiry
+    /// cannot stall a writer; the rest stay due and go in the next passes (reads never return them).
+    static var expirationsPerPass: Int { 1000 }
+
+    /// Removes up to ``expirationsPerPass`` entries whose timers are due and that are expired
+    /// (telling the listener), and reschedules those read since their timer was set. Policy lock
+    /// held; no shard lock held.
+    /// - Returns: whether due entries are left for a later pass
     @usableFromInline
-    func expireDue(now: Int64, in p: inout PolicyState<Key>, notes: inout Notifications<Key, Value>) {
-        for slot in p.wheel.advance(to: now) {
+    @discardableResult
+    func expireDue(now: Int64, in p: inout PolicyState<Key>, notes: inout Notifications<Key, Value>) -> Bool {
+        var due = p.wheel.advance(to: now)
+        var left = false
+        if due.count > Self.expirationsPerPass {
+            // Put the excess back as due now; the next pass takes them first.
+            for slot in due[Self.expirationsPerPass...] where p.policy.isLive(slot) {
+                p.wheel.schedule(slot, at: now)
+            }
+            due.removeSubrange(Self.expirationsPerPass...)
+            left = true
+        }
+        for slot in due {
             guard p.policy.isLive(slot), let key = p.keys[Int(slot)] else { continue }
             shard(p.policy.hash(of: slot)).state.withLock { s in
                 guard let i = s.index[key], s[entry: i].slot == slot else { return }
@@ -69,6 +97,7 @@ extension MemoryCache {
                 }
             }
         }
+        return left
     }
 
     /// A snapshot of the cache's counters.
@@ -89,6 +118,8 @@ extension MemoryCache {
         stats.loadFailures = p.loadFailures
         stats.totalLoadTime = .nanoseconds(p.loadNanoseconds)
         stats.removals = p.removals
+        stats.refreshSuccesses = p.refreshSuccesses
+        stats.refreshFailures = p.refreshFailures
         return stats
     }
 

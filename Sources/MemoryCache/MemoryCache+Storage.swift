@@ -9,29 +9,34 @@ extension MemoryCache {
         case always
         /// Only while this load is still the key's load in flight (not invalidated or abandoned).
         case whileLoading(LoadOperation<Value>)
-        /// Only while the key's entry is still the one of this generation (a refresh).
-        case whileGeneration(UInt32)
+        /// Only while the key's entry is still the one of this generation (a refresh). The store
+        /// does not count as a read of the entry.
+        case whileGeneration(UInt64)
+        /// Only if no store or invalidation touched the key (or its tags) after this generation.
+        case unchangedSince(UInt64)
     }
 
     /// Stores a value under the policy lock and evicts what no longer fits.
-    /// - Returns: whether the value was stored
+    /// - Returns: the stored entry's generation and write time; nil when it was not stored
+    ///   (condition failed, or refused as too heavy)
     @inlinable
     @discardableResult
     func store(
         _ key: Key, hash: UInt64, value: Value, tags: [String], expiry: Expiry, weight: Int?,
         condition: StoreCondition, notes: inout Notifications<Key, Value>
-    ) -> Bool {
+    ) -> StoreReceipt? {
         if weight != nil, case .entries = configuration.bound {
             preconditionFailure("MemoryCache: an explicit weight needs a weight-bounded cache (.weight); an entry-bounded cache counts entries")
         }
         let weight = max(0, weight ?? weigh(key, value))
         let now = clock.nanoseconds()
-        if expiry != .never && !anyEntryExpiry.load(ordering: .relaxed) {
+        let expiresAt = absoluteExpiry(expiry, now: now)  // converts instants and dates (user clock) outside the locks
+        if expiresAt != Int64.max && !anyEntryExpiry.load(ordering: .relaxed) {
             anyEntryExpiry.store(true, ordering: .relaxed)
         }
-        return policyState.withLock { p -> Bool in
+        return policyState.withLock { p -> StoreReceipt? in
             let shard = shard(hash)
-            drain(shard, &p)  // this shard's pending reads first; the others drain on their own
+            drain(&p)  // pending reads first (every shard that has any), so the policy sees them before this write
             // A write that would need room expires what is due first, so a full cache never evicts
             // a live entry while it keeps an expired one (before any shard lock is taken; only when
             // some entry can expire at all).
@@ -43,7 +48,7 @@ extension MemoryCache {
             var slot: Int32 = -1
             var stored = false
             var refused = false
-            let expiresAt = absoluteExpiry(expiry, now: now)
+            var access = true
             shard.state.withLock { s in
                 switch condition {
                 case .always:
@@ -53,6 +58,10 @@ extension MemoryCache {
                     s.loads.removeValue(forKey: key)
                 case .whileGeneration(let generation):
                     guard let i = s.index[key], s[entry: i].generation == generation else { return }
+                    access = false
+                case .unchangedSince(let generation):
+                    if let i = s.index[key], s[entry: i].generation > generation { return }
+                    if p.invalidations.touched(key, tags: tags, since: generation) { return }
                 }
                 if weight > maximum || maximum == 0 {
                     // Too heavy for the whole budget (or a cache bounded at 0, which stores nothing):
@@ -63,9 +72,9 @@ extension MemoryCache {
                     refused = true
                     return
                 }
-                p.generation &+= 1
+                if !s.refreshBackoff.isEmpty { s.refreshBackoff.removeValue(forKey: key) }
                 var entry = CacheEntry(
-                    value: value, slot: -1, generation: p.generation,
+                    value: value, slot: -1, generation: p.nextGeneration(),
                     writeTime: now, accessTime: now, expiresAt: expiresAt, refreshing: false)
                 if let i = s.index[key] {
                     let old = s[entry: i]
@@ -75,7 +84,7 @@ extension MemoryCache {
                     slot = old.slot
                     entry.slot = slot
                     s[entry: i] = entry
-                    evicted = p.policy.updateWeight(slot, to: weight)
+                    evicted = p.policy.updateWeight(slot, to: weight, access: access)
                 } else {
                     let (newSlot, victims) = p.policy.insert(hash: hash, weight: weight)
                     slot = newSlot
@@ -90,10 +99,11 @@ extension MemoryCache {
                 notes.append(key, value, .rejected)
                 p.removals[.rejected, default: 0] += 1
                 updateMirrors(p)
-                return false
+                return nil
             }
-            guard stored else { return false }
-            p.tag(key, slot: slot, tags)
+            guard stored else { return nil }
+            p.slotGenerations[Int(slot)] = UInt32(truncatingIfNeeded: p.generation)
+            p.tag(key, hash: hash, slot: slot, tags)
             let due = timeToIdle.map { min(expiresAt, now &+ $0) } ?? expiresAt
             if due != Int64.max {
                 p.wheel.schedule(slot, at: due)
@@ -104,7 +114,7 @@ extension MemoryCache {
             // Adapt the window once a sample is complete (cheap otherwise), as maintenance does.
             removeEvicted(p.policy.climb(), cause: .size, in: &p, notes: &notes)
             updateMirrors(p)
-            return true
+            return StoreReceipt(generation: p.generation, writeTime: now)
         }
     }
 
@@ -144,13 +154,13 @@ extension MemoryCache {
     @inlinable
     func absoluteExpiry(_ expiry: Expiry, now: Int64) -> Int64 {
         var due = Int64.max
-        if let ttl = timeToLive { due = min(due, now.addingReportingOverflow(ttl).overflow ? Int64.max : now + ttl) }
+        if let ttl = timeToLive { due = min(due, saturatingAdd(now, max(0, ttl))) }
         switch expiry {
         case .never: break
         case .after(let duration):
-            let d = nanosecondCount(of: duration)
-            due = min(due, now.addingReportingOverflow(d).overflow ? Int64.max : now + d)
-        case .at(let time): due = min(due, time)
+            due = min(due, saturatingAdd(now, max(0, nanosecondCount(of: duration))))
+        case .at(let instant): due = min(due, clock.nanoseconds(at: instant))
+        case .atWallClock(let date): due = min(due, clock.nanoseconds(atWallClock: date))
         }
         return due
     }

@@ -31,6 +31,8 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     /// Set once any entry is stored with an expiry of its own.
     @usableFromInline let anyEntryExpiry = Atomic<Bool>(false)
     let refreshAfterWrite: Int64?
+    let refreshRetryInterval: Int64
+    let refreshes = Mutex(RefreshRegistry())
     @usableFromInline let clock: any CacheClock
     @usableFromInline let hashKey: @Sendable (Key) -> UInt64
     @usableFromInline let readBufferSize: Int
@@ -53,15 +55,13 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         timeToLive = configuration.timeToLive.map(nanosecondCount(of:))
         timeToIdle = configuration.timeToIdle.map(nanosecondCount(of:))
         refreshAfterWrite = configuration.refreshAfterWrite.map(nanosecondCount(of:))
+        refreshRetryInterval = max(1, nanosecondCount(of: configuration.refreshRetryInterval))
         hashKey = configuration.keyHash ?? { UInt64(bitPattern: Int64($0.hashValue)) }
         readBufferSize = configuration.readBufferSize
-        let expected: Int
-        switch configuration.bound {
-        case .entries(let n): expected = max(1, n)
-        case .weight: expected = min(max(1, configuration.maximum), 1 << 20)
-        }
+        // The sketch starts small and grows with the live entry count (never from the bound).
+        let seed = configuration.seed ?? UInt64.random(in: .min ... .max)
         policyState = Mutex(PolicyState(
-            policy: WTinyLFUPolicy(maximum: configuration.maximum, expectedEntries: expected, seed: configuration.seed),
+            policy: WTinyLFUPolicy(maximum: configuration.maximum, seed: seed),
             wheel: TimerWheel(now: configuration.clock.nanoseconds())))
         metrics = CacheMetrics(name: configuration.name, factory: configuration.metricsFactory)
     }
@@ -82,34 +82,97 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     /// - Complexity: O(1); takes only the key's shard lock
     @inlinable
     public func value(forKey key: Key) -> Value? {
+        read(key).map(\.value)
+    }
+
+    /// The live entry for `key` with its generation and age, or nil (absent or expired).
+    /// - Parameter key: the key
+    /// - Returns: the value, served as ``LookupOutcome/hit``
+    /// - Complexity: O(1); takes only the key's shard lock
+    @inlinable
+    public func lookup(_ key: Key) -> CacheLookup<Value>? {
+        guard let (value, generation, writeTime, now) = read(key) else { return nil }
+        let read = now ?? clock.nanoseconds()
+        return CacheLookup(
+            value: value, outcome: .hit, generation: CacheGeneration(rawValue: generation),
+            age: .nanoseconds(max(0, read &- writeTime)))
+    }
+
+    /// A hit's value, generation, write time and the clock reading used (nil: none was needed).
+    @inlinable
+    func read(_ key: Key) -> (value: Value, generation: UInt64, writeTime: Int64, now: Int64?)? {
         let hash = hashKey(key)
-        let now = needsClockOnRead ? clock.nanoseconds() : 0
         let shard = shard(hash)
-        let (value, drain) = shard.state.withLock { s -> (Value?, Bool) in
-            guard let i = liveEntry(forKey: key, in: &s, now: now) else { return (nil, false) }
-            let slot = s[entry: i].slot
-            return (s[entry: i].value, recordRead(slot, in: &s))
+        // The clock is read outside the lock, and only when some entry can expire; if the flag was
+        // read stale and the entry turns out to have a deadline, the lookup is redone with the clock.
+        var now: Int64? = needsClockOnRead ? clock.nanoseconds() : nil
+        while true {
+            let (found, drain, retry) = shard.state.withLock {
+                s -> ((value: Value, generation: UInt64, writeTime: Int64, now: Int64?)?, Bool, Bool) in
+                switch liveEntry(forKey: key, in: &s, now: now, shard: shard) {
+                case .needsClock: return (nil, false, true)
+                case .absent: return (nil, false, false)
+                case .live(let i):
+                    let e = s[entry: i]
+                    return ((e.value, e.generation, e.writeTime, now), recordRead(e.slot, e.generation, in: &s), false)
+                }
+            }
+            if retry {
+                now = clock.nanoseconds()
+                continue
+            }
+            if drain { drainIfAvailable() }
+            return found
         }
-        if drain { drainIfAvailable(shard) }
-        return value
+    }
+
+    /// What a shard lookup found.
+    @usableFromInline
+    enum Liveness {
+        case live(Int32)
+        case absent
+        /// The entry has a deadline but the caller read no clock: look again with it.
+        case needsClock
     }
 
     /// Shard lock held: the position of the key's live entry, counting the lookup as a hit or a
     /// miss and moving the idle deadline of a hit. Expired entries count as misses.
     @inlinable
-    func liveEntry(forKey key: Key, in s: inout ShardState<Key, Value>, now: Int64) -> Int32? {
-        guard let i = s.index[key],
-              now < s[entry: i].expiresAt,
-              timeToIdle.map({ now - s[entry: i].accessTime < $0 }) ?? true
-        else {
+    func liveEntry(forKey key: Key, in s: inout ShardState<Key, Value>, now: Int64?, shard: CacheShard<Key, Value>) -> Liveness {
+        guard let i = s.index[key] else {
+            countLookup(hit: false, in: &s, shard: shard)
+            return .absent
+        }
+        if let now {
+            guard now < s[entry: i].expiresAt, timeToIdle.map({ now - s[entry: i].accessTime < $0 }) ?? true else {
+                countLookup(hit: false, in: &s, shard: shard)
+                return .absent
+            }
+            if timeToIdle != nil { s[entry: i].accessTime = now }
+        } else if s[entry: i].expiresAt != Int64.max || timeToIdle != nil {
+            return .needsClock
+        }
+        countLookup(hit: true, in: &s, shard: shard)
+        return .live(i)
+    }
+
+    /// Shard lock held: counts a lookup for the statistics and the hill climber.
+    @inlinable
+    func countLookup(hit: Bool, in s: inout ShardState<Key, Value>, shard: CacheShard<Key, Value>) {
+        if hit {
+            s.hits += 1
+            s.sampleHits += 1
+        } else {
             s.misses += 1
             s.sampleMisses += 1
-            return nil
         }
-        if timeToIdle != nil { s[entry: i].accessTime = now }
-        s.hits += 1
-        s.sampleHits += 1
-        return i
+        markPending(shard)
+    }
+
+    /// Shard lock held: flags the shard as having something for the policy.
+    @inlinable
+    func markPending(_ shard: CacheShard<Key, Value>) {
+        if !shard.pending.load(ordering: .relaxed) { shard.pending.store(true, ordering: .relaxed) }
     }
 
     /// Whether reads must look at the clock: some entry can expire (time-to-live or -idle is
@@ -119,10 +182,10 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         timeToIdle != nil || timeToLive != nil || anyEntryExpiry.load(ordering: .relaxed)
     }
 
-    /// Records a read in the shard's buffer; returns whether the buffer is full.
+    /// Records a read in the shard's buffer (slot and generation); returns whether it is full.
     @inlinable
-    func recordRead(_ slot: Int32, in s: inout ShardState<Key, Value>) -> Bool {
-        if s.reads.count < readBufferSize { s.reads.append(slot) }
+    func recordRead(_ slot: Int32, _ generation: UInt64, in s: inout ShardState<Key, Value>) -> Bool {
+        if s.reads.count < readBufferSize { s.reads.append(ReadRecord.make(slot: slot, generation: generation)) }
         return s.reads.count >= readBufferSize
     }
 
@@ -134,7 +197,8 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
 
     // MARK: Writing
 
-    /// Stores a value, replacing any previous one (and superseding a load in flight for the key).
+    /// Stores a value, replacing any previous one (and superseding a load in flight for the key:
+    /// its callers get ``LookupOutcome/superseded``).
     /// - Parameters:
     ///   - value: the value
     ///   - key: its key
@@ -151,8 +215,42 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         deliver(notes)
     }
 
-    /// Removes the entry for `key` and invalidates a load in flight for it (its waiters still get
-    /// the loaded value, but it is not stored).
+    /// Stores a value computed elsewhere (a promotion from a slower layer, a refresh) only if
+    /// nothing newer happened to its key since `generation`: no store of the key and no
+    /// invalidation that matched the key or one of `tags` (by key, tag, predicate or all). A load
+    /// in flight for the key is left alone (it started later, or its own store decides).
+    ///
+    /// Take the generation with ``currentGeneration`` *before* reading the data the value is made
+    /// from; then an invalidation that raced the computation always wins.
+    /// - Parameters:
+    ///   - value: the value
+    ///   - key: its key
+    ///   - tags: its dependencies (also what an invalidation is matched against)
+    ///   - expiry: its own expiry
+    ///   - weight: its weight (weight-bounded caches only)
+    ///   - generation: when the value's inputs were read
+    /// - Returns: whether it was stored (false also when it was heavier than the bound, or when the
+    ///   generation is older than the cache's record of invalidations, 1 024 deep)
+    @inlinable
+    @discardableResult
+    public func insert(
+        _ value: Value, forKey key: Key, tags: Set<String> = [], expiry: Expiry = .never, weight: Int? = nil,
+        ifUnchangedSince generation: CacheGeneration
+    ) -> Bool {
+        var notes = Notifications<Key, Value>()
+        let stored = store(key, hash: hashKey(key), value: value, tags: Array(tags), expiry: expiry, weight: weight,
+                           condition: .unchangedSince(generation.rawValue), notes: &notes)
+        deliver(notes)
+        return stored != nil
+    }
+
+    /// The cache's current generation: a token for ``insert(_:forKey:tags:expiry:weight:ifUnchangedSince:)``.
+    public var currentGeneration: CacheGeneration {
+        CacheGeneration(rawValue: policyState.withLock { $0.generation })
+    }
+
+    /// Removes the entry for `key` and invalidates a load in flight for it (its callers get the
+    /// loaded value as ``LookupOutcome/superseded``; it is not stored).
     /// - Parameter key: the key
     /// - Returns: the removed value; nil when there was none or it had expired (the listener then
     ///   hears `.expired`, not `.explicit`)
@@ -162,6 +260,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         let hash = hashKey(key)
         let now = clock.nanoseconds()
         let removed = policyState.withLock { p -> Value? in
+            p.invalidations.append(.key(key), at: p.nextGeneration())
             let value = shard(hash).state.withLock { s -> Value? in
                 s.loads.removeValue(forKey: key)
                 guard let old = s.removeEntry(forKey: key) else { return nil }
@@ -186,10 +285,12 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     /// `shouldRemove` runs outside every lock of the cache (it may read the cache): the keys present
     /// when the call starts are copied shard by shard, judged, and the matching ones removed if still
     /// there. An entry stored or a load started for a matching key while the call runs counts as
-    /// later than the call and is kept.
+    /// later than the call and is kept. For conditional inserts the call counts as touching every key.
     /// - Parameter shouldRemove: decides per key (e.g. a key prefix)
     /// - Complexity: O(entries), with a copy of each shard's keys
     public func removeAll(where shouldRemove: (Key) -> Bool) {
+        // The generation is taken first: a conditional insert whose inputs predate the call loses.
+        policyState.withLock { p in p.invalidations.append(.all, at: p.nextGeneration()) }
         var doomed: [[Key]] = []
         doomed.reserveCapacity(shards.count)
         for shard in shards {
@@ -215,26 +316,50 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
 
     /// Removes the entries carrying `tag`, and invalidates loads in flight declared with it.
     /// - Parameter tag: e.g. an aggregate type the entries depend on
+    /// - Returns: how many entries were removed
     /// - Complexity: O(entries with the tag + loads in flight)
-    public func removeAll(taggedWith tag: String) {
+    @discardableResult
+    public func removeAll(taggedWith tag: String) -> Int {
+        removeAll(taggedWithAnyOf: [tag])
+    }
+
+    /// Removes the entries carrying any of `tags`, and invalidates loads in flight declared with
+    /// any of them, as one operation (one pass over the loads in flight, one lock acquisition).
+    /// - Parameter tags: e.g. the aggregate types and instances an event batch touched
+    /// - Returns: how many entries were removed
+    /// - Complexity: O(entries with the tags + loads in flight)
+    @discardableResult
+    public func removeAll(taggedWithAnyOf tags: some Sequence<String>) -> Int {
+        let tags = Set(tags)
+        guard !tags.isEmpty else { return 0 }
         var notes = Notifications<Key, Value>()
-        policyState.withLock { p in
+        let removed = policyState.withLock { p -> Int in
+            p.invalidations.append(.tags(tags), at: p.nextGeneration())
             for shard in shards {
                 shard.state.withLock { s in
-                    for (key, load) in s.loads where load.tags.contains(tag) { s.loads.removeValue(forKey: key) }
+                    guard !s.loads.isEmpty else { return }
+                    for (key, load) in s.loads where load.tags.contains(where: tags.contains) {
+                        s.loads.removeValue(forKey: key)
+                    }
                 }
             }
-            guard let keys = p.tagIndex[tag] else { return }
-            for key in keys {
-                shard(hashKey(key)).state.withLock { s in
-                    if let old = s.removeEntry(forKey: key) {
-                        forget(key, old, cause: .explicit, in: &p, notes: &notes)
+            var count = 0
+            for tag in tags {
+                guard let keys = p.tagIndex[tag] else { continue }
+                for (key, hash) in keys {
+                    shard(hash).state.withLock { s in
+                        if let old = s.removeEntry(forKey: key) {
+                            forget(key, old, cause: .explicit, in: &p, notes: &notes)
+                            count += 1
+                        }
                     }
                 }
             }
             updateMirrors(p)
+            return count
         }
         deliver(notes)
+        return removed
     }
 
     // MARK: Helpers

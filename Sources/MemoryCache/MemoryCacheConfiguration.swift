@@ -22,6 +22,12 @@ public struct MemoryCacheConfiguration<Key: Hashable & Sendable, Value: Sendable
     /// After this age a read through ``MemoryCache/value(forKey:tags:orLoad:)`` still returns the
     /// entry at once but starts one background reload (stale-while-revalidate).
     public var refreshAfterWrite: Duration?
+    /// After a background refresh fails, the next one for that entry waits this long, doubling
+    /// with each failure in a row up to `refreshAfterWrite` (default 1 s).
+    public var refreshRetryInterval: Duration
+    /// Told about every failed background refresh (the entry is kept); also counted in
+    /// ``CacheStatistics/refreshFailures`` and the `cache_refreshes_total{result="failure"}` metric.
+    public var refreshFailureListener: (@Sendable (Key, any Error) -> Void)?
     /// Told about every entry that leaves (or is refused by) the cache, outside the cache's locks,
     /// on the thread that caused it or in maintenance.
     public var removalListener: (@Sendable (Key, Value, RemovalCause) -> Void)?
@@ -36,8 +42,9 @@ public struct MemoryCacheConfiguration<Key: Hashable & Sendable, Value: Sendable
     public var metricsFactory: (any MetricsFactory)?
     /// Independent lock stripes of the hash table (rounded up to a power of two).
     public var shardCount: Int
-    /// Seeds the admission randomness.
-    public var seed: UInt64
+    /// Seeds the admission randomness; nil (the default): a random seed per instance, so the
+    /// 1-in-128 admissions cannot be predicted from outside. Give one where runs must repeat.
+    public var seed: UInt64?
     /// Reads recorded per shard before the policy is updated; reads beyond a full buffer while the
     /// policy is busy are dropped (they only inform eviction, never correctness).
     public var readBufferSize: Int
@@ -54,13 +61,16 @@ public struct MemoryCacheConfiguration<Key: Hashable & Sendable, Value: Sendable
     ///   - name: the name in metrics
     ///   - metricsFactory: where metrics go
     ///   - shardCount: lock stripes, default 16 × cores rounded up to a power of two
-    ///   - seed: admission randomness seed
-    ///   - readBufferSize: reads buffered per shard
+    ///   - seed: admission randomness seed (nil: random per instance)
+    ///   - readBufferSize: reads buffered per shard (default 16)
+    ///   - refreshRetryInterval: first wait after a failed refresh
+    ///   - refreshFailureListener: told about failed refreshes
     public init(
         bound: Bound, timeToLive: Duration? = nil, timeToIdle: Duration? = nil, refreshAfterWrite: Duration? = nil,
         removalListener: (@Sendable (Key, Value, RemovalCause) -> Void)? = nil, clock: any CacheClock = ContinuousCacheClock(),
         keyHash: (@Sendable (Key) -> UInt64)? = nil, name: String = "cache", metricsFactory: (any MetricsFactory)? = nil,
-        shardCount: Int = 0, seed: UInt64 = 0x5EED, readBufferSize: Int = 64
+        shardCount: Int = 0, seed: UInt64? = nil, readBufferSize: Int = 16,
+        refreshRetryInterval: Duration = .seconds(1), refreshFailureListener: (@Sendable (Key, any Error) -> Void)? = nil
     ) {
         switch bound {
         case .entries(let n): precondition(n >= 0, "MemoryCache: a negative entry bound (\(n)) is a configuration error")
@@ -78,6 +88,8 @@ public struct MemoryCacheConfiguration<Key: Hashable & Sendable, Value: Sendable
         self.shardCount = shardCount
         self.seed = seed
         self.readBufferSize = max(1, readBufferSize)
+        self.refreshRetryInterval = refreshRetryInterval
+        self.refreshFailureListener = refreshFailureListener
     }
 
     /// The maximum total weight (entry count for an entry bound); 0 stores nothing.

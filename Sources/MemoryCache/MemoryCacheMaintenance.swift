@@ -4,7 +4,8 @@ import ServiceLifecycle
 /// listener hears about it even when nobody reads the cache. Run it in a `ServiceGroup`; it stops
 /// on graceful shutdown or cancellation.
 public struct MemoryCacheMaintenance: Service {
-    private let cleanUp: @Sendable () -> Void
+    private let maintain: @Sendable () -> Bool
+    private let stopRefreshes: @Sendable () -> Void
     private let interval: Duration
 
     /// Creates the service.
@@ -12,12 +13,16 @@ public struct MemoryCacheMaintenance: Service {
     ///   - cache: the cache to maintain
     ///   - interval: how often; Caffeine's and moka's equivalents run about once a second
     public init<Key, Value>(cache: MemoryCache<Key, Value>, interval: Duration = .seconds(1)) {
-        cleanUp = { [weak cache] in cache?.cleanUp() }
+        maintain = { [weak cache] in cache?.maintain() ?? false }
+        stopRefreshes = { [weak cache] in cache?.cancelRefreshes() }
         self.interval = interval
     }
 
-    /// Cleans up every `interval` until cancelled or shut down gracefully.
+    /// Cleans up every `interval` (at once again while a mass expiry is still being worked off,
+    /// 1 000 entries a pass) until cancelled or shut down gracefully; then cancels the cache's
+    /// background refreshes.
     public func run() async throws {
+        defer { stopRefreshes() }
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {
@@ -25,7 +30,7 @@ public struct MemoryCacheMaintenance: Service {
                 } catch {
                     return
                 }
-                cleanUp()
+                while maintain() && !Task.isCancelled { await Task.yield() }
             }
         }
     }

@@ -85,7 +85,7 @@ public struct WTinyLFUPolicy: Sendable {
         let window = self.maximum - Int(0.99 * Double(self.maximum))
         windowMaximum = window
         protectedMaximum = Int(0.8 * Double(self.maximum - window))
-        sketch = FrequencySketch(capacity: expectedEntries ?? self.maximum)
+        sketch = FrequencySketch(capacity: min(expectedEntries ?? self.maximum, 1 << 16))
         random = SplitMix64(seed: seed)
         // The first step shrinks the window, as in Caffeine; the first sample only sets the
         // baseline hit rate (comparing it with "nothing" would always look like an improvement).
@@ -191,13 +191,13 @@ public struct WTinyLFUPolicy: Sendable {
     ///   - slot: the entry's slot
     ///   - weight: the new weight
     /// - Returns: the entries evicted (possibly this one)
-    public mutating func updateWeight(_ slot: Slot, to weight: Int) -> [Eviction] {
+    public mutating func updateWeight(_ slot: Slot, to weight: Int, access: Bool = true) -> [Eviction] {
         let i = Int(slot)
         guard nodes[i].region != .free else { return [] }
         let delta = Self.clamp(weight) - nodes[i].weight
         nodes[i].weight = Self.clamp(weight)
         queues[Int(nodes[i].region.rawValue)].weight += delta
-        recordAccess(slot)
+        if access { recordAccess(slot) }
         return evict()
     }
 

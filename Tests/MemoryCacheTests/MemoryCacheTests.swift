@@ -153,7 +153,7 @@ struct Boom: Error, Equatable {}
         let clock = ManualCacheClock()
         let cache = MemoryCache<String, Int>(configuration: .init(bound: .entries(10), timeToLive: .seconds(3600), clock: clock))
         cache.insert(1, forKey: "until-window-closes", expiry: .after(.seconds(90)))
-        cache.insert(2, forKey: "at", expiry: .at(nanoseconds: clock.nanoseconds() + 30_000_000_000))
+        cache.insert(2, forKey: "at", expiry: .at(clock.instant + .seconds(30)))
         cache.insert(3, forKey: "ttl-only", expiry: .after(.seconds(7200)))
         clock.advance(by: .seconds(30))
         #expect(cache.value(forKey: "at") == nil)
