@@ -104,7 +104,7 @@ extension MemoryCache {
             guard stored else { return nil }
             p.slotGenerations[Int(slot)] = UInt32(truncatingIfNeeded: p.generation)
             p.tag(key, hash: hash, slot: slot, tags)
-            let due = timeToIdle.map { min(expiresAt, now &+ $0) } ?? expiresAt
+            let due = timeToIdle.map { min(expiresAt, saturatingAdd(now, $0)) } ?? expiresAt
             if due != Int64.max {
                 p.wheel.schedule(slot, at: due)
             } else {

@@ -32,6 +32,8 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     @usableFromInline let anyEntryExpiry = Atomic<Bool>(false)
     let refreshAfterWrite: Int64?
     let refreshRetryInterval: Int64
+    /// The admission randomness seed (the configured one, or drawn at random for this instance).
+    let admissionSeed: UInt64
     let refreshes = Mutex(RefreshRegistry())
     @usableFromInline let clock: any CacheClock
     @usableFromInline let hashKey: @Sendable (Key) -> UInt64
@@ -50,7 +52,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         let count = FrequencySketch.ceilingPowerOfTwo(min(max(1, wanted), 1024))
         shards = (0..<count).map { _ in CacheShard(readBufferSize: configuration.readBufferSize) }
         shardMask = count - 1
-        maximum = configuration.maximum
+        maximum = min(configuration.maximum, WTinyLFUPolicy.largestMaximum)
         clock = configuration.clock
         timeToLive = configuration.timeToLive.map(nanosecondCount(of:))
         timeToIdle = configuration.timeToIdle.map(nanosecondCount(of:))
@@ -60,6 +62,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         readBufferSize = configuration.readBufferSize
         // The sketch starts small and grows with the live entry count (never from the bound).
         let seed = configuration.seed ?? UInt64.random(in: .min ... .max)
+        admissionSeed = seed
         policyState = Mutex(PolicyState(
             policy: WTinyLFUPolicy(maximum: configuration.maximum, seed: seed),
             wheel: TimerWheel(now: configuration.clock.nanoseconds())))
@@ -380,7 +383,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     @inlinable
     func nextExpiry(_ entry: CacheEntry<Value>) -> Int64 {
         var due = entry.expiresAt
-        if let tti = timeToIdle { due = min(due, entry.accessTime &+ tti) }
+        if let tti = timeToIdle { due = min(due, saturatingAdd(entry.accessTime, tti)) }
         return due
     }
 

@@ -8,8 +8,8 @@
 ///
 /// Slots are the policy's slab indices; times are nanoseconds of the cache's clock. The wheel
 /// has no locks and does no I/O.
-public struct TimerWheel: Sendable {
-    public typealias Slot = Int32
+@usableFromInline package struct TimerWheel: Sendable {
+    @usableFromInline package typealias Slot = Int32
 
     static let buckets = [64, 64, 32, 4, 1]
     static let spans: [Int64] = [1 << 30, 1 << 36, 1 << 42, 1 << 47, 1 << 49, 1 << 49]
@@ -25,13 +25,13 @@ public struct TimerWheel: Sendable {
     private var bucketTail: [Slot]
     private var bucketBase: [Int]
     /// The wheel's current time.
-    public private(set) var now: Int64
+    @usableFromInline package private(set) var now: Int64
     /// The number of scheduled slots.
-    public private(set) var count = 0
+    @usableFromInline package private(set) var count = 0
 
     /// Creates an empty wheel.
     /// - Parameter now: the clock's current time in nanoseconds
-    public init(now: Int64) {
+    @usableFromInline package init(now: Int64) {
         self.now = now
         var base: [Int] = []
         var total = 0
@@ -45,7 +45,7 @@ public struct TimerWheel: Sendable {
     }
 
     /// Whether a slot is scheduled.
-    public func isScheduled(_ slot: Slot) -> Bool {
+    @usableFromInline package func isScheduled(_ slot: Slot) -> Bool {
         Int(slot) < scheduled.count && scheduled[Int(slot)]
     }
 
@@ -54,7 +54,7 @@ public struct TimerWheel: Sendable {
     ///   - slot: the slot
     ///   - time: its due time in nanoseconds
     /// - Complexity: O(1)
-    public mutating func schedule(_ slot: Slot, at time: Int64) {
+    @usableFromInline package mutating func schedule(_ slot: Slot, at time: Int64) {
         let i = Int(slot)
         if i >= due.count {
             let grow = i + 1 - due.count
@@ -72,19 +72,19 @@ public struct TimerWheel: Sendable {
     /// Cancels a slot's timer, if any.
     /// - Parameter slot: the slot
     /// - Complexity: O(1)
-    public mutating func deschedule(_ slot: Slot) {
+    @usableFromInline package mutating func deschedule(_ slot: Slot) {
         guard isScheduled(slot) else { return }
         unlink(slot)
     }
 
     /// The due time of a scheduled slot.
-    public func dueTime(of slot: Slot) -> Int64? { isScheduled(slot) ? due[Int(slot)] : nil }
+    @usableFromInline package func dueTime(of slot: Slot) -> Int64? { isScheduled(slot) ? due[Int(slot)] : nil }
 
     /// Advances to `time` and returns every slot due by then (descheduled).
     /// - Parameter time: the clock's current time
     /// - Returns: the due slots
     /// - Complexity: O(expired + cascaded timers + buckets passed)
-    public mutating func advance(to time: Int64) -> [Slot] {
+    @usableFromInline package mutating func advance(to time: Int64) -> [Slot] {
         var expired: [Slot] = []
         advance(to: time) { expired.append($0) }
         return expired
@@ -144,7 +144,7 @@ public struct TimerWheel: Sendable {
     }
 
     private func bucket(for time: Int64) -> Int {
-        let duration = time - now
+        let duration = time <= now ? 0 : time &- now  // no overflow: time > now
         for level in 0..<(Self.buckets.count - 1) where duration < Self.spans[level + 1] {
             let ticks = max(time, now) >> Self.shifts[level]
             return bucketBase[level] + Int(ticks & Int64(Self.buckets[level] - 1))

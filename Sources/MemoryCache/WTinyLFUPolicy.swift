@@ -8,28 +8,36 @@
 /// collisions). An entry read in probation moves to protected; protected overflow is demoted back.
 /// A hill climber samples the hit rate and moves capacity between window and main space, so
 /// recency-biased workloads (loops, scans) get a large window and frequency-biased ones a small one.
+/// Its sample is 10 × the live entry count (not the weight bound) and it starts once the cache is
+/// half full; its step is 6.25 % of ``maximum`` (weight units), decaying by 0.98 per sample and
+/// restarting when the hit rate moves by 5 points. A candidate heavier than the victim it duels is
+/// admitted only if it outranks every probation victim it would displace.
+///
+/// Sizes in the sketch and the climber follow the number of entries, never the bound: a policy
+/// with `maximum: Int.max` costs a few hundred bytes while empty, and a byte-weighted cache ages
+/// its sketch and climbs as a count-bound one of as many entries does.
 ///
 /// Nodes are kept in a slab (arrays indexed by ``Slot``) rather than as linked objects, so queue
 /// operations cost no reference counting; the caller keeps whatever it associates with a slot
 /// (its key) in its own array, so this type is not generic and its code is fully specialised. The type performs no I/O and has no locks: the cache
 /// calls it under its own lock, and tests drive it directly.
-public struct WTinyLFUPolicy: Sendable {
+@usableFromInline package struct WTinyLFUPolicy: Sendable {
     /// A node's index in the slab; stable while the node lives.
-    public typealias Slot = Int32
+    @usableFromInline package typealias Slot = Int32
 
     /// The queue a node is in.
-    public enum Region: UInt8, Sendable {
+    @usableFromInline package enum Region: UInt8, Sendable {
         case window = 0, probation = 1, protected = 2, free = 3
     }
 
     /// An entry the policy evicted.
-    public struct Eviction: Sendable, Equatable {
+    @usableFromInline package struct Eviction: Sendable, Equatable {
         /// The slot the entry had (already free when returned).
-        public var slot: Slot
+        @usableFromInline package var slot: Slot
         /// Its weight.
-        public var weight: Int
+        @usableFromInline package var weight: Int
         /// Its key's hash, as given on insert.
-        public var hash: UInt64
+        @usableFromInline package var hash: UInt64
     }
 
     /// A node's links and bookkeeping; kept apart from the payloads so queue operations touch
@@ -54,13 +62,13 @@ public struct WTinyLFUPolicy: Sendable {
     private var freeSlots: [Slot] = []
     private var queues = [Queue(), Queue(), Queue()]
     /// The maximum total weight.
-    public let maximum: Int
+    @usableFromInline package let maximum: Int
     /// The window's current share of ``maximum``.
-    public private(set) var windowMaximum: Int
+    @usableFromInline package private(set) var windowMaximum: Int
     /// The protected segment's current share of ``maximum``.
-    public private(set) var protectedMaximum: Int
+    @usableFromInline package private(set) var protectedMaximum: Int
     /// The popularity estimate.
-    public private(set) var sketch: FrequencySketch
+    @usableFromInline package private(set) var sketch: FrequencySketch
     private var random: SplitMix64
 
     // Hill climber state.
@@ -73,19 +81,29 @@ public struct WTinyLFUPolicy: Sendable {
     static var restartThreshold: Double { 0.05 }
     static var stepPercent: Double { 0.0625 }
     static var stepDecay: Double { 0.98 }
+    /// Lookups per climber sample, per live entry (the sample is counted in entries, not weight).
+    static var samplePerEntry: Int { 10 }
+    /// The sketch's initial size in entries (it grows with the live entry count).
+    static var initialSketchEntries: Int { 64 }
     static var transferLimit: Int { 1000 }
+
+    /// The largest bound honoured (2^62); larger ones count as this.
+    @usableFromInline package static var largestMaximum: Int { 1 << 62 }
 
     /// Creates a policy.
     /// - Parameters:
     ///   - maximum: the total weight allowed (the entry count when every weight is 1)
-    ///   - expectedEntries: sizes the frequency sketch; default `maximum`
+    ///   - expectedEntries: the sketch's initial size in entries (default 64, at most `maximum`);
+    ///     it grows with the live entry count either way, so this only saves early re-allocations
     ///   - seed: seeds the admission randomness (equal seeds give equal decisions)
-    public init(maximum: Int, expectedEntries: Int? = nil, seed: UInt64 = 0x5EED) {
-        self.maximum = max(1, maximum)
+    @usableFromInline package init(maximum: Int, expectedEntries: Int? = nil, seed: UInt64 = 0x5EED) {
+        // At most 2^62: an entry is never heavier than the bound, so the total before an eviction
+        // (bound + one entry) always fits in an Int.
+        self.maximum = min(max(1, maximum), Self.largestMaximum)
         let window = self.maximum - Int(0.99 * Double(self.maximum))
         windowMaximum = window
         protectedMaximum = Int(0.8 * Double(self.maximum - window))
-        sketch = FrequencySketch(capacity: min(expectedEntries ?? self.maximum, 1 << 16))
+        sketch = FrequencySketch(capacity: min(expectedEntries ?? Self.initialSketchEntries, self.maximum))
         random = SplitMix64(seed: seed)
         // The first step shrinks the window, as in Caffeine; the first sample only sets the
         // baseline hit rate (comparing it with "nothing" would always look like an improvement).
@@ -93,36 +111,36 @@ public struct WTinyLFUPolicy: Sendable {
     }
 
     /// The total weight of all entries.
-    public var weightedSize: Int { queues[0].weight + queues[1].weight + queues[2].weight }
+    @usableFromInline package var weightedSize: Int { queues[0].weight + queues[1].weight + queues[2].weight }
     /// The number of entries.
-    public var count: Int { queues[0].count + queues[1].count + queues[2].count }
+    @usableFromInline package var count: Int { queues[0].count + queues[1].count + queues[2].count }
     /// The total weight of one queue.
-    public func weight(of region: Region) -> Int { region == .free ? 0 : queues[Int(region.rawValue)].weight }
+    @usableFromInline package func weight(of region: Region) -> Int { region == .free ? 0 : queues[Int(region.rawValue)].weight }
     /// The number of entries in one queue.
-    public func count(of region: Region) -> Int { region == .free ? 0 : queues[Int(region.rawValue)].count }
+    @usableFromInline package func count(of region: Region) -> Int { region == .free ? 0 : queues[Int(region.rawValue)].count }
     /// The queue a slot is in.
-    public func region(of slot: Slot) -> Region { nodes[Int(slot)].region }
+    @usableFromInline package func region(of slot: Slot) -> Region { nodes[Int(slot)].region }
     /// Whether a slot holds a live entry.
-    public func isLive(_ slot: Slot) -> Bool { Int(slot) < nodes.count && nodes[Int(slot)].region != .free }
+    @usableFromInline package func isLive(_ slot: Slot) -> Bool { Int(slot) < nodes.count && nodes[Int(slot)].region != .free }
     /// The weight of a live slot.
-    public func weight(of slot: Slot) -> Int { Int(nodes[Int(slot)].weight) }
+    @usableFromInline package func weight(of slot: Slot) -> Int { Int(nodes[Int(slot)].weight) }
 
-    /// Weights are kept in 32 bits (an entry weighs less than 2 GiB); larger ones saturate.
+    /// Negative weights count as 0.
     static func clamp(_ weight: Int) -> Int { max(0, weight) }
     /// The key hash of a live slot.
-    public func hash(of slot: Slot) -> UInt64 { nodes[Int(slot)].hash }
+    @usableFromInline package func hash(of slot: Slot) -> UInt64 { nodes[Int(slot)].hash }
 
     /// Counts lookups in the hill climber's sample.
     /// - Parameters:
     ///   - hits: lookups that found a live entry
     ///   - misses: lookups that did not
-    public mutating func recordLookups(hits: Int, misses: Int) {
+    @usableFromInline package mutating func recordLookups(hits: Int, misses: Int) {
         sampleHits += hits
         sampleMisses += misses
     }
 
     /// The slots of one queue, least recently used first (for tests and diagnostics).
-    public func slots(in region: Region) -> [Slot] {
+    @usableFromInline package func slots(in region: Region) -> [Slot] {
         var out: [Slot] = []
         var s = queues[Int(region.rawValue)].head
         while s != -1 {
@@ -140,10 +158,12 @@ public struct WTinyLFUPolicy: Sendable {
     ///   - weight: the entry's weight, at most ``maximum``
     /// - Returns: the new entry's slot, and the entries evicted to make room (which may include the
     ///   new entry itself when it loses admission)
-    /// - Complexity: O(1) amortised
-    public mutating func insert(hash: UInt64, weight: Int) -> (slot: Slot, evicted: [Eviction]) {
+    /// - Complexity: O(1) amortised (the sketch doubles when the entry count passes its size; a
+    ///   heavy candidate's admission check looks at up to 64 victims)
+    @usableFromInline package mutating func insert(hash: UInt64, weight: Int) -> (slot: Slot, evicted: [Eviction]) {
         let slot = allocate(Node(hash: hash, weight: Self.clamp(weight), prev: -1, next: -1, region: .window))
         link(slot, into: .window)
+        if count > sketch.sizedFor { sketch.ensureCapacity(count) }
         sketch.increment(hash)
         return (slot, evict())
     }
@@ -151,7 +171,7 @@ public struct WTinyLFUPolicy: Sendable {
     /// Records a read of a live entry: counts it in the sketch and moves it in its queue.
     /// - Parameter slot: the entry's slot
     /// - Complexity: O(1)
-    public mutating func recordAccess(_ slot: Slot) {
+    @usableFromInline package mutating func recordAccess(_ slot: Slot) {
         let i = Int(slot)
         guard nodes[i].region != .free else { return }
         sketch.increment(nodes[i].hash)
@@ -171,7 +191,7 @@ public struct WTinyLFUPolicy: Sendable {
 
     /// Counts a lookup in the hill climber's sample.
     /// - Parameter hit: whether the lookup found a live entry
-    public mutating func recordLookup(hit: Bool) {
+    @usableFromInline package mutating func recordLookup(hit: Bool) {
         if hit { sampleHits += 1 } else { sampleMisses += 1 }
     }
 
@@ -179,7 +199,7 @@ public struct WTinyLFUPolicy: Sendable {
     /// - Parameter slot: the entry's slot
     /// - Returns: whether the slot was live
     @discardableResult
-    public mutating func remove(_ slot: Slot) -> Bool {
+    @usableFromInline package mutating func remove(_ slot: Slot) -> Bool {
         guard isLive(slot) else { return false }
         unlink(slot)
         release(slot)
@@ -190,8 +210,10 @@ public struct WTinyLFUPolicy: Sendable {
     /// - Parameters:
     ///   - slot: the entry's slot
     ///   - weight: the new weight
+    ///   - access: whether the replacement counts as a read of the entry (sketch increment and
+    ///     queue move); pass `false` for a background refresh, which is not a user access
     /// - Returns: the entries evicted (possibly this one)
-    public mutating func updateWeight(_ slot: Slot, to weight: Int, access: Bool = true) -> [Eviction] {
+    @usableFromInline package mutating func updateWeight(_ slot: Slot, to weight: Int, access: Bool = true) -> [Eviction] {
         let i = Int(slot)
         guard nodes[i].region != .free else { return [] }
         let delta = Self.clamp(weight) - nodes[i].weight
@@ -201,10 +223,11 @@ public struct WTinyLFUPolicy: Sendable {
         return evict()
     }
 
-    /// Runs the hill climber: once a sample of lookups is complete, moves capacity between window
-    /// and main space in the direction that raised the hit rate. Call during maintenance.
+    /// Runs the hill climber: once a sample of 10 × ``count`` lookups is complete (and the cache is
+    /// at least half full), moves capacity between window and main space in the direction that
+    /// raised the hit rate. Call during maintenance (the cache calls it on every write).
     /// - Returns: entries evicted because the window shrank past its contents' weight (rare)
-    public mutating func climb() -> [Eviction] {
+    @usableFromInline package mutating func climb() -> [Eviction] {
         determineAdjustment()
         demoteFromProtected()
         if adjustment > 0 {
@@ -245,6 +268,7 @@ public struct WTinyLFUPolicy: Sendable {
         var victim = queues[1].head
         var candidate = candidates > 0 ? queues[1].tail : -1
         var remaining = candidates
+        var preApproved = 0
         while weightedSize > maximum {
             // Zero-weight entries free nothing: skip them as victims and as candidates (Caffeine
             // does the same), so they never cost a live entry its place.
@@ -292,13 +316,32 @@ public struct WTinyLFUPolicy: Sendable {
                 remaining = 0
                 continue
             }
-            if admit(candidate: nodes[Int(candidate)].hash, victim: nodes[Int(victim)].hash) {
+            let admitted: Bool
+            if preApproved > 0 {
+                admitted = true
+            } else if admit(candidate: nodes[Int(candidate)].hash, victim: nodes[Int(victim)].hash) {
+                // A candidate heavier than the victim must outrank every victim it would displace;
+                // decide before evicting any of them (so a later loss does not cost both sides).
+                if nodes[Int(candidate)].weight > nodes[Int(victim)].weight {
+                    preApproved = outranks(candidate, from: victim)
+                    admitted = preApproved > 0
+                } else {
+                    admitted = true
+                }
+            } else {
+                admitted = false
+            }
+            if admitted {
+                preApproved = max(0, preApproved - nodes[Int(victim)].weight)
                 let next = nodes[Int(victim)].next
                 evicted.append(evictNode(victim))
                 victim = next
-                let previous = remaining > 1 ? nodes[Int(candidate)].prev : -1
-                remaining -= 1
-                candidate = previous
+                if preApproved == 0 || victim == -1 || victimRegion != .probation {
+                    preApproved = 0
+                    let previous = remaining > 1 ? nodes[Int(candidate)].prev : -1
+                    remaining -= 1
+                    candidate = previous
+                }
             } else {
                 let previous = remaining > 1 ? nodes[Int(candidate)].prev : -1
                 remaining -= 1
@@ -306,6 +349,25 @@ public struct WTinyLFUPolicy: Sendable {
                 candidate = previous
             }
         }
+    }
+
+    /// The weight a candidate may displace, starting at `victim`: 0 if some victim it would have to
+    /// evict is at least as popular, else the weight of the victims it outranks (up to what is needed).
+    private func outranks(_ candidate: Slot, from victim: Slot) -> Int {
+        let frequency = sketch.frequency(nodes[Int(candidate)].hash)
+        let needed = min(nodes[Int(candidate)].weight, weightedSize - maximum)
+        var freed = 0
+        var slot = victim
+        var scanned = 0
+        while slot != -1, freed < needed, scanned < 64 {
+            if slot != candidate, nodes[Int(slot)].weight > 0 {
+                if sketch.frequency(nodes[Int(slot)].hash) >= frequency { return 0 }
+                freed += nodes[Int(slot)].weight
+            }
+            slot = nodes[Int(slot)].next
+            scanned += 1
+        }
+        return max(freed, 1)
     }
 
     /// TinyLFU admission: the more popular entry stays; warm candidates win 1 time in 128 anyway.
@@ -339,7 +401,17 @@ public struct WTinyLFUPolicy: Sendable {
 
     private mutating func determineAdjustment() {
         let requests = sampleHits + sampleMisses
-        guard requests >= sketch.sampleSize else {
+        // Until the cache is half full the hit rate rises whatever the window; do not sample it.
+        if weightedSize < maximum / 2 {
+            sampleHits = 0
+            sampleMisses = 0
+            adjustment = 0
+            return
+        }
+        // The sample is a multiple of the live entry count, so a byte-weighted cache climbs as
+        // often as a count-bound one holding as many entries.
+        let target = Self.samplePerEntry * max(count, 1)
+        guard requests >= target else {
             adjustment = 0
             return
         }
@@ -355,7 +427,8 @@ public struct WTinyLFUPolicy: Sendable {
         }
         let change = hitRate - previousHitRate
         let amount = change >= 0 ? stepSize : -stepSize
-        let nextStep = abs(change) >= Self.restartThreshold
+        let restart = abs(change) >= Self.restartThreshold
+        let nextStep = restart
             ? Self.stepPercent * Double(maximum) * (amount >= 0 ? 1 : -1)
             : Self.stepDecay * amount
         previousHitRate = hitRate

@@ -52,6 +52,22 @@ struct ReferenceWTinyLFU {
         weights[key] = nil
     }
 
+    /// The weight `candidate` may displace from `victim` on in probation (up to 64 looked at):
+    /// 0 if one it would need is at least as popular.
+    func outranks(_ candidate: Int, from victim: Int) -> Int {
+        let frequency = sketch.frequency(UInt64(candidate))
+        let needed = min(weights[candidate, default: 0], weightedSize - maximum)
+        guard let start = probation.firstIndex(of: victim) else { return 1 }
+        var freed = 0
+        for k in probation[start...].prefix(64) {
+            if freed >= needed { break }
+            if k == candidate { continue }
+            if sketch.frequency(UInt64(k)) >= frequency { return 0 }
+            freed += weights[k, default: 0]
+        }
+        return max(freed, 1)
+    }
+
     mutating func evict() -> [Int] {
         guard weightedSize > maximum || total(window) > windowMaximum else { return [] }
         var candidates = 0
@@ -63,6 +79,7 @@ struct ReferenceWTinyLFU {
         // Candidates: the last `candidates` of probation, newest first; victims from its front.
         var candidateList = Array(probation.suffix(candidates).reversed())
         var victimRegion = 0
+        var preApproved = 0
         while weightedSize > maximum {
             var victim: Int? = nil
             while victim == nil {
@@ -87,9 +104,33 @@ struct ReferenceWTinyLFU {
             case (let c?, nil): candidateList.removeFirst(); drop(c)
             case (let c?, let v?) where c == v: candidateList.removeAll(); drop(c)
             case (let c?, let v?):
-                let vf = sketch.frequency(UInt64(v)), cf = sketch.frequency(UInt64(c))
-                let admit = cf > vf || (cf >= 6 && random.next() & 127 == 0)
-                if admit { drop(v); candidateList.removeFirst() } else { candidateList.removeFirst(); drop(c) }
+                let admitted: Bool
+                if preApproved > 0 {
+                    admitted = true
+                } else {
+                    let vf = sketch.frequency(UInt64(v)), cf = sketch.frequency(UInt64(c))
+                    if cf > vf || (cf >= 6 && random.next() & 127 == 0) {
+                        // A heavier candidate must outrank every victim it would displace.
+                        if weights[c, default: 0] > weights[v, default: 0] {
+                            preApproved = outranks(c, from: v)
+                            admitted = preApproved > 0
+                        } else {
+                            admitted = true
+                        }
+                    } else {
+                        admitted = false
+                    }
+                }
+                if admitted {
+                    preApproved = max(0, preApproved - weights[v, default: 0])
+                    drop(v)
+                    if preApproved == 0 || probation.isEmpty || victimRegion != 0 {
+                        preApproved = 0
+                        candidateList.removeFirst()
+                    }
+                } else {
+                    candidateList.removeFirst(); drop(c)
+                }
             case (nil, nil): return evicted
             }
         }

@@ -68,3 +68,8 @@ final class RemovalLog<Key: Sendable, Value: Sendable>: Sendable {
     var entries: [(Key, Value, RemovalCause)] { events.withLock { $0 } }
 }
 
+
+/// The result of an async throwing call.
+func attempt<T: Sendable>(_ body: () async throws -> T) async -> Result<T, any Error> {
+    do { return .success(try await body()) } catch { return .failure(error) }
+}
