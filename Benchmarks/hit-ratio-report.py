@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Hit ratios of `analytics-cache simulate` next to libCacheSim's reference algorithms.
 
-Usage: Benchmarks/hit-ratio-report.py TRACE_DIR REFSIM_TSV_DIR [--bin PATH]
+Usage: Benchmarks/hit-ratio-report.py TRACE_DIR REFSIM_TSV_DIR [--bin PATH] [--weighted]
 
 REFSIM_TSV_DIR holds `<trace file name>.tsv` as printed by refsim.py (libCacheSim: LRU, ARC,
 WTinyLFU, S3FIFO, Belady) for the same traces; run it with the sizes wanted. Prints a Markdown table
@@ -14,6 +14,8 @@ p = argparse.ArgumentParser()
 p.add_argument("traces")
 p.add_argument("refsim")
 p.add_argument("--bin", default=".build/release/analytics-cache")
+p.add_argument("--weighted", action="store_true",
+               help="also replay each trace byte-weighted (simulate --weights lognormal) and show it next to the count-bound run")
 args = p.parse_args()
 
 rows = []
@@ -33,11 +35,14 @@ for name in sorted(os.listdir(args.traces)):
                 pass
     sizes = sorted({s for (_, s) in ref})
     for size in sizes:
-        out = subprocess.run([args.bin, "simulate", "--capacity", str(size), os.path.join(args.traces, name)],
-                             check=True, capture_output=True, text=True).stdout.strip()
-        ours = float(out.rsplit("hit_ratio=", 1)[1])
+        def run(weights):
+            out = subprocess.run([args.bin, "simulate", "--capacity", str(size), "--weights", weights,
+                                  os.path.join(args.traces, name)], check=True, capture_output=True, text=True).stdout.strip()
+            return float(out.rsplit("hit_ratio=", 1)[1])
+        ours = run("unit")
+        weighted = run("lognormal") if args.weighted else None
         rows.append((name, size, ours, ref.get(("WTinyLFU", size)), ref.get(("LRU", size)),
-                     ref.get(("ARC", size)), ref.get(("S3FIFO", size)), ref.get(("Belady", size))))
+                     ref.get(("ARC", size)), ref.get(("S3FIFO", size)), ref.get(("Belady", size)), weighted))
 
 def pct(x):
     return "NA" if x is None else f"{100 * x:.2f}"
@@ -45,11 +50,13 @@ def pct(x):
 def gap(a, b):
     return "NA" if b is None else f"{100 * (a - b):+.2f}"
 
-print("| trace | size | ours | W-TinyLFU | LRU | ARC | S3-FIFO | Belady | vs W-TinyLFU | vs LRU | to Belady |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+wcol = " weighted |" if args.weighted else ""
+print("| trace | size | ours |" + wcol + " W-TinyLFU | LRU | ARC | S3-FIFO | Belady | vs W-TinyLFU | vs LRU | to Belady |")
+print("|---|---:|---:|" + ("---:|" if args.weighted else "") + "---:|---:|---:|---:|---:|---:|---:|---:|")
 misses = []
-for (name, size, ours, w, lru, arc, s3, bel) in rows:
-    print(f"| {name} | {size} | {pct(ours)} | {pct(w)} | {pct(lru)} | {pct(arc)} | {pct(s3)} | {pct(bel)} "
+for (name, size, ours, w, lru, arc, s3, bel, weighted) in rows:
+    wv = f" {pct(weighted)} |" if args.weighted else ""
+    print(f"| {name} | {size} | {pct(ours)} |{wv} {pct(w)} | {pct(lru)} | {pct(arc)} | {pct(s3)} | {pct(bel)} "
           f"| {gap(ours, w)} | {gap(ours, lru)} | {gap(ours, bel)} |")
     if (w is not None and ours < w - 0.005) or (lru is not None and ours < lru - 0.01):
         misses.append((name, size))

@@ -166,7 +166,7 @@ struct StoreReceipt: Sendable {
 }
 
 /// The loads running in the current task and the tasks that started it, to detect a loader that
-/// asks for its own key, and the innermost one, whose waits feed the ``LoadWaitGraph``.
+/// asks for its own key, and the innermost load (its identity), whose waits feed the ``LoadWaitGraph``.
 enum LoadContext {
     struct Marker: Hashable, @unchecked Sendable {
         // @unchecked Sendable: `key` wraps a cache key, whose type is required to be Sendable
@@ -176,22 +176,24 @@ enum LoadContext {
     }
 
     @TaskLocal static var active: Set<Marker> = []
-    @TaskLocal static var current: Marker?
+    @TaskLocal static var current: ObjectIdentifier?
 }
 
 /// Which loads in flight wait for which (process-wide, across caches), so a wait that would close
 /// a cycle (X's loader waits for Y while Y's loader waits for X) fails at once instead of hanging.
-/// Only waits made from inside a loader are recorded; plain callers never touch it.
+/// Nodes are load operations (not keys), so a new load of a key after an invalidation is a new
+/// node. Only waits made from inside a loader are recorded; plain callers never touch it.
 enum LoadWaitGraph {
-    private static let edges = Mutex<[LoadContext.Marker: [LoadContext.Marker: Int]]>([:])
+    typealias Node = ObjectIdentifier
+    private static let edges = Mutex<[Node: [Node: Int]]>([:])
 
     /// Records that `waiter`'s load waits for `awaited`'s, unless `awaited` already (transitively)
     /// waits for `waiter`.
     /// - Returns: false when the wait would close a cycle (nothing recorded)
-    static func add(_ waiter: LoadContext.Marker, waitsFor awaited: LoadContext.Marker) -> Bool {
+    static func add(_ waiter: Node, waitsFor awaited: Node) -> Bool {
         edges.withLock { e in
             var stack = [awaited]
-            var seen: Set<LoadContext.Marker> = []
+            var seen: Set<Node> = []
             while let node = stack.popLast() {
                 if node == waiter { return false }
                 guard seen.insert(node).inserted, let next = e[node] else { continue }
@@ -203,7 +205,7 @@ enum LoadWaitGraph {
     }
 
     /// Ends a recorded wait.
-    static func remove(_ waiter: LoadContext.Marker, waitsFor awaited: LoadContext.Marker) {
+    static func remove(_ waiter: Node, waitsFor awaited: Node) {
         edges.withLock { e in
             guard let count = e[waiter]?[awaited] else { return }
             if count > 1 {

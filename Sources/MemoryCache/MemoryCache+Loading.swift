@@ -132,11 +132,12 @@ extension MemoryCache {
         for load: LoadOperation<Value>, key: Key, marker: LoadContext.Marker, limit: (Duration, any Error)?
     ) async throws -> LoadResult<Value> {
         guard let waiter = LoadContext.current else { return try await load.wait(limit: limit) }
-        guard LoadWaitGraph.add(waiter, waitsFor: marker) else {
+        let awaited = ObjectIdentifier(load)
+        guard LoadWaitGraph.add(waiter, waitsFor: awaited) else {
             load.releaseHold()
             throw MemoryCacheError.loadCycle(key: String(describing: key))
         }
-        defer { LoadWaitGraph.remove(waiter, waitsFor: marker) }
+        defer { LoadWaitGraph.remove(waiter, waitsFor: awaited) }
         return try await load.wait(limit: limit)
     }
 
@@ -155,7 +156,7 @@ extension MemoryCache {
         let result: Result<Loaded<Value>, any Error>
         do {
             result = .success(try await LoadContext.$active.withValue(LoadContext.active.union([marker])) {
-                try await LoadContext.$current.withValue(marker) { try await loader() }
+                try await LoadContext.$current.withValue(ObjectIdentifier(load)) { try await loader() }
             })
         } catch {
             result = .failure(error)

@@ -10,11 +10,14 @@ import Darwin
 /// single-flight loading, tags, removal listeners and statistics — the L1 of the analytics cache.
 ///
 /// - **Reads** take only the lock of the key's shard (one of many stripes) for a hash lookup; the
-///   read is recorded in the shard's small buffer and replayed to the eviction policy later, in a
-///   batch, by whoever gets the policy lock without waiting. A full buffer drops records rather
-///   than make readers wait (they only inform eviction).
+///   read (slot and generation) is recorded in the shard's small buffer and replayed to the
+///   eviction policy later, in a batch with every other shard's, by whoever gets the policy lock
+///   without waiting. A full buffer drops records rather than make readers wait (they only inform
+///   eviction).
 /// - **Writes** take the policy lock, apply pending reads, store, and evict before returning, so
 ///   ``weightedSize`` never exceeds the bound once a write returns.
+/// - **Lookups say how they were served** (``lookup(_:tags:timeout:orLoad:)``): hit, loaded,
+///   joined, or superseded by an invalidation that raced the load.
 /// - **Expired entries are never returned**; a timer wheel removes them in maintenance
 ///   (``cleanUp()``, run periodically by ``MemoryCacheMaintenance``) and tells the listener.
 ///
