@@ -87,11 +87,17 @@ public final class ManualCacheClock: CacheClock {
         saturatingAdd(start, nanosecondCount(seconds: date.timeIntervalSince(wallClockOrigin)))
     }
 
-    /// Moves the clock forward.
+    /// Moves the clock forward, saturating at `Int64.max` nanoseconds.
     /// - Parameter duration: how far; negative durations are ignored
     public func advance(by duration: Duration) {
         let delta = max(0, nanosecondCount(of: duration))
-        time.add(delta, ordering: .acquiringAndReleasing)
+        var current = time.load(ordering: .acquiring)
+        while true {
+            let (exchanged, original) = time.compareExchange(
+                expected: current, desired: saturatingAdd(current, delta), ordering: .acquiringAndReleasing)
+            if exchanged { return }
+            current = original
+        }
     }
 }
 

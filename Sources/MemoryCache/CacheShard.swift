@@ -135,8 +135,8 @@ struct PolicyState<Key: Hashable & Sendable>: Sendable {
     @usableFromInline var generation: UInt64 = 0
     /// The generation of each live slot's entry (buffered reads carry its low 32 bits).
     @usableFromInline var slotGenerations: [UInt32] = []
-    /// Recent invalidations, for conditional inserts.
-    @usableFromInline var invalidations = InvalidationLog<Key>()
+    /// Recent invalidations and removals, for conditional inserts.
+    @usableFromInline var touches = TouchLog<Key>()
     @usableFromInline var refreshSuccesses = 0
     @usableFromInline var refreshFailures = 0
     /// The tags of each live slot.
@@ -146,6 +146,8 @@ struct PolicyState<Key: Hashable & Sendable>: Sendable {
     @usableFromInline var loadFailures = 0
     @usableFromInline var loadNanoseconds: Int64 = 0
     @usableFromInline var scratch: [UInt64] = []
+    /// Slots whose timers fired but that a bounded expiry pass has not looked at yet.
+    @usableFromInline var expiryBacklog: [Int32] = []
 
     /// Records the key of a newly allocated slot.
     @inlinable
@@ -228,48 +230,75 @@ enum ReadRecord {
     static func generation(_ record: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: record) }
 }
 
-/// The most recent invalidations, so a conditional insert can tell whether one touched its key
-/// after the generation it was computed at. Bounded: older than the window means "cannot tell",
-/// and the insert is refused (safe: a refused promotion is only a lost hit).
+/// What recently happened to keys and tags, so a conditional insert can tell whether anything
+/// touched its key after the generation it was computed at: explicit invalidations (by key, tag,
+/// predicate or all) at their own generation, and removals for any other reason (size, expiry, a
+/// refused store) at the generation of the store they undo. Bounded: the oldest touches are
+/// forgotten (4 096 keys, 1 024 tags), and a generation older than the oldest forgotten one means
+/// "cannot tell", so the insert is refused (safe: a refused promotion is only a lost hit).
+/// Look-ups are O(1 + tags).
 @usableFromInline
-struct InvalidationLog<Key: Hashable & Sendable>: Sendable {
-    @usableFromInline
-    enum Scope: Sendable {
-        case key(Key)
-        case tags(Set<String>)
-        /// Everything (``MemoryCache/removeAll()``, and predicates, which cannot be re-asked later).
-        case all
-    }
-    @usableFromInline var records: [(generation: UInt64, scope: Scope)] = []
-    @usableFromInline var head = 0
-    /// Generations at or below this have no record left to compare with.
+struct TouchLog<Key: Hashable & Sendable>: Sendable {
+    @usableFromInline var keys: [Key: UInt64] = [:]
+    @usableFromInline var keyRing: [(key: Key, generation: UInt64)] = []
+    @usableFromInline var keyHead = 0
+    @usableFromInline var tags: [String: UInt64] = [:]
+    @usableFromInline var tagRing: [(tag: String, generation: UInt64)] = []
+    @usableFromInline var tagHead = 0
+    /// The latest invalidation of everything (``MemoryCache/removeAll()`` or a predicate).
+    @usableFromInline var all: UInt64 = 0
+    /// Generations below this may have had touches that were forgotten.
     @usableFromInline var horizon: UInt64 = 0
-    @usableFromInline static var capacity: Int { 1024 }
+    @usableFromInline static var keyCapacity: Int { 4_096 }
+    @usableFromInline static var tagCapacity: Int { 1_024 }
 
     @inlinable
     init() {}
 
+    /// Records that `key` was invalidated, or lost an entry stored at `generation`.
     @inlinable
-    mutating func append(_ scope: Scope, at generation: UInt64) {
-        if records.count < Self.capacity {
-            records.append((generation, scope))
-        } else {
-            horizon = records[head].generation
-            records[head] = (generation, scope)
-            head = (head + 1) % Self.capacity
+    mutating func touch(key: Key, at generation: UInt64) {
+        guard (keys[key] ?? 0) < generation else { return }
+        keys[key] = generation
+        if keyRing.count < Self.keyCapacity {
+            keyRing.append((key, generation))
+            return
+        }
+        let dropped = keyRing[keyHead]
+        if keys[dropped.key] == dropped.generation {
+            keys.removeValue(forKey: dropped.key)
+            horizon = max(horizon, dropped.generation)
+        }
+        keyRing[keyHead] = (key, generation)
+        keyHead = (keyHead + 1) % Self.keyCapacity
+    }
+
+    /// Records that entries with these tags were invalidated at `generation`.
+    @inlinable
+    mutating func touch(tags touched: some Sequence<String>, at generation: UInt64) {
+        for tag in touched {
+            tags[tag] = generation
+            if tagRing.count < Self.tagCapacity {
+                tagRing.append((tag, generation))
+                continue
+            }
+            let dropped = tagRing[tagHead]
+            if tags[dropped.tag] == dropped.generation {
+                tags.removeValue(forKey: dropped.tag)
+                horizon = max(horizon, dropped.generation)
+            }
+            tagRing[tagHead] = (tag, generation)
+            tagHead = (tagHead + 1) % Self.tagCapacity
         }
     }
 
-    /// Whether an invalidation after `since` may have touched `key` or one of `tags`.
+    /// Whether something after `since` may have touched `key` or one of `tags`.
     @inlinable
-    func touched(_ key: Key, tags: [String], since: UInt64) -> Bool {
-        if since < horizon { return true }
-        for record in records where record.generation > since {
-            switch record.scope {
-            case .all: return true
-            case .key(let k): if k == key { return true }
-            case .tags(let t): if tags.contains(where: t.contains) { return true }
-            }
+    func touched(_ key: Key, tags keyTags: [String], since: UInt64) -> Bool {
+        if since < horizon || all > since { return true }
+        if let g = keys[key], g > since { return true }
+        for tag in keyTags {
+            if let g = tags[tag], g > since { return true }
         }
         return false
     }

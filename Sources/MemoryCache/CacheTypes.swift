@@ -40,9 +40,10 @@ public enum Expiry: Sendable, Hashable {
 public enum LookupOutcome: String, Sendable, Hashable, CaseIterable {
     /// A live entry was found.
     case hit
-    /// This call ran the loader and its value was stored.
+    /// This call ran the loader. Its value is in the cache unless the lookup's `generation` is nil
+    /// (refused: heavier than the bound, already expired, or a cache bounded at 0).
     case loaded
-    /// This call joined a load another caller started, and that load's value was stored.
+    /// This call joined a load another caller started (stored or refused as for ``loaded``).
     case joined
     /// This call started or joined a load, but the key was invalidated (or a newer value inserted)
     /// while it ran: the value is what the load computed from data read before the invalidation,

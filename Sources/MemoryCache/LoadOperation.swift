@@ -154,6 +154,24 @@ struct LoadResult<Value: Sendable>: Sendable {
     var superseded: Bool
 }
 
+/// What a store did.
+@usableFromInline
+enum StoreOutcome: Sendable {
+    /// Stored, with this receipt.
+    case stored(StoreReceipt)
+    /// The store's condition did not hold (the load was superseded, the entry changed, or
+    /// something touched the key after the conditional insert's generation).
+    case conditionFailed
+    /// Refused: heavier than the bound, already expired, or a cache bounded at 0.
+    case refused
+
+    /// The receipt of a stored value.
+    @inlinable var receipt: StoreReceipt? {
+        if case .stored(let receipt) = self { return receipt }
+        return nil
+    }
+}
+
 /// What a store left in the cache: the entry's generation and write time.
 @usableFromInline
 struct StoreReceipt: Sendable {

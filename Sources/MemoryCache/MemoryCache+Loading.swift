@@ -155,7 +155,9 @@ extension MemoryCache {
         let started = ContinuousClock.now
         let result: Result<Loaded<Value>, any Error>
         do {
-            result = .success(try await LoadContext.$active.withValue(LoadContext.active.union([marker])) {
+            // The load's own context: its key (a loader asking for it directly is a recursive load;
+            // through other loads, the wait-for graph finds the cycle), and its identity.
+            result = .success(try await LoadContext.$active.withValue([marker]) {
                 try await LoadContext.$current.withValue(ObjectIdentifier(load)) { try await loader() }
             })
         } catch {
@@ -179,18 +181,12 @@ extension MemoryCache {
         _ key: Key, hash: UInt64, _ loaded: Loaded<Value>, tags: [String], load: LoadOperation<Value>,
         notes: inout Notifications<Key, Value>
     ) -> (StoreReceipt?, Bool) {
-        if let receipt = store(key, hash: hash, value: loaded.value, tags: tags, expiry: loaded.expiry,
-                               weight: loaded.weight, condition: .whileLoading(load), notes: &notes) {
-            return (receipt, false)
+        switch store(key, hash: hash, value: loaded.value, tags: tags, expiry: loaded.expiry,
+                     weight: loaded.weight, condition: .whileLoading(load), notes: &notes) {
+        case .stored(let receipt): return (receipt, false)
+        case .refused: return (nil, false)  // the load was current; the value itself was refused
+        case .conditionFailed: return (nil, true)  // invalidated or replaced while it ran
         }
-        // Not stored: superseded unless the load was still current and the value was refused
-        // (heavier than the bound, or a cache bounded at 0), which `store` reports as `.rejected`.
-        let stillCurrent = shard(hash).state.withLock { s -> Bool in
-            guard s.loads[key] === load else { return false }
-            s.loads.removeValue(forKey: key)
-            return true
-        }
-        return (nil, !stillCurrent && !notes.items.contains { $0.2 == .rejected })
     }
 
     /// Callers waiting for the load in flight for `key` (0 when none); for tests and diagnostics.

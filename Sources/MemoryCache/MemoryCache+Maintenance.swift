@@ -64,7 +64,8 @@ extension MemoryCache {
     }
 
     /// Entries expired per maintenance pass or write at most (as Caffeine), so a mass expiry
-    /// cannot stall a writer; the rest stay due and go in the next passes (reads never return them).
+    /// cannot stall a writer; the rest wait in a backlog for the next passes (reads never return
+    /// them). Each due timer is taken from the wheel once, so working off N due entries is O(N).
     static var expirationsPerPass: Int { 1000 }
 
     /// Removes up to ``expirationsPerPass`` entries whose timers are due and that are expired
@@ -74,17 +75,10 @@ extension MemoryCache {
     @usableFromInline
     @discardableResult
     func expireDue(now: Int64, in p: inout PolicyState<Key>, notes: inout Notifications<Key, Value>) -> Bool {
-        var due = p.wheel.advance(to: now)
-        var left = false
-        if due.count > Self.expirationsPerPass {
-            // Put the excess back as due now; the next pass takes them first.
-            for slot in due[Self.expirationsPerPass...] where p.policy.isLive(slot) {
-                p.wheel.schedule(slot, at: now)
-            }
-            due.removeSubrange(Self.expirationsPerPass...)
-            left = true
-        }
-        for slot in due {
+        p.expiryBacklog.append(contentsOf: p.wheel.advance(to: now))
+        var processed = 0
+        while processed < Self.expirationsPerPass, let slot = p.expiryBacklog.popLast() {
+            processed += 1
             guard p.policy.isLive(slot), let key = p.keys[Int(slot)] else { continue }
             shard(p.policy.hash(of: slot)).state.withLock { s in
                 guard let i = s.index[key], s[entry: i].slot == slot else { return }
@@ -92,12 +86,12 @@ extension MemoryCache {
                 if isExpired(entry, now: now) {
                     s.removeEntry(forKey: key)
                     forget(key, entry, cause: .expired, in: &p, notes: &notes)
-                } else {
+                } else if nextExpiry(entry) != Int64.max {
                     p.wheel.schedule(slot, at: nextExpiry(entry))  // read since: idle deadline moved
                 }
             }
         }
-        return left
+        return !p.expiryBacklog.isEmpty
     }
 
     /// A snapshot of the cache's counters.

@@ -9,7 +9,7 @@ struct RefreshRegistry: Sendable {
 
 /// Refresh-after-write (stale-while-revalidate).
 extension MemoryCache {
-    /// Background refreshes running now (for tests and diagnostics).
+    /// Background refreshes registered and not yet finished or cancelled (for tests and diagnostics).
     public var refreshing: Int { refreshes.withLock { $0.tasks.count } }
 
     /// Stops background refreshes: cancels the running ones (their entries are kept, and retried
@@ -40,9 +40,15 @@ extension MemoryCache {
             guard !r.shutDown else { return false }
             r.next += 1
             let id = r.next
-            r.tasks[id] = Task { [self] in
-                await refresh(key, hash: hash, tags: tags, generation: generation, loader: loader)
-                _ = refreshes.withLock { $0.tasks.removeValue(forKey: id) }
+            // Outside the context of whatever loader's lookup triggered it: it is not part of that
+            // load (no false recursive-load or cycle errors, no wait-for edges for it).
+            r.tasks[id] = LoadContext.$active.withValue([]) {
+                LoadContext.$current.withValue(nil) {
+                    Task { [self] in
+                        await refresh(key, hash: hash, tags: tags, generation: generation, loader: loader)
+                        _ = refreshes.withLock { $0.tasks.removeValue(forKey: id) }
+                    }
+                }
             }
             return true
         }
@@ -53,6 +59,10 @@ extension MemoryCache {
         _ key: Key, hash: UInt64, tags: [String], generation: UInt64,
         loader: @Sendable () async throws -> Loaded<Value>
     ) async {
+        if Task.isCancelled || refreshes.withLock({ $0.shutDown }) {
+            clearRefreshing(key, hash: hash, generation: generation)
+            return
+        }
         let started = ContinuousClock.now
         let result: Result<Loaded<Value>, any Error>
         do {
@@ -60,11 +70,16 @@ extension MemoryCache {
         } catch {
             result = .failure(error)
         }
+        if case .failure = result, Task.isCancelled {
+            // Cancelled by shutdown: not a failure of the data source; no backoff.
+            clearRefreshing(key, hash: hash, generation: generation)
+            return
+        }
         recordLoad(success: (try? result.get()) != nil, nanoseconds: nanosecondCount(of: started.duration(to: .now)))
         var notes = Notifications<Key, Value>()
         switch result {
         case .success(let loaded):
-            store(key, hash: hash, value: loaded.value, tags: tags, expiry: loaded.expiry, weight: loaded.weight,
+            _ = store(key, hash: hash, value: loaded.value, tags: tags, expiry: loaded.expiry, weight: loaded.weight,
                   condition: .whileGeneration(generation), notes: &notes)
             // Not stored: the entry changed or went meanwhile (nothing to keep); stored: it is new.
             policyState.withLock { $0.refreshSuccesses += 1 }

@@ -17,14 +17,13 @@ extension MemoryCache {
     }
 
     /// Stores a value under the policy lock and evicts what no longer fits.
-    /// - Returns: the stored entry's generation and write time; nil when it was not stored
-    ///   (condition failed, or refused as too heavy)
+    /// - Returns: the stored entry's generation and write time, or why it was not stored
     @inlinable
     @discardableResult
     func store(
         _ key: Key, hash: UInt64, value: Value, tags: [String], expiry: Expiry, weight: Int?,
         condition: StoreCondition, notes: inout Notifications<Key, Value>
-    ) -> StoreReceipt? {
+    ) -> StoreOutcome {
         if weight != nil, case .entries = configuration.bound {
             preconditionFailure("MemoryCache: an explicit weight needs a weight-bounded cache (.weight); an entry-bounded cache counts entries")
         }
@@ -34,7 +33,7 @@ extension MemoryCache {
         if expiresAt != Int64.max && !anyEntryExpiry.load(ordering: .relaxed) {
             anyEntryExpiry.store(true, ordering: .relaxed)
         }
-        return policyState.withLock { p -> StoreReceipt? in
+        return policyState.withLock { p -> StoreOutcome in
             let shard = shard(hash)
             drain(&p)  // pending reads first (every shard that has any), so the policy sees them before this write
             // A write that would need room expires what is due first, so a full cache never evicts
@@ -47,8 +46,9 @@ extension MemoryCache {
             var evicted: [WTinyLFUPolicy.Eviction] = []
             var slot: Int32 = -1
             var stored = false
-            var refused = false
+            var refused: RemovalCause?
             var access = true
+            var tags = tags
             shard.state.withLock { s in
                 switch condition {
                 case .always:
@@ -59,17 +59,21 @@ extension MemoryCache {
                 case .whileGeneration(let generation):
                     guard let i = s.index[key], s[entry: i].generation == generation else { return }
                     access = false
+                    // A refresh keeps the entry's tags (the call that triggered it may name fewer).
+                    tags = Array(Set(p.slotTags[Int(s[entry: i].slot)]).union(tags))
                 case .unchangedSince(let generation):
                     if let i = s.index[key], s[entry: i].generation > generation { return }
-                    if p.invalidations.touched(key, tags: tags, since: generation) { return }
+                    if p.touches.touched(key, tags: tags, since: generation) { return }
                 }
-                if weight > maximum || maximum == 0 {
-                    // Too heavy for the whole budget (or a cache bounded at 0, which stores nothing):
-                    // never stored; a stale previous value goes too.
+                if weight > maximum || maximum == 0 || expiresAt <= now {
+                    // Too heavy for the whole budget, a cache bounded at 0 (which stores nothing), or
+                    // already expired: never stored, never costs a live entry its place; a stale
+                    // previous value goes too.
                     if let old = s.removeEntry(forKey: key) {
                         forget(key, old, cause: .replaced, in: &p, notes: &notes)
                     }
-                    refused = true
+                    p.touches.touch(key: key, at: p.nextGeneration())
+                    refused = expiresAt <= now && weight <= maximum && maximum > 0 ? .expired : .rejected
                     return
                 }
                 if !s.refreshBackoff.isEmpty { s.refreshBackoff.removeValue(forKey: key) }
@@ -83,6 +87,7 @@ extension MemoryCache {
                     p.untag(key, slot: old.slot)
                     slot = old.slot
                     entry.slot = slot
+                    if !access { entry.accessTime = old.accessTime }  // a refresh is not a read
                     s[entry: i] = entry
                     evicted = p.policy.updateWeight(slot, to: weight, access: access)
                 } else {
@@ -95,13 +100,13 @@ extension MemoryCache {
                 }
                 stored = true
             }
-            if refused {
-                notes.append(key, value, .rejected)
-                p.removals[.rejected, default: 0] += 1
+            if let refused {
+                notes.append(key, value, refused)
+                p.removals[refused, default: 0] += 1
                 updateMirrors(p)
-                return nil
+                return .refused
             }
-            guard stored else { return nil }
+            guard stored else { return .conditionFailed }
             p.slotGenerations[Int(slot)] = UInt32(truncatingIfNeeded: p.generation)
             p.tag(key, hash: hash, slot: slot, tags)
             let due = timeToIdle.map { min(expiresAt, saturatingAdd(now, $0)) } ?? expiresAt
@@ -114,7 +119,7 @@ extension MemoryCache {
             // Adapt the window once a sample is complete (cheap otherwise), as maintenance does.
             removeEvicted(p.policy.climb(), cause: .size, in: &p, notes: &notes)
             updateMirrors(p)
-            return StoreReceipt(generation: p.generation, writeTime: now)
+            return .stored(StoreReceipt(generation: p.generation, writeTime: now))
         }
     }
 
@@ -132,6 +137,7 @@ extension MemoryCache {
                 guard let i = s.index[key], s[entry: i].slot == eviction.slot,
                       let old = s.removeEntry(forKey: key) else { return }
                 p.untag(key, slot: eviction.slot)
+                p.touches.touch(key: key, at: old.generation)
                 notes.append(key, old.value, cause)
                 p.removals[cause, default: 0] += 1
             }
@@ -147,6 +153,9 @@ extension MemoryCache {
         p.untag(key, slot: entry.slot)
         if p.policy.remove(entry.slot) { p.keys[Int(entry.slot)] = nil }
         p.wheel.deschedule(entry.slot)
+        // A conditional insert must lose to what this entry was (a store after its token), and to
+        // an explicit removal itself.
+        p.touches.touch(key: key, at: cause == .explicit ? p.generation : entry.generation)
         notes.append(key, entry.value, cause)
         p.removals[cause, default: 0] += 1
     }

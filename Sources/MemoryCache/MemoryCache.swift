@@ -216,8 +216,8 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     @inlinable
     public func insert(_ value: Value, forKey key: Key, tags: Set<String> = [], expiry: Expiry = .never, weight: Int? = nil) {
         var notes = Notifications<Key, Value>()
-        store(key, hash: hashKey(key), value: value, tags: Array(tags), expiry: expiry, weight: weight,
-              condition: .always, notes: &notes)
+        _ = store(key, hash: hashKey(key), value: value, tags: Array(tags), expiry: expiry, weight: weight,
+                  condition: .always, notes: &notes)
         deliver(notes)
     }
 
@@ -236,7 +236,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     ///   - weight: its weight (weight-bounded caches only)
     ///   - generation: when the value's inputs were read
     /// - Returns: whether it was stored (false also when it was heavier than the bound, or when the
-    ///   generation is older than the cache's record of invalidations, 1 024 deep)
+    ///   generation is older than what the cache remembers: the last 4 096 keys and 1 024 tags touched)
     @inlinable
     @discardableResult
     public func insert(
@@ -247,7 +247,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         let stored = store(key, hash: hashKey(key), value: value, tags: Array(tags), expiry: expiry, weight: weight,
                            condition: .unchangedSince(generation.rawValue), notes: &notes)
         deliver(notes)
-        return stored != nil
+        return stored.receipt != nil
     }
 
     /// The cache's current generation: a token for ``insert(_:forKey:tags:expiry:weight:ifUnchangedSince:)``.
@@ -266,7 +266,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         let hash = hashKey(key)
         let now = clock.nanoseconds()
         let removed = policyState.withLock { p -> Value? in
-            p.invalidations.append(.key(key), at: p.nextGeneration())
+            p.touches.touch(key: key, at: p.nextGeneration())
             let value = shard(hash).state.withLock { s -> Value? in
                 s.loads.removeValue(forKey: key)
                 guard let old = s.removeEntry(forKey: key) else { return nil }
@@ -290,13 +290,14 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     ///
     /// `shouldRemove` runs outside every lock of the cache (it may read the cache): the keys present
     /// when the call starts are copied shard by shard, judged, and the matching ones removed if still
-    /// there. An entry stored or a load started for a matching key while the call runs counts as
-    /// later than the call and is kept. For conditional inserts the call counts as touching every key.
+    /// there. An entry stored or a load started for a matching key while the call runs may be removed
+    /// too (it errs on the side of freshness). For conditional inserts the call counts as touching
+    /// every key.
     /// - Parameter shouldRemove: decides per key (e.g. a key prefix)
     /// - Complexity: O(entries), with a copy of each shard's keys
     public func removeAll(where shouldRemove: (Key) -> Bool) {
         // The generation is taken first: a conditional insert whose inputs predate the call loses.
-        policyState.withLock { p in p.invalidations.append(.all, at: p.nextGeneration()) }
+        policyState.withLock { p in p.touches.all = p.nextGeneration() }
         var doomed: [[Key]] = []
         doomed.reserveCapacity(shards.count)
         for shard in shards {
@@ -333,14 +334,14 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     /// any of them, as one operation (one pass over the loads in flight, one lock acquisition).
     /// - Parameter tags: e.g. the aggregate types and instances an event batch touched
     /// - Returns: how many entries were removed
-    /// - Complexity: O(entries with the tags + loads in flight)
+    /// - Complexity: O(shards + entries with the tags + loads in flight)
     @discardableResult
     public func removeAll(taggedWithAnyOf tags: some Sequence<String>) -> Int {
         let tags = Set(tags)
         guard !tags.isEmpty else { return 0 }
         var notes = Notifications<Key, Value>()
         let removed = policyState.withLock { p -> Int in
-            p.invalidations.append(.tags(tags), at: p.nextGeneration())
+            p.touches.touch(tags: tags, at: p.nextGeneration())
             for shard in shards {
                 shard.state.withLock { s in
                     guard !s.loads.isEmpty else { return }

@@ -9,7 +9,7 @@ public struct MemoryCacheConfiguration<Key: Hashable & Sendable, Value: Sendable
         /// configuration error (precondition).
         case entries(Int)
         /// At most this total weight, each entry weighed by `weigher` (e.g. a result's bytes) unless
-        /// its loader gives a weight. Bounds above 2^62 count as 2^62 (so sums never overflow).
+        /// its loader gives a weight. Bounds above 2^62 − 1 count as 2^62 − 1 (so sums never overflow).
         case weight(Int, weigher: @Sendable (Key, Value) -> Int)
     }
 

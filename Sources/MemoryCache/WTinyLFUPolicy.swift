@@ -87,8 +87,9 @@
     static var initialSketchEntries: Int { 64 }
     static var transferLimit: Int { 1000 }
 
-    /// The largest bound honoured (2^62); larger ones count as this.
-    @usableFromInline package static var largestMaximum: Int { 1 << 62 }
+    /// The largest bound honoured (2^62 − 1); larger ones count as this, so the total before an
+    /// eviction (bound plus one entry no heavier than the bound) always fits in an `Int`.
+    @usableFromInline package static var largestMaximum: Int { Int.max / 2 }
 
     /// Creates a policy.
     /// - Parameters:
@@ -97,8 +98,6 @@
     ///     it grows with the live entry count either way, so this only saves early re-allocations
     ///   - seed: seeds the admission randomness (equal seeds give equal decisions)
     @usableFromInline package init(maximum: Int, expectedEntries: Int? = nil, seed: UInt64 = 0x5EED) {
-        // At most 2^62: an entry is never heavier than the bound, so the total before an eviction
-        // (bound + one entry) always fits in an Int.
         self.maximum = min(max(1, maximum), Self.largestMaximum)
         let window = self.maximum - Int(0.99 * Double(self.maximum))
         windowMaximum = window

@@ -37,6 +37,10 @@ import Testing
 
     @Test func extremeExpiriesClampInsteadOfTrapping() {
         let clock = ManualCacheClock(start: 1_000)
+        defer {
+            clock.advance(by: .seconds(Int64.max))
+            #expect(clock.nanoseconds() == Int64.max, "the manual clock saturates instead of wrapping")
+        }
         let cache = MemoryCache<String, Int>(configuration: .init(
             bound: .entries(10), timeToLive: .seconds(Int64.max), timeToIdle: .seconds(Int64.max), clock: clock))
         cache.insert(1, forKey: "forever", expiry: .after(.seconds(Int64.max)))
@@ -77,6 +81,8 @@ import Testing
         clock.advance(by: .seconds(2))
         #expect(cache.maintain() == true)
         #expect(log.causes.count == 1_000 && cache.count == 1_500)
+        // Each due timer left the wheel once: the backlog holds the rest, nothing was re-filed.
+        #expect(cache.policyState.withLock { $0.expiryBacklog.count == 1_500 && $0.wheel.count == 0 })
         #expect(cache.maintain() == true)
         #expect(cache.maintain() == false)
         #expect(log.causes.count == 2_500 && log.causes.allSatisfy { $0 == .expired } && cache.count == 0)

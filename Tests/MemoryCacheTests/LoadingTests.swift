@@ -102,7 +102,7 @@ import Testing
         }
         #expect(error == .recursiveLoad(key: "self"))
         // Indirect: x loads y, y loads x.
-        await #expect(throws: MemoryCacheError.recursiveLoad(key: "x")) {
+        await #expect(throws: MemoryCacheError.loadCycle(key: "x")) {
             try await cache.value(forKey: "x") {
                 Loaded(try await cache.value(forKey: "y") { Loaded(try await cache.value(forKey: "x", orLoadValue: { 0 })) })
             }

@@ -107,10 +107,10 @@ import Testing
         #expect(cache.insert(5, forKey: "f", ifUnchangedSince: token))
     }
 
-    @Test func conditionalInsertWithATokenOlderThanTheInvalidationLogIsRefused() {
+    @Test func conditionalInsertWithATokenOlderThanTheTouchLogIsRefused() {
         let cache = MemoryCache<String, Int>(maximumCount: 100)
         let token = cache.currentGeneration
-        for i in 0..<(InvalidationLog<String>.capacity + 1) { cache.removeValue(forKey: "x\(i)") }
+        for i in 0..<(TouchLog<String>.keyCapacity + 1) { cache.removeValue(forKey: "x\(i)") }
         #expect(!cache.insert(1, forKey: "unrelated", ifUnchangedSince: token), "cannot prove nothing touched it")
         let fresh = cache.currentGeneration
         #expect(cache.insert(1, forKey: "unrelated", ifUnchangedSince: fresh))
@@ -133,6 +133,51 @@ import Testing
         gate.open()
         #expect(try await load.value.outcome == .superseded)
         #expect(cache.value(forKey: "loading") == nil)
+    }
+
+    /// Review: a newer store that was evicted, expired or refused since still wins over the token.
+    @Test func aConditionalInsertLosesToANewerStoreEvenAfterItWasEvictedOrExpired() {
+        let clock = ManualCacheClock()
+        let cache = MemoryCache<String, Int>(configuration: .init(bound: .entries(1), clock: clock, shardCount: 1, seed: 1))
+        var token = cache.currentGeneration
+        cache.insert(2, forKey: "k")
+        cache.insert(0, forKey: "other")  // evicts k (or other): either way k's store happened after the token
+        #expect(!cache.insert(1, forKey: "k", ifUnchangedSince: token))
+        #expect(cache.value(forKey: "k") != 1)
+        cache.removeAll()
+        token = cache.currentGeneration
+        cache.insert(3, forKey: "e", expiry: .after(.seconds(1)))
+        clock.advance(by: .seconds(2))
+        cache.cleanUp()
+        #expect(!cache.insert(1, forKey: "e", ifUnchangedSince: token))
+        #expect(cache.value(forKey: "e") == nil)
+        // A tag invalidation that removed the key wins even when the insert names no tags.
+        cache.insert(4, forKey: "t", tags: ["Order"])
+        token = cache.currentGeneration
+        cache.removeAll(taggedWith: "Order")
+        #expect(!cache.insert(5, forKey: "t", ifUnchangedSince: token))
+    }
+
+    /// Review: a value already expired when stored is not kept and costs no live entry its place.
+    @Test func anAlreadyExpiredValueNeverCostsALiveEntryItsPlace() async throws {
+        let clock = ManualCacheClock()
+        let log = RemovalLog<String, Int>()
+        let cache = MemoryCache<String, Int>(configuration: .init(
+            bound: .entries(1), removalListener: log.record, clock: clock, shardCount: 1))
+        cache.insert(1, forKey: "live")
+        cache.insert(2, forKey: "dead", expiry: .after(.zero))
+        #expect(cache.value(forKey: "live") == 1 && cache.count == 1)
+        #expect(log.entries.map { "\($0.0):\($0.2)" } == ["dead:expired"])
+        let loaded = try await cache.lookup("late") { Loaded(3, expiry: .at(clock.instant - .seconds(1))) }
+        #expect(loaded.outcome == .loaded && loaded.generation == nil && cache.value(forKey: "live") == 1)
+    }
+
+    @Test func twoEntriesAtTheLargestBoundDoNotOverflow() {
+        let cache = MemoryCache<Int, Int>(configuration: .init(
+            bound: .weight(Int.max, weigher: { _, _ in Int.max / 2 }), shardCount: 1, seed: 1))
+        cache.insert(1, forKey: 1)
+        cache.insert(2, forKey: 2)
+        #expect(cache.weightedSize <= Int.max / 2 && cache.count == 1)
     }
 
     /// Defect 8: tag removal used to call the key's hash function under the cache's locks.

@@ -48,6 +48,42 @@ import Testing
         #expect(try metrics.expectCounter("cache_refreshes_total", [("cache", "r"), ("result", "success")]).totalValue == 1)
     }
 
+    /// Review: a refresh started by a loader's lookup is not part of that load.
+    @Test func aRefreshStartedInsideALoaderIsNotPartOfThatLoad() async throws {
+        let clock = ManualCacheClock()
+        let errors = Mutex<[String]>([])
+        let cache = MemoryCache<String, Int>(configuration: .init(
+            bound: .entries(10), refreshAfterWrite: .seconds(10), clock: clock,
+            refreshFailureListener: { _, e in errors.withLock { $0.append("\(e)") } }))
+        cache.insert(1, forKey: "b")
+        clock.advance(by: .seconds(11))
+        let refreshMayAsk = AsyncGate()
+        let a = try await cache.value(forKey: "a", orLoadValue: {
+            try await cache.value(forKey: "b", orLoadValue: {  // a stale hit: b's refresh starts
+                try await refreshMayAsk.wait()
+                return try await cache.value(forKey: "a", orLoadValue: { 0 }) + 1
+            }) + 10
+        })
+        #expect(a == 11 && cache.value(forKey: "a") == 11)
+        refreshMayAsk.open()
+        await eventually("b's refresh finished") { cache.statistics.refreshSuccesses + cache.statistics.refreshFailures == 1 }
+        #expect(errors.withLock { $0 }.isEmpty)
+        #expect(cache.value(forKey: "b") == 12)
+    }
+
+    /// Review: a refresh keeps the entry's tags, so tag invalidation still finds it.
+    @Test func aRefreshKeepsTheEntrysTags() async throws {
+        let clock = ManualCacheClock()
+        let cache = MemoryCache<String, Int>(configuration: .init(bound: .entries(10), refreshAfterWrite: .seconds(10), clock: clock))
+        _ = try await cache.lookup("k", tags: ["Order"]) { Loaded(1) }
+        clock.advance(by: .seconds(11))
+        _ = try await cache.lookup("k") { Loaded(2) }
+        await eventually("refreshed") { cache.statistics.refreshSuccesses == 1 }
+        #expect(cache.value(forKey: "k") == 2)
+        #expect(cache.removeAll(taggedWith: "Order") == 1)
+        #expect(cache.value(forKey: "k") == nil)
+    }
+
     @Test func backoffDoublesUpToTheRefreshInterval() {
         typealias C = MemoryCache<Int, Int>
         #expect(C.delay(afterFailures: 1, base: 2, cap: 30) == 2)
@@ -70,6 +106,7 @@ import Testing
         cache.cancelRefreshes()
         await eventually("the refresh was cancelled") { gate.cancellations == 1 }
         #expect(cache.refreshing == 0)
+        #expect(cache.statistics.refreshFailures == 0, "a cancelled refresh is not a failure")
         let calls = CallCounter()
         #expect(try await cache.value(forKey: "k", orLoad: { calls.increment(); return Loaded(3) }) == 1)
         #expect(calls.count == 0 && cache.refreshing == 0, "a refresh started after shutdown")
