@@ -6,16 +6,23 @@
 /// if the ``FrequencySketch`` says it is more popular than the main space's victim (with a 1-in-128
 /// random admission of warm candidates, so an attacker cannot pin the cache with crafted
 /// collisions). An entry read in probation moves to protected; protected overflow is demoted back.
-/// A hill climber samples the hit rate and moves capacity between window and main space, so
-/// recency-biased workloads (loops, scans) get a large window and frequency-biased ones a small one.
-/// Its sample is 10 × the live entry count (not the weight bound) and it starts once the cache is
-/// half full; its step is 6.25 % of ``maximum`` (weight units), decaying by 0.98 per sample and
-/// restarting when the hit rate moves by 5 points. A candidate heavier than the victim it duels is
-/// admitted only if it outranks every probation victim it would displace.
+/// The window's size is chosen by a ``ShadowClimber``: ten small shadow W-TinyLFU caches with
+/// fixed windows (1 % … 99.9 %) replay a hashed sample of the requests, and the real window moves
+/// to the share of the shadow with the most (decayed) hits, with a little hysteresis and a
+/// charge for distant moves. Recency-biased workloads (loops of a size the cache can hold,
+/// LRU-friendly traces) so get a 95–99.9 % window within one period, frequency-biased ones a small
+/// one, without the hill climber's slow, noisy walk. A candidate heavier than the victim it duels
+/// is admitted only if it outranks every probation victim it would displace.
 ///
-/// Sizes in the sketch and the climber follow the number of entries, never the bound: a policy
-/// with `maximum: Int.max` costs a few hundred bytes while empty, and a byte-weighted cache ages
-/// its sketch and climbs as a count-bound one of as many entries does.
+/// Reads of an entry in the window count in the sketch at most twice per stay there: a burst of
+/// reads right after insertion is recency, not popularity, and must not buy a place in the main
+/// space over steadily popular entries (the first re-reads still count, so a key read again soon
+/// gets some credit).
+///
+/// Sizes in the sketch and the shadows follow the number of entries, never the bound: a policy
+/// with `maximum: Int.max` (clamped to 2^62 − 1) costs a few hundred bytes while empty, and a byte-weighted cache ages
+/// its sketch as a count-bound one of as many entries does; its shadows are weighted (they
+/// replay the real weights under a proportionally sampled bound).
 ///
 /// Nodes are kept in a slab (arrays indexed by ``Slot``) rather than as linked objects, so queue
 /// operations cost no reference counting; the caller keeps whatever it associates with a slot
@@ -49,6 +56,8 @@
         var prev: Slot
         var next: Slot
         var region: Region
+        /// The reads counted in the sketch during the entry's current stay in the window.
+        var counted: UInt8 = 0
     }
 
     struct Queue: Sendable {
@@ -71,21 +80,30 @@
     @usableFromInline package private(set) var sketch: FrequencySketch
     private var random: SplitMix64
 
-    // Hill climber state.
-    private var sampleHits = 0
-    private var sampleMisses = 0
-    private var previousHitRate = 0.0
-    private var stepSize: Double
-    private var adjustment = 0
-    private var sampled = false
-    static var restartThreshold: Double { 0.05 }
-    static var stepPercent: Double { 0.0625 }
-    static var stepDecay: Double { 0.98 }
-    /// Lookups per climber sample, per live entry (the sample is counted in entries, not weight).
-    static var samplePerEntry: Int { 10 }
     /// The sketch's initial size in entries (it grows with the live entry count).
     static var initialSketchEntries: Int { 64 }
+    /// The most entries moved between queues per call when the window is resized.
     static var transferLimit: Int { 1000 }
+    /// Protected's share of the main space.
+    static var protectedShare: Double { 0.8 }
+    /// The most reads of one window stay that count in the sketch.
+    static var windowReadCredit: UInt8 { 2 }
+
+    /// The shadow simulations that choose the window (created with the first entry).
+    private var shadow: ShadowClimber?
+    /// The window size the shadows chose, in weight units; ``windowMaximum`` moves to it in
+    /// bounded steps.
+    private var windowTarget = 0
+    /// Weight still to pull from the main space into a window that grew.
+    private var pendingGrow = 0
+    /// Whether the shadows' size was checked at half full.
+    private var shadowChecked = false
+    /// The admission seed, passed on to the shadows.
+    private let seed: UInt64
+    /// False for a shadow: its window stays where it was created.
+    private let adaptive: Bool
+    /// Whether the policy ever evicted an entry (it has been full).
+    private(set) var hasEvicted = false
 
     /// The largest bound honoured (2^62 − 1); larger ones count as this, so the total before an
     /// eviction (bound plus one entry no heavier than the bound) always fits in an `Int`.
@@ -101,12 +119,29 @@
         self.maximum = min(max(1, maximum), Self.largestMaximum)
         let window = self.maximum - Int(0.99 * Double(self.maximum))
         windowMaximum = window
-        protectedMaximum = Int(0.8 * Double(self.maximum - window))
+        protectedMaximum = Int(Self.protectedShare * Double(self.maximum - window))
         sketch = FrequencySketch(capacity: min(expectedEntries ?? Self.initialSketchEntries, self.maximum))
         random = SplitMix64(seed: seed)
-        // The first step shrinks the window, as in Caffeine; the first sample only sets the
-        // baseline hit rate (comparing it with "nothing" would always look like an improvement).
-        stepSize = -Self.stepPercent * Double(self.maximum)
+        self.seed = seed
+        adaptive = true
+        windowTarget = window
+    }
+
+    /// Creates a non-adaptive policy with a fixed window: one shadow of ``ShadowClimber``.
+    /// - Parameters:
+    ///   - shadowMaximum: the shadow's bound (the real bound divided by the sampling factor)
+    ///   - windowShare: the window's fixed share of the bound
+    ///   - seed: seeds the admission randomness
+    init(shadowMaximum: Int, windowShare: Double, seed: UInt64) {
+        maximum = max(1, shadowMaximum)
+        let window = min(maximum, max(1, Int(windowShare * Double(maximum))))
+        windowMaximum = window
+        protectedMaximum = Int(Self.protectedShare * Double(maximum - window))
+        sketch = FrequencySketch(capacity: min(Self.initialSketchEntries, maximum))
+        random = SplitMix64(seed: seed)
+        self.seed = seed
+        adaptive = false
+        windowTarget = window
     }
 
     /// The total weight of all entries.
@@ -129,14 +164,13 @@
     /// The key hash of a live slot.
     @usableFromInline package func hash(of slot: Slot) -> UInt64 { nodes[Int(slot)].hash }
 
-    /// Counts lookups in the hill climber's sample.
+    /// Accepts the cache's lookup counts. The shadow climber measures hits itself (from
+    /// ``insert(hash:weight:)`` and ``recordAccess(_:)``), so these are not needed; the method stays
+    /// for the cache's interface.
     /// - Parameters:
     ///   - hits: lookups that found a live entry
     ///   - misses: lookups that did not
-    @usableFromInline package mutating func recordLookups(hits: Int, misses: Int) {
-        sampleHits += hits
-        sampleMisses += misses
-    }
+    @usableFromInline package mutating func recordLookups(hits: Int, misses: Int) {}
 
     /// The slots of one queue, least recently used first (for tests and diagnostics).
     @usableFromInline package func slots(in region: Region) -> [Slot] {
@@ -164,6 +198,7 @@
         link(slot, into: .window)
         if count > sketch.sizedFor { sketch.ensureCapacity(count) }
         sketch.increment(hash)
+        if shadow != nil { shadow!.record(hash, weight: Self.clamp(weight)) }
         return (slot, evict())
     }
 
@@ -173,7 +208,12 @@
     @usableFromInline package mutating func recordAccess(_ slot: Slot) {
         let i = Int(slot)
         guard nodes[i].region != .free else { return }
-        sketch.increment(nodes[i].hash)
+        // In the window, only the first reads of a stay count (see the type's documentation).
+        if nodes[i].region != .window || nodes[i].counted < Self.windowReadCredit {
+            sketch.increment(nodes[i].hash)
+            if nodes[i].region == .window { nodes[i].counted += 1 }
+        }
+        if shadow != nil { shadow!.record(nodes[i].hash, weight: nodes[i].weight) }
         switch nodes[i].region {
         case .window, .protected:
             let region = nodes[i].region
@@ -188,11 +228,9 @@
         }
     }
 
-    /// Counts a lookup in the hill climber's sample.
+    /// Accepts one lookup's outcome; unused, like ``recordLookups(hits:misses:)``.
     /// - Parameter hit: whether the lookup found a live entry
-    @usableFromInline package mutating func recordLookup(hit: Bool) {
-        if hit { sampleHits += 1 } else { sampleMisses += 1 }
-    }
+    @usableFromInline package mutating func recordLookup(hit: Bool) {}
 
     /// Removes an entry (explicit removal, expiry).
     /// - Parameter slot: the entry's slot
@@ -222,18 +260,12 @@
         return evict()
     }
 
-    /// Runs the hill climber: once a sample of 10 × ``count`` lookups is complete (and the cache is
-    /// at least half full), moves capacity between window and main space in the direction that
-    /// raised the hit rate. Call during maintenance (the cache calls it on every write).
-    /// - Returns: entries evicted because the window shrank past its contents' weight (rare)
+    /// Adapts the window: moves it (with bounded work) toward the share the shadow climber
+    /// favours, creating the climber with the first entry. Call during maintenance (the cache
+    /// calls it on every write).
+    /// - Returns: entries evicted to restore the bounds (normally none)
     @usableFromInline package mutating func climb() -> [Eviction] {
-        determineAdjustment()
-        demoteFromProtected()
-        if adjustment > 0 {
-            increaseWindow()
-        } else if adjustment < 0 {
-            decreaseWindow()
-        }
+        if adaptive { shadowClimb() }
         return evict()
     }
 
@@ -241,10 +273,22 @@
 
     private mutating func evict() -> [Eviction] {
         guard weightedSize > maximum || queues[0].weight > windowMaximum else { return [] }
-        let candidates = evictFromWindow()
         var evicted: [Eviction] = []
-        evictFromMain(candidates: candidates, into: &evicted)
+        evictFromMain(candidates: evictFromWindow(), into: &evicted)
         return evicted
+    }
+
+    /// ``insert(hash:weight:)`` for a shadow: appends the evictions to a caller-owned buffer
+    /// instead of allocating an array per call.
+    mutating func insertShadow(hash: UInt64, weight: Int, evicted: inout [Eviction]) -> Slot {
+        let slot = allocate(Node(hash: hash, weight: Self.clamp(weight), prev: -1, next: -1, region: .window))
+        link(slot, into: .window)
+        if count > sketch.sizedFor { sketch.ensureCapacity(count) }
+        sketch.increment(hash)
+        if weightedSize > maximum || queues[0].weight > windowMaximum {
+            evictFromMain(candidates: evictFromWindow(), into: &evicted)
+        }
+        return slot
     }
 
     /// Moves the window's overflow to probation; returns how many moved (the candidates).
@@ -381,6 +425,7 @@
     private mutating func evictNode(_ slot: Slot) -> Eviction {
         let weight = Int(nodes[Int(slot)].weight)
         let hash = nodes[Int(slot)].hash
+        hasEvicted = true
         unlink(slot)
         release(slot)
         return Eviction(slot: slot, weight: weight, hash: hash)
@@ -396,85 +441,64 @@
         }
     }
 
-    // MARK: Hill climbing
+    // MARK: Shadow climbing
 
-    private mutating func determineAdjustment() {
-        let requests = sampleHits + sampleMisses
-        // Until the cache is half full the hit rate rises whatever the window; do not sample it.
-        if weightedSize < maximum / 2 {
-            sampleHits = 0
-            sampleMisses = 0
-            adjustment = 0
-            return
+    /// Protected's maximum when the window's maximum is `window`.
+    private func protectedLimit(window: Int) -> Int { Int(Self.protectedShare * Double(maximum - window)) }
+
+    /// Creates (or, once, re-sizes) the shadow climber and moves the window toward its choice.
+    private mutating func shadowClimb() {
+        guard count > 0 else { return }
+        // The shadows are sized by the entries the cache will hold at its bound, estimated from
+        // the mean weight so far (exact for unit weights). They start with the first entry and
+        // are rebuilt once, at half full, if the estimate then differs by more than 2×.
+        let halfFull = weightedSize >= maximum / 2
+        if shadow == nil || (halfFull && !shadowChecked) {
+            let estimate = weightedSize > 0 ? Double(count) * Double(maximum) / Double(weightedSize) : Double(count)
+            let entries = Int(min(max(estimate, 1), Double(1 << 40)))
+            if shadow == nil || entries > 2 * shadow!.sizedForEntries || 2 * entries < shadow!.sizedForEntries {
+                shadow = ShadowClimber(entries: entries, maximum: maximum,
+                                       initial: Double(windowMaximum) / Double(maximum), seed: seed)
+            }
+            shadowChecked = halfFull
         }
-        // The sample is a multiple of the live entry count, so a byte-weighted cache climbs as
-        // often as a count-bound one holding as many entries.
-        let target = Self.samplePerEntry * max(count, 1)
-        guard requests >= target else {
-            adjustment = 0
-            return
-        }
-        let hitRate = Double(sampleHits) / Double(requests)
-        if !sampled {
-            // The first sample only sets the baseline.
-            sampled = true
-            previousHitRate = hitRate
-            adjustment = 0
-            sampleHits = 0
-            sampleMisses = 0
-            return
-        }
-        let change = hitRate - previousHitRate
-        let amount = change >= 0 ? stepSize : -stepSize
-        let restart = abs(change) >= Self.restartThreshold
-        let nextStep = restart
-            ? Self.stepPercent * Double(maximum) * (amount >= 0 ? 1 : -1)
-            : Self.stepDecay * amount
-        previousHitRate = hitRate
-        adjustment = Int(amount)
-        stepSize = nextStep
-        sampleHits = 0
-        sampleMisses = 0
+        windowTarget = min(maximum, max(1, Int(shadow!.targetShare * Double(maximum))))
+        moveWindow()
     }
 
-    private mutating func increaseWindow() {
-        guard protectedMaximum > 0 else { return }
-        var quota = min(adjustment, protectedMaximum)
-        protectedMaximum -= quota
-        windowMaximum += quota
+    /// Moves ``windowMaximum`` toward ``windowTarget`` with bounded work: a shrinking window hands
+    /// its LRU entries to probation (at most ``transferLimit`` per call, the maximum following the
+    /// contents); a growing one takes probation's (then protected's) LRU entries.
+    private mutating func moveWindow() {
+        if windowMaximum < windowTarget {
+            pendingGrow += windowTarget - windowMaximum
+            windowMaximum = windowTarget
+            protectedMaximum = protectedLimit(window: windowMaximum)
+        } else if windowMaximum > windowTarget {
+            pendingGrow = 0
+            var moved = 0
+            while queues[0].weight > windowTarget, moved < Self.transferLimit, queues[0].head != -1 {
+                let slot = queues[0].head
+                unlink(slot)
+                link(slot, into: .probation)
+                moved += 1
+            }
+            windowMaximum = max(windowTarget, queues[0].weight)
+            protectedMaximum = protectedLimit(window: windowMaximum)
+        }
         demoteFromProtected()
-        quota = transfer(quota, from: .probation, orElse: .protected, to: .window)
-        protectedMaximum += quota
-        windowMaximum -= quota
-        adjustment = quota
-    }
-
-    private mutating func decreaseWindow() {
-        guard windowMaximum > 1 else { return }
-        var quota = min(-adjustment, max(0, windowMaximum - 1))
-        protectedMaximum += quota
-        windowMaximum -= quota
-        quota = transfer(quota, from: .window, orElse: nil, to: .probation)
-        protectedMaximum -= quota
-        windowMaximum += quota
-        adjustment = -quota
-    }
-
-    /// Moves least recently used entries (from `source`, or `fallback` once it is empty) to
-    /// `destination` while their weight fits in `quota`; returns the quota left.
-    private mutating func transfer(_ quota: Int, from source: Region, orElse fallback: Region?, to destination: Region) -> Int {
-        var quota = quota
-        for _ in 0..<Self.transferLimit {
-            var slot = queues[Int(source.rawValue)].head
-            if slot == -1, let fallback { slot = queues[Int(fallback.rawValue)].head }
-            guard slot != -1 else { break }
-            let weight = Int(nodes[Int(slot)].weight)
-            if quota < weight { break }
-            quota -= weight
+        pendingGrow = min(pendingGrow, windowMaximum - queues[0].weight)
+        var moved = 0
+        while pendingGrow > 0, moved < Self.transferLimit {
+            var slot = queues[1].head
+            if slot == -1 { slot = queues[2].head }
+            guard slot != -1, nodes[Int(slot)].weight <= pendingGrow else { pendingGrow = 0; break }
+            pendingGrow -= nodes[Int(slot)].weight
             unlink(slot)
-            link(slot, into: destination)
+            link(slot, into: .window)
+            nodes[Int(slot)].counted = 0
+            moved += 1
         }
-        return quota
     }
 
     // MARK: Slab and queues

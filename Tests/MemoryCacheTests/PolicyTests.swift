@@ -28,13 +28,24 @@ struct ReferenceWTinyLFU {
 
     mutating func insert(_ key: Int, weight: Int) -> [Int] {
         weights[key] = weight
+        windowReads[key] = 0
         window.append(key)
         sketch.increment(UInt64(key))
         return evict()
     }
 
+    /// Reads counted during each window entry's current stay (at most 2 count).
+    var windowReads: [Int: Int] = [:]
+
     mutating func access(_ key: Int) {
-        sketch.increment(UInt64(key))
+        if window.contains(key) {
+            if windowReads[key, default: 0] < 2 {
+                sketch.increment(UInt64(key))
+                windowReads[key, default: 0] += 1
+            }
+        } else {
+            sketch.increment(UInt64(key))
+        }
         if let i = window.firstIndex(of: key) {
             window.remove(at: i); window.append(key)
         } else if let i = protected.firstIndex(of: key) {
