@@ -48,6 +48,8 @@ struct ShardState<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// Failed refreshes per key: how many in a row and when the next may start (cleared by any
     /// store or removal of the key).
     @usableFromInline var refreshBackoff: [Key: RefreshBackoff] = [:]
+    /// Whether this shard's ``PendingShards`` bit is set (so readers set it once per drain cycle).
+    @usableFromInline var flagged = false
     @usableFromInline var hits = 0
     @usableFromInline var misses = 0
     @usableFromInline var sampleHits = 0
@@ -104,11 +106,11 @@ struct ShardState<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 @usableFromInline
 final class CacheShard<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     @usableFromInline let state: Mutex<ShardState<Key, Value>>
-    /// Set (under the shard lock) when the shard records a read or a lookup for the policy, cleared
-    /// when it is drained; lets a drain skip clean shards without taking their locks.
-    @usableFromInline let pending = Atomic<Bool>(false)
+    /// Its position, for the ``PendingShards`` bit.
+    @usableFromInline let index: Int
 
-    init(readBufferSize: Int) {
+    init(index: Int, readBufferSize: Int) {
+        self.index = index
         var initial = ShardState<Key, Value>()
         initial.reads.reserveCapacity(readBufferSize)
         state = Mutex(initial)
@@ -141,7 +143,8 @@ struct PolicyState<Key: Hashable & Sendable>: Sendable {
     @usableFromInline var refreshFailures = 0
     /// The tags of each live slot.
     @usableFromInline var slotTags: [[String]] = []
-    @usableFromInline var removals: [RemovalCause: Int] = [:]
+    /// Removals by cause (indexed by ``RemovalCause/index``; a plain array, no hashing on writes).
+    @usableFromInline var removals = [Int](repeating: 0, count: RemovalCause.allCases.count)
     @usableFromInline var loadSuccesses = 0
     @usableFromInline var loadFailures = 0
     @usableFromInline var loadNanoseconds: Int64 = 0

@@ -17,6 +17,18 @@ public enum RemovalCause: String, Sendable, Hashable, CaseIterable {
     /// It was heavier than the whole budget and never stored.
     case rejected
 
+    /// Its position in ``allCases`` (for per-cause counters kept in an array).
+    @inlinable
+    var index: Int {
+        switch self {
+        case .expired: 0
+        case .size: 1
+        case .explicit: 2
+        case .replaced: 3
+        case .rejected: 4
+        }
+    }
+
     /// Whether the cache removed it on its own (expiry or size), as opposed to a caller.
     public var wasEvicted: Bool { self == .expired || self == .size }
 }

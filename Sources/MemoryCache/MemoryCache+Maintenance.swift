@@ -9,15 +9,20 @@ extension MemoryCache {
     func drain(_ p: inout PolicyState<Key>) {
         var hits = 0
         var misses = 0
-        for shard in shards where shard.pending.load(ordering: .relaxed) {
-            shard.state.withLock { s in
-                p.scratch.append(contentsOf: s.reads)
-                s.reads.removeAll(keepingCapacity: true)
-                hits += s.sampleHits
-                misses += s.sampleMisses
-                s.sampleHits = 0
-                s.sampleMisses = 0
-                shard.pending.store(false, ordering: .relaxed)
+        for word in 0..<pendingShards.wordCount {
+            var bits = pendingShards.take(word: word)
+            while bits != 0 {
+                let index = word << 6 | bits.trailingZeroBitCount
+                bits &= bits &- 1
+                shards[index].state.withLock { s in
+                    p.scratch.append(contentsOf: s.reads)
+                    s.reads.removeAll(keepingCapacity: true)
+                    hits += s.sampleHits
+                    misses += s.sampleMisses
+                    s.sampleHits = 0
+                    s.sampleMisses = 0
+                    s.flagged = false
+                }
             }
         }
         p.policy.recordLookups(hits: hits, misses: misses)
@@ -111,7 +116,7 @@ extension MemoryCache {
         stats.loadSuccesses = p.loadSuccesses
         stats.loadFailures = p.loadFailures
         stats.totalLoadTime = .nanoseconds(p.loadNanoseconds)
-        stats.removals = p.removals
+        for cause in RemovalCause.allCases where p.removals[cause.index] > 0 { stats.removals[cause] = p.removals[cause.index] }
         stats.refreshSuccesses = p.refreshSuccesses
         stats.refreshFailures = p.refreshFailures
         return stats

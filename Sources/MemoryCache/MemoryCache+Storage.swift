@@ -83,7 +83,7 @@ extension MemoryCache {
                 if let i = s.index[key] {
                     let old = s[entry: i]
                     notes.append(key, old.value, isExpired(old, now: now) ? .expired : .replaced)
-                    p.removals[isExpired(old, now: now) ? .expired : .replaced, default: 0] += 1
+                    p.removals[(isExpired(old, now: now) ? RemovalCause.expired : .replaced).index] += 1
                     p.untag(key, slot: old.slot)
                     slot = old.slot
                     entry.slot = slot
@@ -102,7 +102,7 @@ extension MemoryCache {
             }
             if let refused {
                 notes.append(key, value, refused)
-                p.removals[refused, default: 0] += 1
+                p.removals[refused.index] += 1
                 updateMirrors(p)
                 return .refused
             }
@@ -139,7 +139,7 @@ extension MemoryCache {
                 p.untag(key, slot: eviction.slot)
                 p.touches.touch(key: key, at: old.generation)
                 notes.append(key, old.value, cause)
-                p.removals[cause, default: 0] += 1
+                p.removals[cause.index] += 1
             }
         }
     }
@@ -157,7 +157,7 @@ extension MemoryCache {
         // an explicit removal itself.
         p.touches.touch(key: key, at: cause == .explicit ? p.generation : entry.generation)
         notes.append(key, entry.value, cause)
-        p.removals[cause, default: 0] += 1
+        p.removals[cause.index] += 1
     }
 
     @inlinable

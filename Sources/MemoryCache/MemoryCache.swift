@@ -27,6 +27,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
     public let configuration: MemoryCacheConfiguration<Key, Value>
     @usableFromInline let shards: [CacheShard<Key, Value>]
     @usableFromInline let shardMask: Int
+    @usableFromInline let pendingShards: PendingShards
     @usableFromInline let policyState: Mutex<PolicyState<Key>>
     @usableFromInline let maximum: Int
     @usableFromInline let timeToLive: Int64?
@@ -53,7 +54,8 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         self.configuration = configuration
         let wanted = configuration.shardCount > 0 ? configuration.shardCount : 16 * Self.processorCount
         let count = FrequencySketch.ceilingPowerOfTwo(min(max(1, wanted), 1024))
-        shards = (0..<count).map { _ in CacheShard(readBufferSize: configuration.readBufferSize) }
+        shards = (0..<count).map { CacheShard(index: $0, readBufferSize: configuration.readBufferSize) }
+        pendingShards = PendingShards(shards: count)
         shardMask = count - 1
         maximum = min(configuration.maximum, WTinyLFUPolicy.largestMaximum)
         clock = configuration.clock
@@ -172,13 +174,16 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
             s.misses += 1
             s.sampleMisses += 1
         }
-        markPending(shard)
+        markPending(&s, shard)
     }
 
     /// Shard lock held: flags the shard as having something for the policy.
     @inlinable
-    func markPending(_ shard: CacheShard<Key, Value>) {
-        if !shard.pending.load(ordering: .relaxed) { shard.pending.store(true, ordering: .relaxed) }
+    func markPending(_ s: inout ShardState<Key, Value>, _ shard: CacheShard<Key, Value>) {
+        if !s.flagged {
+            s.flagged = true
+            pendingShards.mark(shard.index)
+        }
     }
 
     /// Whether reads must look at the clock: some entry can expire (time-to-live or -idle is

@@ -62,14 +62,14 @@ public struct MemoryCacheConfiguration<Key: Hashable & Sendable, Value: Sendable
     ///   - metricsFactory: where metrics go
     ///   - shardCount: lock stripes, default 16 × cores rounded up to a power of two
     ///   - seed: admission randomness seed (nil: random per instance)
-    ///   - readBufferSize: reads buffered per shard (default 16)
+    ///   - readBufferSize: reads buffered per shard (default 64)
     ///   - refreshRetryInterval: first wait after a failed refresh
     ///   - refreshFailureListener: told about failed refreshes
     public init(
         bound: Bound, timeToLive: Duration? = nil, timeToIdle: Duration? = nil, refreshAfterWrite: Duration? = nil,
         removalListener: (@Sendable (Key, Value, RemovalCause) -> Void)? = nil, clock: any CacheClock = ContinuousCacheClock(),
         keyHash: (@Sendable (Key) -> UInt64)? = nil, name: String = "cache", metricsFactory: (any MetricsFactory)? = nil,
-        shardCount: Int = 0, seed: UInt64? = nil, readBufferSize: Int = 16,
+        shardCount: Int = 0, seed: UInt64? = nil, readBufferSize: Int = 64,
         refreshRetryInterval: Duration = .seconds(1), refreshFailureListener: (@Sendable (Key, any Error) -> Void)? = nil
     ) {
         switch bound {

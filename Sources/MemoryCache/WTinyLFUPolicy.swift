@@ -20,14 +20,15 @@
 /// gets some credit).
 ///
 /// Sizes in the sketch and the shadows follow the number of entries, never the bound: a policy
-/// with `maximum: Int.max` (clamped to 2^62 − 1) costs a few hundred bytes while empty, and a byte-weighted cache ages
+/// with `maximum: Int.max` (clamped to 2^62 − 1) costs a few kilobytes while empty, and a byte-weighted cache ages
 /// its sketch as a count-bound one of as many entries does; its shadows are weighted (they
 /// replay the real weights under a proportionally sampled bound).
 ///
 /// Nodes are kept in a slab (arrays indexed by ``Slot``) rather than as linked objects, so queue
 /// operations cost no reference counting; the caller keeps whatever it associates with a slot
-/// (its key) in its own array, so this type is not generic and its code is fully specialised. The type performs no I/O and has no locks: the cache
-/// calls it under its own lock, and tests drive it directly.
+/// (its key) in its own array, so this type is not generic and its code is fully specialised. The
+/// type performs no I/O and has no locks: the cache calls it under its own lock, and tests drive it
+/// directly.
 @usableFromInline package struct WTinyLFUPolicy: Sendable {
     /// A node's index in the slab; stable while the node lives.
     @usableFromInline package typealias Slot = Int32

@@ -46,3 +46,9 @@ import Testing
         #expect(try counter("cache_requests_total", [("result", "miss")]) == Int64(misses + 1))
     }
 }
+
+@Suite struct RemovalCauseIndexTests {
+    @Test func everyCauseHasItsOwnCounterSlot() {
+        #expect(RemovalCause.allCases.enumerated().allSatisfy { $0.offset == $0.element.index })
+    }
+}
