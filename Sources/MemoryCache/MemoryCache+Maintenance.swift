@@ -43,7 +43,7 @@ extension MemoryCache {
     }
 
     /// Performs pending maintenance now: applies buffered reads, removes expired entries (telling
-    /// the listener), lets the hill climber adapt the window, and reports metrics.
+    /// the listener), lets the policy move its window to the shadows' choice, and reports metrics.
     /// ``MemoryCacheMaintenance`` calls it periodically; call it directly with a manual clock.
     /// One call expires at most 1 000 entries; ``MemoryCacheMaintenance`` runs again at once while
     /// more are due. Overlapping calls are safe: metrics never count a change twice.

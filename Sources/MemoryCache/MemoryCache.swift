@@ -164,7 +164,7 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         return .live(i)
     }
 
-    /// Shard lock held: counts a lookup for the statistics and the hill climber.
+    /// Shard lock held: counts a lookup for the statistics (and the policy's lookup sample).
     @inlinable
     func countLookup(hit: Bool, in s: inout ShardState<Key, Value>, shard: CacheShard<Key, Value>) {
         if hit {
