@@ -156,3 +156,22 @@ import Testing
         #expect(hits == Int64(stats.hits) && misses == Int64(stats.misses))
     }
 }
+
+@Suite struct MaintenanceShutdownTests {
+    @Test func stoppingTheMaintenanceServiceCancelsRunningRefreshes() async throws {
+        let clock = ManualCacheClock()
+        let cache = MemoryCache<String, Int>(configuration: .init(
+            bound: .entries(10), refreshAfterWrite: .seconds(1), clock: clock))
+        let service = MemoryCacheMaintenance(cache: cache, interval: .seconds(3600))
+        let running = Task { try await service.run() }
+        cache.insert(1, forKey: "k")
+        clock.advance(by: .seconds(2))
+        let gate = AsyncGate()
+        #expect(try await cache.value(forKey: "k", orLoad: { try await gate.wait(); return Loaded(2) }) == 1)
+        await eventually("the refresh runs") { gate.waiting == 1 }
+        running.cancel()  // what a service group does on shutdown
+        try await running.value
+        await eventually("the refresh was cancelled") { gate.cancellations == 1 }
+        #expect(cache.value(forKey: "k") == 1 && cache.refreshing == 0)
+    }
+}
