@@ -242,18 +242,13 @@ enum ReadRecord {
 /// Look-ups are O(1 + tags).
 @usableFromInline
 struct TouchLog<Key: Hashable & Sendable>: Sendable {
-    @usableFromInline var keys: [Key: UInt64] = [:]
-    @usableFromInline var keyRing: [(key: Key, generation: UInt64)] = []
-    @usableFromInline var keyHead = 0
-    @usableFromInline var tags: [String: UInt64] = [:]
-    @usableFromInline var tagRing: [(tag: String, generation: UInt64)] = []
-    @usableFromInline var tagHead = 0
+    @usableFromInline var keys = RecentGenerations<Key>(capacity: 4_096)
+    @usableFromInline var tags = RecentGenerations<String>(capacity: 1_024)
     /// The latest invalidation of everything (``MemoryCache/removeAll()`` or a predicate).
     @usableFromInline var all: UInt64 = 0
     /// Generations below this may have had touches that were forgotten.
     @usableFromInline var horizon: UInt64 = 0
     @usableFromInline static var keyCapacity: Int { 4_096 }
-    @usableFromInline static var tagCapacity: Int { 1_024 }
 
     @inlinable
     init() {}
@@ -261,37 +256,14 @@ struct TouchLog<Key: Hashable & Sendable>: Sendable {
     /// Records that `key` was invalidated, or lost an entry stored at `generation`.
     @inlinable
     mutating func touch(key: Key, at generation: UInt64) {
-        guard (keys[key] ?? 0) < generation else { return }
-        keys[key] = generation
-        if keyRing.count < Self.keyCapacity {
-            keyRing.append((key, generation))
-            return
-        }
-        let dropped = keyRing[keyHead]
-        if keys[dropped.key] == dropped.generation {
-            keys.removeValue(forKey: dropped.key)
-            horizon = max(horizon, dropped.generation)
-        }
-        keyRing[keyHead] = (key, generation)
-        keyHead = (keyHead + 1) % Self.keyCapacity
+        if let forgotten = keys.record(key, at: generation) { horizon = max(horizon, forgotten) }
     }
 
     /// Records that entries with these tags were invalidated at `generation`.
     @inlinable
     mutating func touch(tags touched: some Sequence<String>, at generation: UInt64) {
         for tag in touched {
-            tags[tag] = generation
-            if tagRing.count < Self.tagCapacity {
-                tagRing.append((tag, generation))
-                continue
-            }
-            let dropped = tagRing[tagHead]
-            if tags[dropped.tag] == dropped.generation {
-                tags.removeValue(forKey: dropped.tag)
-                horizon = max(horizon, dropped.generation)
-            }
-            tagRing[tagHead] = (tag, generation)
-            tagHead = (tagHead + 1) % Self.tagCapacity
+            if let forgotten = tags.record(tag, at: generation) { horizon = max(horizon, forgotten) }
         }
     }
 
@@ -299,10 +271,42 @@ struct TouchLog<Key: Hashable & Sendable>: Sendable {
     @inlinable
     func touched(_ key: Key, tags keyTags: [String], since: UInt64) -> Bool {
         if since < horizon || all > since { return true }
-        if let g = keys[key], g > since { return true }
-        for tag in keyTags {
-            if let g = tags[tag], g > since { return true }
+        if keys.latest(key) > since { return true }
+        return keyTags.contains { tags.latest($0) > since }
+    }
+}
+
+/// The latest generation of each of the most recently recorded items, bounded: recording beyond
+/// `capacity` forgets the oldest record and reports its generation.
+@usableFromInline
+struct RecentGenerations<Item: Hashable & Sendable>: Sendable {
+    @usableFromInline var latestByItem: [Item: UInt64] = [:]
+    @usableFromInline var ring: [(item: Item, generation: UInt64)] = []
+    @usableFromInline var head = 0
+    @usableFromInline let capacity: Int
+
+    @inlinable
+    init(capacity: Int) { self.capacity = capacity }
+
+    /// The latest generation recorded for `item` (0: none remembered).
+    @inlinable
+    func latest(_ item: Item) -> UInt64 { latestByItem[item] ?? 0 }
+
+    /// Records `item` at `generation` (ignored if not newer).
+    /// - Returns: the generation of a record forgotten to make room, if it was its item's latest
+    @inlinable
+    mutating func record(_ item: Item, at generation: UInt64) -> UInt64? {
+        guard latest(item) < generation else { return nil }
+        latestByItem[item] = generation
+        if ring.count < capacity {
+            ring.append((item, generation))
+            return nil
         }
-        return false
+        let dropped = ring[head]
+        ring[head] = (item, generation)
+        head = (head + 1) % capacity
+        guard latestByItem[dropped.item] == dropped.generation else { return nil }
+        latestByItem.removeValue(forKey: dropped.item)
+        return dropped.generation
     }
 }
