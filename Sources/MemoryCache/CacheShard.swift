@@ -52,8 +52,6 @@ struct ShardState<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     @usableFromInline var flagged = false
     @usableFromInline var hits = 0
     @usableFromInline var misses = 0
-    @usableFromInline var sampleHits = 0
-    @usableFromInline var sampleMisses = 0
 
     @inlinable
     init() {}

@@ -2,13 +2,11 @@ import Synchronization
 
 /// Replaying reads, expiring entries, adapting the policy, and reporting.
 extension MemoryCache {
-    /// Applies every shard's buffered reads and lookup counts to the policy. Policy lock held.
+    /// Applies every flagged shard's buffered reads to the policy. Policy lock held.
     /// Shards with nothing recorded are skipped without taking their locks; the work is bounded
     /// by the shard count times the read buffer size.
     @inlinable
     func drain(_ p: inout PolicyState<Key>) {
-        var hits = 0
-        var misses = 0
         for word in 0..<pendingShards.wordCount {
             var bits = pendingShards.take(word: word)
             while bits != 0 {
@@ -17,15 +15,10 @@ extension MemoryCache {
                 shards[index].state.withLock { s in
                     p.scratch.append(contentsOf: s.reads)
                     s.reads.removeAll(keepingCapacity: true)
-                    hits += s.sampleHits
-                    misses += s.sampleMisses
-                    s.sampleHits = 0
-                    s.sampleMisses = 0
                     s.flagged = false
                 }
             }
         }
-        p.policy.recordLookups(hits: hits, misses: misses)
         for record in p.scratch {
             // Credit the read only if the slot still holds the entry that was read.
             let slot = ReadRecord.slot(record)

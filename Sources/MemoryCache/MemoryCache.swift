@@ -164,17 +164,17 @@ public final class MemoryCache<Key: Hashable & Sendable, Value: Sendable>: Senda
         return .live(i)
     }
 
-    /// Shard lock held: counts a lookup for the statistics (and the policy's lookup sample).
+    /// Shard lock held: counts a lookup for the statistics; a hit (whose read the caller records
+    /// next) flags the shard for the policy. Misses give the policy nothing: the shadow caches
+    /// that choose the window count their own hits.
     @inlinable
     func countLookup(hit: Bool, in s: inout ShardState<Key, Value>, shard: CacheShard<Key, Value>) {
         if hit {
             s.hits += 1
-            s.sampleHits += 1
+            markPending(&s, shard)
         } else {
             s.misses += 1
-            s.sampleMisses += 1
         }
-        markPending(&s, shard)
     }
 
     /// Shard lock held: flags the shard as having something for the policy.
