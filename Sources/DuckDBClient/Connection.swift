@@ -16,42 +16,58 @@ public enum StatementOutcome: Sendable, Equatable {
 /// Not `Sendable`: DuckDB connections must not be used by two threads at once. Use ``DuckDBPool`` to
 /// share connections among tasks. Only ``interruptHandle`` may be used from another thread.
 public final class Connection {
-    let handle: duckdb_connection
+    let owner: ConnectionHandle
+    let session = SessionState()
     /// The database this connection keeps open.
     public let database: Database
     private var statements: [String: PreparedStatement] = [:]
     /// How many prepared statements ``query(_:_:)`` keeps per connection.
     public var statementCacheLimit = 128
 
+    var handle: duckdb_connection { owner.raw }
+
     init(database: Database) throws {
-        var connection: duckdb_connection?
-        guard duckdb_connect(database.handle, &connection) == DuckDBSuccess, let connection else {
-            throw DuckDBError(.connect, "could not connect to the database")
-        }
-        self.handle = connection
+        owner = try ConnectionHandle(database: database)
         self.database = database
     }
 
     deinit {
-        statements.removeAll()
-        var c: duckdb_connection? = handle
-        duckdb_disconnect(&c)
+        statements.removeAll()  // before the handle: prepared statements go first
     }
 
     /// A handle that interrupts whatever this connection is running, from any thread.
-    public var interruptHandle: InterruptHandle { InterruptHandle(connection: handle) }
+    ///
+    /// It keeps DuckDB's connection alive (never a dangling pointer); inside a ``DuckDBPool`` job it
+    /// works until that job ends, so it cannot stop a later caller's statement.
+    public var interruptHandle: InterruptHandle { InterruptHandle(handle: owner, epoch: owner.currentEpoch) }
+
+    /// Whether this connection refuses every statement that is not a SELECT (set by a read-only pool).
+    public var isSelectOnly: Bool { session.selectOnly }
 
     /// Prepares one statement.
-    /// - Parameter sql: a single SQL statement with `?` or `$1` placeholders
+    /// - Parameter sql: exactly one SQL statement with `?` or `$1` placeholders
     /// - Returns: the statement, reusable with different parameters
-    /// - Throws: ``DuckDBError`` of kind `.prepare` with DuckDB's message
+    /// - Throws: ``DuckDBError`` of kind `.prepare` with DuckDB's message, or when `sql` holds no or
+    ///   several statements (DuckDB would run all but the last while preparing)
     public func prepare(_ sql: String) throws -> PreparedStatement {
-        PreparedStatement(handle: try prepareHandle(sql), owner: self)
+        PreparedStatement(handle: try prepareHandle(sql), session: session, owner: self)
     }
 
+    /// Prepares exactly one statement. `duckdb_prepare` runs every statement but the last of a
+    /// script at once, which would bypass the select-only check and the transaction tracking.
     private func prepareHandle(_ sql: String) throws -> duckdb_prepared_statement {
+        var extracted: duckdb_extracted_statements?
+        let count = duckdb_extract_statements(handle, sql, &extracted)
+        defer { duckdb_destroy_extracted(&extracted) }
+        guard count > 0, let extracted else {
+            let message = extracted.flatMap { duckdb_extract_statements_error($0) }.map { String(cString: $0) }
+            throw DuckDBError(.prepare, message ?? "no statement in the SQL text")
+        }
+        guard count == 1 else {
+            throw DuckDBError(.prepare, "expected one statement, got \(count) (use execute(_:) for scripts)")
+        }
         var statement: duckdb_prepared_statement?
-        return try Self.checkPrepared(duckdb_prepare(handle, sql, &statement), &statement)
+        return try Self.checkPrepared(duckdb_prepare_extracted_statement(handle, extracted, 0, &statement), &statement)
     }
 
     /// The prepared statement, or DuckDB's error (after freeing the failed statement).
@@ -97,7 +113,7 @@ public final class Connection {
             var statement: duckdb_prepared_statement?
             let prepared = try Self.checkPrepared(
                 duckdb_prepare_extracted_statement(handle, extracted, index, &statement), &statement)
-            outcome = try PreparedStatement(handle: prepared, owner: nil).execute([])
+            outcome = try PreparedStatement(handle: prepared, session: session, owner: nil).execute([])
         }
         return outcome
     }
@@ -125,28 +141,41 @@ public final class Connection {
     /// - Returns: the appender; flush or close it to make rows visible
     /// - Throws: ``DuckDBError`` of kind `.appender`
     public func appender(table: String, schema: String? = nil) throws -> Appender {
-        try Appender(connection: self, schema: schema, table: table)
+        guard !session.selectOnly else {
+            throw DuckDBError(.readOnly, "this connection runs SELECT statements only; an appender writes")
+        }
+        return try Appender(connection: self, schema: schema, table: table)
     }
 
     func cachedStatement(_ sql: String) throws -> PreparedStatement {
         if let statement = statements[sql] { return statement }
-        let statement = PreparedStatement(handle: try prepareHandle(sql), owner: nil)
+        let statement = PreparedStatement(handle: try prepareHandle(sql), session: session, owner: nil)
         if statements.count >= statementCacheLimit, let victim = statements.keys.randomElement() {
             statements.removeValue(forKey: victim)
         }
         statements[sql] = statement
         return statement
     }
-}
 
-/// Interrupts the statement a connection is running; safe to use from any thread.
-///
-/// An interrupt that arrives when nothing runs has no effect on later statements.
-public struct InterruptHandle: @unchecked Sendable {
-    // @unchecked Sendable: duckdb_interrupt is documented for use from another thread while the
-    // connection runs a query; the pool only uses it while the connection is alive.
-    let connection: duckdb_connection
+    /// What ``resetTransactionState()`` found.
+    enum Reset { case clean, rolledBack, failed }
 
-    /// Asks DuckDB to stop the running statement; it fails with an interrupted error.
-    public func interrupt() { duckdb_interrupt(connection) }
+    /// Ends a transaction a job left open or aborted, so the next job starts in auto-commit mode.
+    ///
+    /// Runs only when a transaction statement ran since the last reset.
+    /// - Returns: `.failed` when the connection could not be brought back to auto-commit (replace it)
+    func resetTransactionState() -> Reset {
+        guard session.mayBeInTransaction else { return .clean }
+        var result = duckdb_result()
+        defer { duckdb_destroy_result(&result) }
+        var outcome = Reset.rolledBack
+        if duckdb_query(handle, "ROLLBACK", &result) != DuckDBSuccess {
+            let message = duckdb_result_error(&result).map { String(cString: $0) } ?? ""
+            // Already in auto-commit mode: nothing was left open.
+            guard message.contains("no transaction is active") else { return .failed }
+            outcome = .clean
+        }
+        session.mayBeInTransaction = false
+        return outcome
+    }
 }

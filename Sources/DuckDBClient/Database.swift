@@ -10,8 +10,8 @@ import CDuckDB
 /// DuckDB locks a file opened read-write against other processes; several processes may open the
 /// same file read-only at once.
 public final class Database: @unchecked Sendable {
-    // @unchecked Sendable: the handle is immutable after init, and DuckDB documents a database
-    // handle as safe to use from several threads to create connections.
+    // @unchecked Sendable: the handle and `resultSettings` are only written in init, and DuckDB
+    // documents a database handle as safe to use from several threads to create connections.
     let handle: duckdb_database
 
     /// How to open a database.
@@ -51,6 +51,10 @@ public final class Database: @unchecked Sendable {
         public var httpTimeout: Duration?
         /// How many times `httpfs` retries a failed request; nil: DuckDB's default, 3.
         public var httpRetries: Int?
+        /// The session time zone of every connection (DuckDB's `TimeZone`), default `UTC`; nil: the
+        /// host's (`TZ`), which makes `TIMESTAMPTZ` → `DATE` and `date_trunc` answers differ between
+        /// hosts and restarts — a cache keyed on the SQL alone would then mix them.
+        public var timeZone: String?
 
         /// Creates a configuration.
         /// - Parameters:
@@ -66,12 +70,15 @@ public final class Database: @unchecked Sendable {
         ///   - externalAccess: which files and URLs queries may reach
         ///   - httpTimeout: per-request timeout of `httpfs`
         ///   - httpRetries: retries of a failed `httpfs` request
+        ///   - timeZone: every connection's time zone, default `UTC`; nil for the host's
         public init(
             threads: Int? = nil, memoryLimit: String? = nil, accessMode: AccessMode = .readWrite,
             options: [String: String] = [:], extensionDirectory: String? = nil, extensions: [DuckDBExtension] = [],
             s3Secrets: [S3Secret] = [], httpSecrets: [HTTPSecret] = [], attachments: [AttachedDatabase] = [],
-            externalAccess: ExternalAccess = .unrestricted, httpTimeout: Duration? = nil, httpRetries: Int? = nil
+            externalAccess: ExternalAccess = .unrestricted, httpTimeout: Duration? = nil, httpRetries: Int? = nil,
+            timeZone: String? = "UTC"
         ) {
+            self.timeZone = timeZone
             self.threads = threads
             self.memoryLimit = memoryLimit
             self.accessMode = accessMode
@@ -91,6 +98,18 @@ public final class Database: @unchecked Sendable {
     public let path: String?
     /// The configuration it was opened with.
     public let configuration: Configuration
+    /// The settings that change what a query answers, read back from DuckDB at open (time zone,
+    /// calendar, collation, default ordering, division and floating-point semantics, insertion
+    /// order) plus `duckdb_version`: fold them into a cache's data version, so results computed
+    /// under other settings are never served for these.
+    public private(set) var resultSettings: [String: String] = [:]
+
+    /// The names of the settings in ``resultSettings`` (besides `duckdb_version`).
+    public static let resultSettingNames = [
+        "TimeZone", "Calendar", "default_collation", "default_null_order", "default_order", "integer_division",
+        "ieee_floating_point_ops", "scalar_subquery_error_on_multiple_rows", "order_by_non_integer_literal",
+        "preserve_insertion_order",
+    ]
 
     /// Opens (or creates) a database.
     ///
@@ -135,9 +154,32 @@ public final class Database: @unchecked Sendable {
         self.handle = db
         self.path = path
         self.configuration = configuration
-        if configuration.needsSetup {
-            try DatabaseSetup(configuration: configuration).apply(to: Connection(database: self))
+        let setup = try Connection(database: self)
+        if let zone = configuration.timeZone {
+            // Global, so every connection made later starts in it. (Not a config option at open:
+            // the time-zone setting belongs to ICU, which loads after the configuration is parsed.)
+            do {
+                _ = try setup.execute("SET GLOBAL TimeZone = \(SQLText.literal(zone))")
+            } catch let error as DuckDBError {
+                throw DuckDBError(.open, "setting the time zone \(zone) failed: \(error.message)")
+            }
         }
+        if configuration.needsSetup {
+            try DatabaseSetup(configuration: configuration).apply(to: setup)
+        }
+        resultSettings = try Self.readResultSettings(on: setup)
+    }
+
+    private static func readResultSettings(on connection: Connection) throws -> [String: String] {
+        let names = resultSettingNames.map { "'\($0)'" }.joined(separator: ", ")
+        let result = try connection.query("SELECT name, value FROM duckdb_settings() WHERE name IN (\(names))")
+        var settings = ["duckdb_version": libraryVersion]
+        for row in 0..<result.rowCount {
+            if case .string(let name) = result.columns[0].value(at: row) {
+                if case .string(let value) = result.columns[1].value(at: row) { settings[name] = value } else { settings[name] = "" }
+            }
+        }
+        return settings
     }
 
     deinit {

@@ -21,6 +21,10 @@ public struct DuckDBError: Error, Sendable, CustomStringConvertible, Equatable {
         /// An extension could not be found or loaded (missing, built for another DuckDB version or
         /// platform, damaged, or unsigned).
         case extensionUnavailable
+        /// A statement other than SELECT on a select-only (read-only pool) connection.
+        case readOnly
+        /// A result passed the configured byte cap.
+        case resultTooLarge
     }
 
     /// What failed.
@@ -47,7 +51,7 @@ public enum DuckDBPoolError: Error, Sendable, Equatable, CustomStringConvertible
     case overloaded(queueLimit: Int)
     /// The request did not finish within its timeout (it was interrupted or never started).
     case timedOut(Duration)
-    /// The pool was shut down before the request ran.
+    /// The pool was shut down before the request ran, or while it ran (it was interrupted).
     case shutDown
 
     /// A message for logs and HTTP responses.

@@ -47,6 +47,16 @@ public final class DuckDBPool: Sendable {
         public var logger: Logger
         /// Where its metrics go; nil: the process's bootstrapped `MetricsSystem`.
         public var metricsFactory: (any MetricsFactory)?
+        /// Serve-only mode: every statement must be a SELECT (`duckdb_prepared_statement_type`),
+        /// appenders are refused, and files and URLs are out of reach (see ``allowsExternalAccess``).
+        public var readOnly: Bool
+        /// For a ``readOnly`` pool on a database whose external access is unrestricted: whether
+        /// queries may still read files and URLs (`read_csv`, `glob`, `read_text`, httpfs). When
+        /// false (the default), opening the pool turns DuckDB's `enable_external_access` off for the
+        /// whole database — DuckDB's setting is global and cannot be turned back on. To allow some
+        /// locations (a dataset's Parquet files), open the database with
+        /// `Database.Configuration.externalAccess = .only([...])` instead.
+        public var allowsExternalAccess: Bool
 
         /// Creates a configuration.
         /// - Parameters:
@@ -57,11 +67,16 @@ public final class DuckDBPool: Sendable {
         ///   - name: the pool's name in logs and metrics
         ///   - logger: where to log
         ///   - metricsFactory: where metrics go, nil for the bootstrapped `MetricsSystem`
+        ///   - readOnly: SELECT statements only, no file or URL access unless allowed
+        ///   - allowsExternalAccess: for a read-only pool, keep the database's external access
         public init(
             connections: Int = DuckDBPool.coreCount, queueLimit: Int = 1024, defaultTimeout: Duration? = nil,
             idleSpin: Duration = .microseconds(50), name: String = "duckdb-pool",
-            logger: Logger = Logger(label: "DuckDBPool"), metricsFactory: (any MetricsFactory)? = nil
+            logger: Logger = Logger(label: "DuckDBPool"), metricsFactory: (any MetricsFactory)? = nil,
+            readOnly: Bool = false, allowsExternalAccess: Bool = false
         ) {
+            self.readOnly = readOnly
+            self.allowsExternalAccess = allowsExternalAccess
             self.connections = max(1, connections)
             self.queueLimit = max(0, queueLimit)
             self.defaultTimeout = defaultTimeout
@@ -76,7 +91,7 @@ public final class DuckDBPool: Sendable {
     public let database: Database
     /// The settings.
     public let configuration: Configuration
-    let core: PoolCore
+    package let core: PoolCore
 
     /// Opens `configuration.connections` connections and starts their threads.
     /// - Parameters:
@@ -87,9 +102,14 @@ public final class DuckDBPool: Sendable {
         self.database = database
         self.configuration = configuration
         let connections = try (0..<configuration.connections).map { _ in try database.connect() }
+        if configuration.readOnly && !configuration.allowsExternalAccess && database.configuration.externalAccess == .unrestricted,
+            let first = connections.first
+        {
+            _ = try first.execute("SET GLOBAL enable_external_access = false")
+        }
         core = PoolCore(
             name: configuration.name, connections: connections, queueLimit: configuration.queueLimit,
-            spin: configuration.idleSpin, metricsFactory: configuration.metricsFactory)
+            spin: configuration.idleSpin, metricsFactory: configuration.metricsFactory, selectOnly: configuration.readOnly)
     }
 
     deinit {
@@ -132,10 +152,29 @@ public final class DuckDBPool: Sendable {
     /// A snapshot of the pool's state and counters.
     public var statistics: PoolStatistics { core.statistics }
 
-    /// Refuses new requests, fails waiting ones with ``DuckDBPoolError/shutDown``, lets running
-    /// ones finish, and returns when every connection is closed.
+    /// Refuses new requests, fails waiting ones with ``DuckDBPoolError/shutDown``, interrupts running
+    /// ones (their callers get ``DuckDBPoolError/shutDown`` at once, or within 200 ms for a statement
+    /// that ignores the interrupt), and returns when every connection is closed.
     public func shutdown() async {
         await core.shutdown()
+    }
+
+    /// The tables a statement reads or writes (see ``Connection/tableNames(in:qualified:)``).
+    /// - Parameters:
+    ///   - sql: the statement; nothing runs
+    ///   - qualified: names as qualified in the SQL text
+    /// - Returns: the distinct names, sorted
+    /// - Throws: ``DuckDBError`` when the SQL does not parse, or the pool's errors
+    public func tableNames(in sql: String, qualified: Bool = false) async throws -> [String] {
+        try await withConnection { try $0.tableNames(in: sql, qualified: qualified) }
+    }
+
+    /// The kind of a statement, as DuckDB classifies it once prepared on this pool's database.
+    /// - Parameter sql: one statement; nothing runs
+    /// - Returns: its type (a registry accepts only ``StatementType/select`` for served queries)
+    /// - Throws: ``DuckDBError`` of kind `.prepare` when it does not prepare
+    public func statementType(of sql: String) async throws -> StatementType {
+        try await withConnection { try $0.prepare(sql).statementType }
     }
 
     /// The number of cores this process may use.

@@ -5,17 +5,21 @@ import Synchronization
 /// A connection owned by one worker thread of a ``PoolCore``.
 final class PoolWorker: @unchecked Sendable {
     // @unchecked Sendable: `connection` is used only by this worker's thread (and released by it on
-    // exit); `assigned` is guarded by the core's lock; `interrupt` is thread-safe by DuckDB's contract.
+    // exit); `handle`, `assigned` and `running` are guarded by the core's lock; the handle's
+    // interrupt is thread-safe by DuckDB's contract.
     var connection: Connection?
-    let interrupt: InterruptHandle
+    /// The DuckDB handle of `connection`, for interrupting it from other threads.
+    var handle: ConnectionHandle?
     let wake = Condition()
     var assigned: PoolJob?
+    /// The job running on this worker now.
+    var running: PoolJob?
     /// Set (after `assigned`) when a job is handed over, so a spinning worker sees it without the lock.
     let handedOver = Atomic<Bool>(false)
 
     init(connection: Connection) {
         self.connection = connection
-        self.interrupt = connection.interruptHandle
+        self.handle = connection.owner
     }
 }
 
@@ -27,7 +31,7 @@ final class PoolWorker: @unchecked Sendable {
 /// refused at submission (overload, shutdown, already cancelled), removed from the queue
 /// (cancellation, deadline), or skipped by its worker (cancelled or timed out while assigned).
 /// Whoever moves a job to `finished` resumes its waiter, after releasing the lock.
-final class PoolCore: @unchecked Sendable {
+package final class PoolCore: @unchecked Sendable {
     // @unchecked Sendable: every mutable field below is guarded by `lock`.
     let lock = ConditionLock()
     let name: String
@@ -60,11 +64,19 @@ final class PoolCore: @unchecked Sendable {
     /// writer: no, because a write that commits late must not have been reported as failed).
     let answersStuckJobs: Bool
 
+    /// Whether every connection refuses statements other than SELECT.
+    let selectOnly: Bool
+    /// The database, for reopening a connection that could not be reset.
+    private let database: Database?
+
     init(
         name: String, connections: [Connection], queueLimit: Int, spin: Duration = .microseconds(50),
-        metricsFactory: (any MetricsFactory)? = nil, answersStuckJobs: Bool = true
+        metricsFactory: (any MetricsFactory)? = nil, answersStuckJobs: Bool = true, selectOnly: Bool = false
     ) {
         self.name = name
+        self.selectOnly = selectOnly
+        database = connections.first?.database
+        for connection in connections { connection.session.selectOnly = selectOnly }
         self.answersStuckJobs = answersStuckJobs
         self.queueLimit = queueLimit
         self.spin = spin
@@ -127,7 +139,7 @@ final class PoolCore: @unchecked Sendable {
                 metrics.cancelled.increment()
                 return true
             case .running(let worker):
-                worker.interrupt.interrupt()
+                worker.handle?.interrupt()
                 job.interruptedAt = job.interruptedAt ?? .now
                 interrupting[ObjectIdentifier(job)] = job
                 watchdog.signal()
@@ -146,39 +158,81 @@ final class PoolCore: @unchecked Sendable {
 
     // MARK: Threads
 
+    /// What a worker does next.
+    private enum Next {
+        case run(PoolJob)
+        /// Cancelled or timed out between assignment and start: answer it without running it.
+        case skip(PoolJob, any Error)
+        case exit
+    }
+
+    /// The worker thread's loop. Every job reference it holds is dropped with the lock released:
+    /// the last reference to a job may own the last reference to its pool, whose deinit takes the
+    /// lock.
     private func workerLoop(_ worker: PoolWorker) {
-        lock.lock()
         while true {
-            if worker.assigned == nil && !shuttingDown && spin > .zero {
-                lock.unlock()
-                spinUntilHandedOver(worker)
-                lock.lock()
+            switch nextJob(for: worker) {
+            case .run(let job): serve(job, on: worker)
+            case .skip(let job, let error): job.fail(error)
+            case .exit:
+                worker.connection = nil
+                var handle = lock.withLock { () -> ConnectionHandle? in
+                    defer { worker.handle = nil }
+                    return worker.handle
+                }
+                handle = nil  // disconnects on this thread, without the lock
+                _ = handle
+                lock.withLock { threadExited() }
+                return
             }
-            while worker.assigned == nil && !shuttingDown { worker.wake.wait(lock) }
-            guard let job = worker.assigned else { break }
-            worker.assigned = nil
-            worker.handedOver.store(false, ordering: .relaxed)
-            if let abandon = job.abandonError {
-                // Cancelled or timed out between assignment and start: do not run it.
-                job.state = .finished
-                timed.removeValue(forKey: ObjectIdentifier(job))
-                count(abandon)
-                takeNext(worker)
-                lock.unlock()
-                job.fail(abandon)
-                lock.lock()
-                continue
-            }
-            job.state = .running(worker)
-            counters.running += 1
+        }
+    }
+
+    /// Waits for the worker's next job (lock taken and released inside).
+    private func nextJob(for worker: PoolWorker) -> Next {
+        lock.lock()
+        defer { lock.unlock() }
+        if worker.assigned == nil && !shuttingDown && spin > .zero {
             lock.unlock()
-            let started = ContinuousClock.now
-            metrics.wait.recordNanoseconds(nanoseconds(job.submittedAt.duration(to: started)))
-            if let connection = worker.connection { job.run(on: connection) }
-            metrics.run.recordNanoseconds(nanoseconds(started.duration(to: .now)))
+            spinUntilHandedOver(worker)
             lock.lock()
-            counters.running -= 1
+        }
+        while worker.assigned == nil && !shuttingDown { worker.wake.wait(lock) }
+        guard let job = worker.assigned else { return .exit }
+        worker.assigned = nil
+        worker.handedOver.store(false, ordering: .relaxed)
+        if let abandon = job.abandonError {
             job.state = .finished
+            timed.removeValue(forKey: ObjectIdentifier(job))
+            count(abandon)
+            takeNext(worker)
+            return .skip(job, abandon)
+        }
+        job.state = .running(worker)
+        worker.running = job
+        counters.running += 1
+        return .run(job)
+    }
+
+    /// Runs `job` on the worker's connection, answers its caller, then brings the connection back
+    /// to auto-commit mode before the worker takes its next job. Called without the lock.
+    private func serve(_ job: PoolJob, on worker: PoolWorker) {
+        let started = ContinuousClock.now
+        metrics.wait.recordNanoseconds(nanoseconds(job.submittedAt.duration(to: started)))
+        if worker.connection == nil { reconnect(worker) }
+        if let connection = worker.connection {
+            job.run(on: connection)
+        } else {
+            job.record(failure: DuckDBError(.connect, "the pool could not reopen this connection"))
+        }
+        metrics.run.recordNanoseconds(nanoseconds(started.duration(to: .now)))
+        let (answered, abandon) = lock.withLock { () -> (Bool, (any Error)?) in
+            counters.running -= 1
+            // From here on neither the watchdog nor a cancellation interrupts this connection, and
+            // interrupt handles the job took stop working: the reset below cannot be interrupted.
+            job.state = .finished
+            worker.running = nil
+            worker.handle?.advanceEpoch()
             timed.removeValue(forKey: ObjectIdentifier(job))
             interrupting.removeValue(forKey: ObjectIdentifier(job))
             let abandon = job.abandonError
@@ -193,14 +247,41 @@ final class PoolCore: @unchecked Sendable {
             }
             let answered = job.answered
             job.answered = true
-            takeNext(worker)
-            lock.unlock()
-            if !answered { job.complete(abandon: abandon) }
-            lock.lock()
+            return (answered, abandon)
         }
-        worker.connection = nil  // disconnects on this thread
-        threadExited()
-        lock.unlock()
+        if !answered { job.complete(abandon: abandon) }
+        // A job may leave its connection inside an open or aborted transaction (its own ROLLBACK
+        // interrupted, say); the next job would then run inside it, on an old snapshot.
+        if let connection = worker.connection {
+            switch connection.resetTransactionState() {
+            case .clean: break
+            case .rolledBack:
+                lock.withLock { counters.transactionsRolledBack += 1 }
+                metrics.rolledBack.increment()
+            case .failed:
+                worker.connection = nil
+                reconnect(worker)
+            }
+        }
+        lock.withLock { takeNext(worker) }
+    }
+
+    /// Opens a fresh connection for `worker` (its previous one is closed first).
+    private func reconnect(_ worker: PoolWorker) {
+        worker.connection = nil
+        let fresh = try? database?.connect()
+        fresh?.session.selectOnly = selectOnly
+        var old = lock.withLock { () -> ConnectionHandle? in
+            defer {
+                worker.handle = fresh?.owner
+                if fresh != nil { counters.connectionsReplaced += 1 }
+            }
+            return worker.handle
+        }
+        old = nil  // closes the old connection without the lock
+        _ = old
+        if fresh != nil { metrics.replaced.increment() }
+        worker.connection = fresh
     }
 
     /// Polls the worker's hand-over flag for at most `spin`; the lock is not held.
@@ -228,6 +309,9 @@ final class PoolCore: @unchecked Sendable {
         if abandon is CancellationError {
             counters.cancelled += 1
             metrics.cancelled.increment()
+        } else if abandon as? DuckDBPoolError == .shutDown {
+            counters.shutDown += 1
+            metrics.shutDown.increment()
         } else {
             counters.timedOut += 1
             metrics.timedOut.increment()
@@ -257,7 +341,7 @@ final class PoolCore: @unchecked Sendable {
                     metrics.timedOut.increment()
                     expired.append(job)
                 case .running(let worker):
-                    worker.interrupt.interrupt()
+                    worker.handle?.interrupt()
                     job.interruptedAt = job.interruptedAt ?? now
                     interrupting[id] = job
                 case .created, .assigned, .finished:
@@ -267,7 +351,7 @@ final class PoolCore: @unchecked Sendable {
             var abandoned: [(PoolJob, any Error)] = []
             for (id, job) in interrupting {
                 if case .running(let worker) = job.state {
-                    worker.interrupt.interrupt()
+                    worker.handle?.interrupt()
                     // A statement blocked where DuckDB does not look at interrupts (an HTTP read in
                     // httpfs, say) keeps its connection, but not its caller: past the grace the
                     // caller gets its timeout or cancellation now, and the late outcome is dropped.
@@ -290,6 +374,9 @@ final class PoolCore: @unchecked Sendable {
                 lock.unlock()
                 for job in expired { job.fail(DuckDBPoolError.timedOut(job.timeout ?? .zero)) }
                 for (job, error) in abandoned { job.fail(error) }
+                // Drop these references now, not at the end of the iteration with the lock held.
+                expired.removeAll()
+                abandoned.removeAll()
                 lock.lock()
                 continue
             }
@@ -311,14 +398,25 @@ final class PoolCore: @unchecked Sendable {
 
     // MARK: Shutdown and statistics
 
-    /// Refuses new jobs, lets running ones finish, then ends the threads. Queued jobs fail with
-    /// ``DuckDBPoolError/shutDown``, or run first when `drain` is set.
+    /// Refuses new jobs, then ends the threads. Queued jobs fail with ``DuckDBPoolError/shutDown``,
+    /// or run first when `drain` is set; running jobs are interrupted (their callers get
+    /// ``DuckDBPoolError/shutDown``) unless `drain` is set.
     func beginShutdown(drain: Bool = false) {
         let dropped: [PoolJob] = lock.withLock {
             guard !shuttingDown else { return [] }
             shuttingDown = true
             let waiting = drain ? [] : Array(queue)
             for job in waiting { finishQueued(job) }
+            if !drain {
+                let now = ContinuousClock.now
+                for worker in workers {
+                    guard let job = worker.running else { continue }
+                    job.shutDownRequested = true
+                    worker.handle?.interrupt()
+                    job.interruptedAt = job.interruptedAt ?? now
+                    interrupting[ObjectIdentifier(job)] = job
+                }
+            }
             for worker in workers {
                 worker.handedOver.store(true, ordering: .releasing)  // stop spinning
                 worker.wake.signal()

@@ -24,6 +24,8 @@ class PoolJob: @unchecked Sendable {
     var state = State.created
     var cancelRequested = false
     var timedOut = false
+    /// The pool shut down while the job ran.
+    var shutDownRequested = false
     /// When the core first interrupted the running job (cancellation or deadline).
     var interruptedAt: ContinuousClock.Instant?
     /// Whether the waiter has been (or is being) resumed: by the worker when the run ends, or by
@@ -43,6 +45,9 @@ class PoolJob: @unchecked Sendable {
     /// Runs the work on the calling worker thread and keeps the outcome.
     func run(on connection: Connection) { fatalError("abstract") }
 
+    /// Keeps `error` as the outcome of a job that could not run (no connection).
+    func record(failure error: any Error) { fatalError("abstract") }
+
     /// Whether the kept outcome is an error (read by the worker that ran it).
     var failed: Bool { fatalError("abstract") }
 
@@ -57,6 +62,7 @@ class PoolJob: @unchecked Sendable {
     var abandonError: (any Error)? {
         if cancelRequested { return CancellationError() }
         if timedOut { return DuckDBPoolError.timedOut(timeout ?? .zero) }
+        if shutDownRequested { return DuckDBPoolError.shutDown }
         return nil
     }
 }
@@ -75,6 +81,10 @@ final class ClosureJob<T: Sendable>: PoolJob, @unchecked Sendable {
 
     override func run(on connection: Connection) {
         outcome = Result { try body(connection) }
+    }
+
+    override func record(failure error: any Error) {
+        outcome = .failure(error)
     }
 
     override var failed: Bool {

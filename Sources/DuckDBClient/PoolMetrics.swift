@@ -18,6 +18,12 @@ struct PoolMetrics {
     let timedOut: Counter
     /// Requests cancelled by their callers.
     let cancelled: Counter
+    /// Requests stopped by the pool's shutdown.
+    let shutDown: Counter
+    /// Connections the pool had to roll back (`duckdb_pool_resets_total{action="rollback"}`) or
+    /// reopen (`action="replace"`) after a job.
+    let rolledBack: Counter
+    let replaced: Counter
     /// Time from submission to the start on a connection.
     let wait: Metrics.Timer
     /// Time a request ran on its connection.
@@ -31,6 +37,9 @@ struct PoolMetrics {
         overloaded = requests("overloaded")
         timedOut = requests("timed_out")
         cancelled = requests("cancelled")
+        shutDown = requests("shut_down")
+        rolledBack = Counter(label: "duckdb_pool_resets_total", dimensions: [("pool", pool), ("action", "rollback")], factory: factory)
+        replaced = Counter(label: "duckdb_pool_resets_total", dimensions: [("pool", pool), ("action", "replace")], factory: factory)
         wait = Metrics.Timer(label: "duckdb_pool_wait_seconds", dimensions: [("pool", pool)], factory: factory)
         run = Metrics.Timer(label: "duckdb_pool_run_seconds", dimensions: [("pool", pool)], factory: factory)
     }

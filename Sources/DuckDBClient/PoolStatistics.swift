@@ -17,4 +17,10 @@ public struct PoolStatistics: Sendable, Equatable {
     public var timedOut = 0
     /// Requests cancelled by their callers.
     public var cancelled = 0
+    /// Requests stopped by the pool's shutdown while they ran.
+    public var shutDown = 0
+    /// Times a job left its connection inside a transaction and the pool rolled it back.
+    public var transactionsRolledBack = 0
+    /// Connections closed and reopened because they could not be brought back to auto-commit.
+    public var connectionsReplaced = 0
 }

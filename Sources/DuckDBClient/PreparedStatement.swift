@@ -4,13 +4,20 @@ import ResultFormat
 /// A prepared statement of one ``Connection``; used on that connection's thread only.
 public final class PreparedStatement {
     let handle: duckdb_prepared_statement
+    let session: SessionState
     // Keeps the connection (and so the database) open while a caller holds the statement. Nil for
     // statements in the connection's own cache, which the connection outlives (no retain cycle).
     private let owner: Connection?
 
-    init(handle: duckdb_prepared_statement, owner: Connection?) {
+    init(handle: duckdb_prepared_statement, session: SessionState, owner: Connection?) {
         self.handle = handle
+        self.session = session
         self.owner = owner
+    }
+
+    /// What kind of statement this is, as DuckDB classifies it (SELECT, INSERT, TRANSACTION, …).
+    public var statementType: StatementType {
+        StatementType(rawValue: Int(duckdb_prepared_statement_type(handle).rawValue)) ?? .other
     }
 
     deinit {
@@ -39,6 +46,12 @@ public final class PreparedStatement {
     /// - Returns: rows, a changed-row count, or nothing
     /// - Throws: ``DuckDBError``
     public func execute(_ parameters: [DuckDBValue] = []) throws -> StatementOutcome {
+        let type = duckdb_prepared_statement_type(handle)
+        if session.selectOnly && type != DUCKDB_STATEMENT_TYPE_SELECT {
+            throw DuckDBError(.readOnly, "only SELECT statements may run here, not \(statementType.name)")
+        }
+        // Conservatively before it runs: a BEGIN that fails half-way still gets a reset.
+        if type == DUCKDB_STATEMENT_TYPE_TRANSACTION { session.mayBeInTransaction = true }
         try bind(parameters)
         var result = duckdb_result()
         defer { duckdb_destroy_result(&result) }
@@ -74,4 +87,16 @@ public final class PreparedStatement {
         let kind: DuckDBError.Kind = duckdb_result_error_type(&result) == DUCKDB_ERROR_INTERRUPT ? .interrupted : .execute
         return DuckDBError(kind, message)
     }
+}
+
+/// DuckDB's classification of a prepared statement (`duckdb_prepared_statement_type`).
+public enum StatementType: Int, Sendable {
+    case select = 1, insert, update, explain, delete, prepare, create, execute, alter, transaction, copy, analyze
+    case variableSet, createFunction, drop, export, pragma, vacuum, call, set, load, relation, `extension`
+    case logicalPlan, attach, detach, multi
+    /// A type this package does not know (a newer DuckDB's).
+    case other = 0
+
+    /// The SQL keyword-like name, for messages.
+    public var name: String { self == .other ? "an unknown statement type" : String(describing: self).uppercased() }
 }

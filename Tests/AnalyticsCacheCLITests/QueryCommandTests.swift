@@ -14,10 +14,13 @@ enum CLI {
     /// The built executable, next to the test bundle.
     static var executable: URL { TestSupport.builtExecutable(named: "analytics-cache") }
 
-    static func run(_ arguments: [String]) throws -> Output {
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Output {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -31,6 +34,17 @@ enum CLI {
 }
 
 @Suite struct QueryCommandTests {
+    @Test func answersDoNotDependOnTheHostsTimeZone() throws {
+        // DuckDB's session time zone follows TZ unless pinned; a cache shared by hosts (or kept
+        // across a restart) would then hold different answers under one key.
+        let sql = "SELECT current_setting('TimeZone') AS tz, (TIMESTAMPTZ '2024-01-01 06:00:00+00')::DATE AS d"
+        for zone in ["UTC", "America/Los_Angeles", "Asia/Tokyo"] {
+            let output = try CLI.run(["query", "--sql", sql], environment: ["TZ": zone])
+            #expect(output.status == 0, "\(output.stderr)")
+            #expect(output.text == #"[{"tz":"UTC","d":"2024-01-01"}]"# + "\n", "TZ=\(zone)")
+        }
+    }
+
     @Test func tpchQ1PrintsJSONEqualToThePythonPeer() throws {
         let dir = try TestSupport.temporaryDirectory()
         defer { TestSupport.remove(dir) }

@@ -26,7 +26,7 @@ final class Shared<Value: Sendable>: Sendable {
     var value: Value { mutex.withLock { $0 } }
 }
 
-@Suite struct PoolTests {
+@Suite(.timeLimit(.minutes(2))) struct PoolTests {
     func makePool(connections: Int, queueLimit: Int = 1024) throws -> DuckDBPool {
         try DuckDBPool(database: try Database(), configuration: .init(connections: connections, queueLimit: queueLimit))
     }
@@ -250,7 +250,7 @@ final class Shared<Value: Sendable>: Sendable {
     }
 }
 
-@Suite struct PoolMetricsTests {
+@Suite(.timeLimit(.minutes(2))) struct PoolMetricsTests {
     @Test func poolReportsOutcomesAndTimingsToItsMetricsFactory() async throws {
         let metrics = TestMetrics()
         let pool = try DuckDBPool(

@@ -1,0 +1,136 @@
+import DuckDBClient
+import Foundation
+import ResultFormat
+import TestSupport
+import Testing
+
+/// Every job starts on a connection in auto-commit mode, whatever the previous job left behind; an
+/// interrupt reaches only the job it was meant for; a shut-down pool stops what runs.
+@Suite(.timeLimit(.minutes(2))) struct PoolSessionTests {
+    /// True when the connection is in auto-commit mode: BEGIN fails inside an open or aborted
+    /// transaction.
+    static func inAutoCommit(_ pool: DuckDBPool) async throws -> Bool {
+        try await pool.withConnection { connection in
+            do {
+                _ = try connection.execute("BEGIN TRANSACTION")
+            } catch {
+                return false
+            }
+            _ = try connection.execute("ROLLBACK")
+            return true
+        }
+    }
+
+    @Test func aTransactionAJobLeftOpenIsRolledBackBeforeTheNextJob() async throws {
+        let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
+        _ = try await pool.execute("CREATE TABLE t (i INTEGER)")
+        // The job begins, writes, and returns without committing.
+        try await pool.withConnection { connection in
+            _ = try connection.execute("BEGIN TRANSACTION")
+            _ = try connection.execute("INSERT INTO t VALUES (1)")
+        }
+        // The next job on the same connection sees the committed state, not the open transaction.
+        #expect(try await pool.query("SELECT count(*) AS n FROM t").row(0) == [.int(0)])
+        #expect(try await Self.inAutoCommit(pool))
+        #expect(pool.statistics.transactionsRolledBack == 1)
+        await pool.shutdown()
+    }
+
+    @Test func anAbortedTransactionIsRolledBackBeforeTheNextJob() async throws {
+        let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
+        try await pool.withConnection { connection in
+            _ = try connection.execute("BEGIN TRANSACTION")
+            _ = try? connection.execute("SELECT * FROM no_such_table")  // aborts the transaction
+        }
+        #expect(try await pool.query("SELECT 7 AS x").row(0) == [.int(7)])
+        #expect(try await Self.inAutoCommit(pool))
+        await pool.shutdown()
+    }
+
+    @Test func aScriptCannotSmuggleAnOpenTransactionPastTheReset() async throws {
+        let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
+        // `query` prepares one statement; a script there is refused before anything runs.
+        await #expect(throws: DuckDBError.self) { try await pool.query("BEGIN TRANSACTION; SELECT 1") }
+        #expect(try await Self.inAutoCommit(pool))
+        await pool.shutdown()
+    }
+
+    @Test func manyTimedOutTransactionalJobsNeverLeaveTheirConnectionInATransaction() async throws {
+        // The watchdog re-interrupts a timed-out job every 20 ms, also while `transaction` runs its
+        // ROLLBACK; whatever state that leaves, the next job must find auto-commit mode.
+        let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
+        _ = try await pool.execute("CREATE TABLE t (i BIGINT)")
+        var timedOut = 0
+        for i in 0..<250 {
+            do {
+                try await pool.withConnection(timeout: .microseconds(Int64(200 + (i % 13) * 150))) { connection in
+                    try connection.transaction {
+                        _ = try connection.execute("INSERT INTO t SELECT range FROM range(20000)")
+                        _ = try connection.query("SELECT sum(a.range * b.range) FROM range(3000) a, range(3000) b")
+                    }
+                }
+            } catch let error as DuckDBPoolError {
+                #expect(error == .timedOut(.microseconds(Int64(200 + (i % 13) * 150))))
+                timedOut += 1
+            }
+            let fresh = try await Self.inAutoCommit(pool)
+            #expect(fresh, "job \(i) left its connection inside a transaction")
+            if !fresh { break }
+        }
+        #expect(timedOut > 0)
+        await pool.shutdown()
+    }
+
+    @Test func anInterruptHandleKeptFromAnEarlierJobCannotStopALaterOne() async throws {
+        let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
+        let stale = try await pool.withConnection { $0.interruptHandle }
+        let later = Task { try await pool.query("SELECT count(*) AS n FROM range(300000000) a WHERE a.range % 7 = 1") }
+        await eventually("the later job to run") { pool.statistics.running == 1 }
+        // Fire the stale handle for as long as the later job runs.
+        while pool.statistics.running == 1 {
+            stale.interrupt()
+            await Task.yield()
+        }
+        #expect(try await later.value.row(0) == [.int(42_857_143)])
+        await pool.shutdown()
+        stale.interrupt()  // the connection is closed: harmless, not a use after free
+    }
+
+    @Test func shutdownInterruptsARunningStatement() async throws {
+        let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
+        let running = Task { try await pool.query(longQuery) }
+        await eventually("the long query to run") { pool.statistics.running == 1 }
+        try await withTimeLimit(.seconds(30), "shutdown") { await pool.shutdown() }
+        await #expect(throws: DuckDBPoolError.shutDown) { try await running.value }
+        #expect(pool.statistics.shutDown == 1)
+    }
+
+    @Test func aJobHoldingTheLastReferenceToItsPoolReleasesItWithoutDeadlock() async throws {
+        // A stuck job's caller is answered at its deadline; the job's closure then holds the last
+        // reference to the pool, released by the worker when the job ends: the pool's deinit must
+        // not run with the pool's lock held (it takes that lock).
+        let gate = Gate()
+        weak var core: PoolCore?
+        do {
+            let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
+            core = pool.core
+            await #expect(throws: DuckDBPoolError.timedOut(.milliseconds(20))) {
+                try await pool.withConnection(timeout: .milliseconds(20)) { [pool] _ in
+                    gate.wait()
+                    return pool.configuration.connections
+                }
+            }
+        }
+        gate.open()
+        await eventually("the pool's threads to end and release it") { core == nil }
+    }
+
+    @Test func writesGetTheWritersDefaultTimeout() async throws {
+        let writer = try DuckDBWriter(database: try Database(), defaultTimeout: .milliseconds(50))
+        await #expect(throws: DuckDBPoolError.timedOut(.milliseconds(50))) {
+            try await writer.write { try $0.query(longQuery) }
+        }
+        #expect(try await writer.write { try $0.query("SELECT 1 AS x") }.row(0) == [.int(1)])
+        await writer.shutdown()
+    }
+}
