@@ -71,9 +71,12 @@ extension ColumnBuilder {
         case .uint64: .uint64(Array(repeating: 0, count: count))
         case .float: .float(Array(repeating: 0, count: count))
         case .double: .double(Array(repeating: 0, count: count))
-        case .utf8: .utf8(VariableLengthValues(offsets: Array(repeating: 0, count: count + 1), bytes: []))
-        case .binary: .binary(VariableLengthValues(offsets: Array(repeating: 0, count: count + 1), bytes: []))
+        case .utf8: .utf8(VariableLengthValues(unchecked: Array(repeating: 0, count: count + 1), bytes: []))
+        case .binary: .binary(VariableLengthValues(unchecked: Array(repeating: 0, count: count + 1), bytes: []))
         case .interval: .interval(Array(repeating: Interval(months: 0, days: 0, micros: 0), count: count))
+        case .int128: .int128(Array(repeating: 0, count: count))
+        case .uint128: .uint128(Array(repeating: 0, count: count))
+        case .list, .structure: empty  // nested columns are built from their children, never zero-filled
         }
     }
 
@@ -110,7 +113,7 @@ extension ColumnBuilder {
             }
             initialized = total
         }
-        return VariableLengthValues(offsets: offsets, bytes: bytes)
+        return VariableLengthValues(unchecked: offsets, bytes: bytes)
     }
 
     /// The (lower, upper) halves of the 128-bit value at `index` (DuckDB's hugeint layout).

@@ -11,7 +11,7 @@ struct ColumnBuilder {
     enum Conversion {
         case bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64, float, double
         case hugeint, uhugeint, uuid
-        case decimal(storage: duckdb_type, divisor: Double)
+        case decimal(storage: duckdb_type)
         case date
         case time, timeNanos
         case timestamp(multiplier: Int64), timestampNanos
@@ -19,16 +19,34 @@ struct ColumnBuilder {
         case enumeration(storage: duckdb_type, dictionary: VariableLengthValues)
         case interval
         case sqlNull
+        /// LIST and MAP (a list of key-value structs): one child builder.
+        case list
+        /// Fixed-size ARRAY, held as a LIST.
+        case array(size: Int)
+        /// STRUCT: one child builder per field.
+        case structure
     }
 
     let type: ColumnType
     let conversion: Conversion
     private var validity = Validity()
     private var parts: [ColumnValues] = []
+    /// Nested columns: the element builder (LIST, MAP, ARRAY) or the field builders (STRUCT).
+    private var children: [ColumnBuilder] = []
+    /// LIST, MAP, ARRAY: `rows + 1` cumulative element offsets.
+    private var listOffsets: [Int] = [0]
 
-    init(type: ColumnType, conversion: Conversion) {
+    init(type: ColumnType, conversion: Conversion, children: [ColumnBuilder] = []) {
         self.type = type
         self.conversion = conversion
+        self.children = children
+    }
+
+    /// The bytes this builder holds so far (for a result cap), nested children included.
+    var byteCount: Int {
+        parts.reduce(validity.words.count * 8 + listOffsets.count * 8) { total, part in
+            total + Column(unchecked: "", type: type, values: part).byteCount
+        } + children.reduce(0) { $0 + $1.byteCount }
     }
 
     static func make(for logical: duckdb_logical_type, column: String) throws -> ColumnBuilder {
@@ -52,13 +70,9 @@ struct ColumnBuilder {
         case DUCKDB_TYPE_FLOAT: return .init(type: .float, conversion: .float)
         case DUCKDB_TYPE_DOUBLE: return .init(type: .double, conversion: .double)
         case DUCKDB_TYPE_DECIMAL:
-            let width = duckdb_decimal_width(logical)
-            let scale = duckdb_decimal_scale(logical)
-            var divisor = 1.0
-            for _ in 0..<scale { divisor *= 10 }
             return .init(
-                type: .decimal(width: width, scale: scale),
-                conversion: .decimal(storage: duckdb_decimal_internal_type(logical), divisor: divisor))
+                type: .decimal(width: duckdb_decimal_width(logical), scale: duckdb_decimal_scale(logical)),
+                conversion: .decimal(storage: duckdb_decimal_internal_type(logical)))
         case DUCKDB_TYPE_VARCHAR: return .init(type: .varchar, conversion: .varchar)
         case DUCKDB_TYPE_BLOB: return .init(type: .blob, conversion: .blob)
         case DUCKDB_TYPE_UUID: return .init(type: .uuid, conversion: .uuid)
@@ -86,11 +100,43 @@ struct ColumnBuilder {
         case DuckDBTypeID.timestampTZNanos: return .init(type: .timestampTZ, conversion: .timestampNanos)
         case DUCKDB_TYPE_INTERVAL: return .init(type: .interval, conversion: .interval)
         case DUCKDB_TYPE_SQLNULL: return .init(type: .int32, conversion: .sqlNull)
+        case DUCKDB_TYPE_LIST:
+            let element = try child(duckdb_list_type_child_type(logical), column: column)
+            return .init(type: .list(element.type), conversion: .list, children: [element])
+        case DUCKDB_TYPE_ARRAY:
+            let element = try child(duckdb_array_type_child_type(logical), column: column)
+            return .init(type: .list(element.type), conversion: .array(size: Int(duckdb_array_type_array_size(logical))), children: [element])
+        case DUCKDB_TYPE_MAP:
+            let key = try child(duckdb_map_type_key_type(logical), column: column)
+            let value = try child(duckdb_map_type_value_type(logical), column: column)
+            let entry = ColumnBuilder(type: .mapEntry(key: key.type, value: value.type), conversion: .structure, children: [key, value])
+            return .init(type: .map(key: key.type, value: value.type), conversion: .list, children: [entry])
+        case DUCKDB_TYPE_STRUCT:
+            var fields: [StructField] = []
+            var builders: [ColumnBuilder] = []
+            for i in 0..<duckdb_struct_type_child_count(logical) {
+                let name = duckdb_struct_type_child_name(logical, i).map { raw in
+                    defer { duckdb_free(raw) }
+                    return String(cString: raw)
+                } ?? "f\(i)"
+                let builder = try child(duckdb_struct_type_child_type(logical, i), column: column)
+                fields.append(StructField(name: name, type: builder.type))
+                builders.append(builder)
+            }
+            return .init(type: .structure(fields), conversion: .structure, children: builders)
         default:
             throw DuckDBError(
                 .unsupportedType,
                 "column \"\(column)\" has type \(ResultReader.typeName(id)), which results cannot hold yet")
         }
+    }
+
+    /// The builder of a nested type's child (the logical type is destroyed here).
+    private static func child(_ logical: duckdb_logical_type?, column: String) throws -> ColumnBuilder {
+        var owned = logical
+        defer { duckdb_destroy_logical_type(&owned) }
+        guard let logical else { throw DuckDBError(.execute, "no child type in column \(column)") }
+        return try makeBuilder(for: logical, column: column)
     }
 
     /// Appends `count` rows of `vector`.
@@ -101,11 +147,85 @@ struct ColumnBuilder {
         } else {
             validity.appendValid(count)
         }
+        let valid = ValidityView(mask: mask)
+        switch conversion {
+        case .structure:
+            for i in children.indices {
+                if let field = duckdb_struct_vector_get_child(vector, idx_t(i)) { children[i].append(vector: field, count: count) }
+            }
+            return
+        case .list:
+            guard let data = duckdb_vector_get_data(vector), let child = duckdb_list_vector_get_child(vector) else {
+                for _ in 0..<count { listOffsets.append(listOffsets[listOffsets.count - 1]) }
+                return
+            }
+            let entries = data.assumingMemoryBound(to: duckdb_list_entry.self)
+            appendLists(child: child, childSize: Int(duckdb_list_vector_get_size(vector)), count: count, valid: valid) {
+                (Int(entries[$0].offset), Int(entries[$0].length))
+            }
+            return
+        case .array(let size):
+            guard let child = duckdb_array_vector_get_child(vector) else {
+                for _ in 0..<count { listOffsets.append(listOffsets[listOffsets.count - 1]) }
+                return
+            }
+            appendLists(child: child, childSize: count * size, count: count, valid: valid) { ($0 * size, size) }
+            return
+        default:
+            break
+        }
         if let data = duckdb_vector_get_data(vector) {
             parts.append(convert(data, count, ValidityView(mask: mask)))
         } else {
             parts.append(convert(nil, count, ValidityView(mask: nil)))
         }
+    }
+
+    /// Appends the lists of `count` rows whose elements lie in `child` (`entry(row)` gives each
+    /// row's offset and length there). Elements usually lie back to back from 0 and are copied in
+    /// one pass; otherwise (a constant vector flattened, a null ARRAY's slots) DuckDB gathers the
+    /// rows' elements into a fresh vector first.
+    private mutating func appendLists(
+        child: duckdb_vector, childSize: Int, count: Int, valid: ValidityView, entry: (Int) -> (offset: Int, length: Int)
+    ) {
+        var expected = 0
+        var sequential = true
+        var total = 0
+        var base = listOffsets[listOffsets.count - 1]
+        for row in 0..<count {
+            if valid[row] {
+                let (offset, length) = entry(row)
+                if offset != expected { sequential = false }
+                expected = offset + length
+                total += length
+                base += length
+            }
+            listOffsets.append(base)  // a null row holds no elements
+        }
+        if sequential && expected <= childSize {
+            children[0].append(vector: child, count: total)
+            return
+        }
+        guard total > 0, let sel = duckdb_create_selection_vector(idx_t(total)) else { return }
+        defer { duckdb_destroy_selection_vector(sel) }
+        if let target = duckdb_selection_vector_get_data_ptr(sel) {
+            var i = 0
+            for row in 0..<count where valid[row] {
+                let (offset, length) = entry(row)
+                for element in offset..<(offset + length) {
+                    target[i] = sel_t(element)
+                    i += 1
+                }
+            }
+        }
+        var logical: duckdb_logical_type? = duckdb_vector_get_column_type(child)
+        defer { duckdb_destroy_logical_type(&logical) }
+        guard let logical else { return }
+        var gathered: duckdb_vector? = duckdb_create_vector(logical, idx_t(total))
+        defer { duckdb_destroy_vector(&gathered) }
+        guard let gathered else { return }
+        duckdb_vector_copy_sel(child, gathered, sel, idx_t(total), 0, 0)
+        children[0].append(vector: gathered, count: total)
     }
 
     /// One vector's values in this column's storage; `data == nil` gives zeros.
@@ -138,24 +258,21 @@ struct ColumnBuilder {
                 return v % 1000 < 0 ? q - 1 : q  // round towards -infinity, like DuckDB's cast
             })
         case .hugeint:
-            return .double(Self.map(data, as: duckdb_hugeint.self, count, valid, zero: 0) {
-                Self.double(lower: $0.lower, upper: $0.upper)
+            return .int128(Self.map(data, as: duckdb_hugeint.self, count, valid, zero: 0) {
+                Int128($0.upper) << 64 | Int128($0.lower)
             })
         case .uhugeint:
-            return .double(Self.map(data, as: duckdb_uhugeint.self, count, valid, zero: 0) {
-                Self.double(lower: $0.lower, unsignedUpper: $0.upper)
+            return .uint128(Self.map(data, as: duckdb_uhugeint.self, count, valid, zero: 0) {
+                UInt128($0.upper) << 64 | UInt128($0.lower)
             })
-        case .decimal(let storage, let divisor):
+        case .decimal(let storage):
             switch storage {
-            case DUCKDB_TYPE_SMALLINT:
-                return .double(Self.map(data, as: Int16.self, count, valid, zero: 0) { Double($0) / divisor })
-            case DUCKDB_TYPE_INTEGER:
-                return .double(Self.map(data, as: Int32.self, count, valid, zero: 0) { Double($0) / divisor })
-            case DUCKDB_TYPE_BIGINT:
-                return .double(Self.map(data, as: Int64.self, count, valid, zero: 0) { Double($0) / divisor })
+            case DUCKDB_TYPE_SMALLINT: return .int128(Self.map(data, as: Int16.self, count, valid, zero: 0) { Int128($0) })
+            case DUCKDB_TYPE_INTEGER: return .int128(Self.map(data, as: Int32.self, count, valid, zero: 0) { Int128($0) })
+            case DUCKDB_TYPE_BIGINT: return .int128(Self.map(data, as: Int64.self, count, valid, zero: 0) { Int128($0) })
             default:
-                return .double(Self.map(data, as: duckdb_hugeint.self, count, valid, zero: 0) {
-                    Self.double(lower: $0.lower, upper: $0.upper) / divisor
+                return .int128(Self.map(data, as: duckdb_hugeint.self, count, valid, zero: 0) {
+                    Int128($0.upper) << 64 | Int128($0.lower)
                 })
             }
         case .varchar: return .utf8(Self.strings(data, count, valid))
@@ -192,6 +309,8 @@ struct ColumnBuilder {
             })
         case .sqlNull:
             return Self.zeros(emptyValues, count)
+        case .list, .array, .structure:
+            return emptyValues  // handled in append(vector:count:)
         }
     }
 
@@ -208,7 +327,10 @@ struct ColumnBuilder {
         case .uint32: .uint32([])
         case .uint64: .uint64([])
         case .float: .float([])
-        case .double, .hugeint, .uhugeint, .decimal: .double([])
+        case .double: .double([])
+        case .hugeint, .decimal: .int128([])
+        case .uhugeint: .uint128([])
+        case .list, .array, .structure: .int32([])  // not used: nested columns finish from their children
         case .varchar, .uuid, .enumeration: .utf8(VariableLengthValues())
         case .blob: .binary(VariableLengthValues())
         case .interval: .interval([])
@@ -217,12 +339,23 @@ struct ColumnBuilder {
 
     /// The column: every part joined, with its validity (all null for an untyped NULL column).
     func finish(name: String) -> Column {
+        switch conversion {
+        case .list, .array:
+            let elements = children[0].finish(name: type.arrowElementName)
+            return Column(unchecked: name, type: type, values: .list(ListValues(unchecked: listOffsets, elements: elements)), validity: validity)
+        case .structure:
+            guard case .structure(let fields) = type else { break }
+            let columns = zip(children, fields).map { $0.finish(name: $1.name) }
+            return Column(unchecked: name, type: type, values: .structure(StructValues(unchecked: validity.count, fields: columns)), validity: validity)
+        default:
+            break
+        }
         let values = ColumnValues.concatenating(parts) ?? emptyValues
         if case .sqlNull = conversion {
             var allNull = Validity()
             allNull.appendNull(values.count)
-            return Column(name: name, type: type, values: values, validity: allNull)
+            return Column(unchecked: name, type: type, values: values, validity: allNull)
         }
-        return Column(name: name, type: type, values: values, validity: validity)
+        return Column(unchecked: name, type: type, values: values, validity: validity)
     }
 }

@@ -36,8 +36,8 @@ public final class PreparedStatement {
         switch try execute(parameters) {
         case .rows(let result): return result
         case .changedRows(let n):
-            return QueryResult(columns: [Column(name: "Count", type: .int64, values: .int64([Int64(n)]))], rowCount: 1)
-        case .nothing: return QueryResult(columns: [], rowCount: 0)
+            return QueryResult(unchecked: [Column(unchecked: "Count", type: .int64, values: .int64([Int64(n)]))], rowCount: 1)
+        case .nothing: return QueryResult(unchecked: [], rowCount: 0)
         }
     }
 

@@ -41,7 +41,7 @@ enum ResultReader {
         for c in 0..<columnCount {
             columns.append(builders[c].finish(name: names[c]))
         }
-        return QueryResult(columns: columns, rowCount: rowCount)
+        return QueryResult(unchecked: columns, rowCount: rowCount)
     }
 
     /// The SQL name of a DuckDB type id, for error messages.

@@ -26,7 +26,7 @@ public struct ArchivedColumn: Sendable {
 
     /// The values as `T`, read in place.
     /// - Parameter type: the Swift type of the column's storage (`Int64` for BIGINT, TIME and
-    ///   timestamps; `Int32` for INTEGER and DATE; `Double` for DOUBLE, DECIMAL and HUGEINT; …)
+    ///   timestamps; `Int32` for INTEGER and DATE; `Int128` for HUGEINT and DECIMAL; …)
     /// - Throws: ``ArchiveError`` `.typeMismatch` when the column is stored otherwise
     public func values<T: ArchivedScalar>(_ type: T.Type) throws -> ArchivedValues<T> {
         guard T.canRead(self.type) else {
@@ -39,8 +39,10 @@ public struct ArchivedColumn: Sendable {
     public func int64s() throws -> ArchivedValues<Int64> { try values(Int64.self) }
     /// The values of an INTEGER or DATE column (days since 1970-01-01 for DATE).
     public func int32s() throws -> ArchivedValues<Int32> { try values(Int32.self) }
-    /// The values of a DOUBLE, DECIMAL, HUGEINT or UHUGEINT column.
+    /// The values of a DOUBLE column.
     public func doubles() throws -> ArchivedValues<Double> { try values(Double.self) }
+    /// The values of a HUGEINT column, or a DECIMAL column's unscaled values.
+    public func int128s() throws -> ArchivedValues<Int128> { try values(Int128.self) }
 
     /// The values of a BOOLEAN column.
     public func booleans() throws -> ArchivedBooleans {
@@ -58,31 +60,13 @@ public struct ArchivedColumn: Sendable {
         return ArchivedStrings(column: self)
     }
 
-    /// Row `row` as a ``Value``; convenient for tests and small results, not for bulk work.
+    /// Row `row` as a ``Value`` (nested values included); convenient for tests and small results,
+    /// not for bulk work.
     /// - Parameter row: `0..<count`
-    /// - Throws: ``ArchiveError`` for a malformed string offset or an invalid UTF-8 string
+    /// - Throws: ``ArchiveError`` for a malformed string or list offset or an invalid UTF-8 string
     public func value(at row: Int) throws -> Value {
-        if isNull(row) { return .null }
-        switch type {
-        case .boolean: return .bool(try booleans()[row])
-        case .int8: return .int(Int64(try values(Int8.self)[row]))
-        case .int16: return .int(Int64(try values(Int16.self)[row]))
-        case .int32: return .int(Int64(try int32s()[row]))
-        case .int64: return .int(try int64s()[row])
-        case .uint8: return .uint(UInt64(try values(UInt8.self)[row]))
-        case .uint16: return .uint(UInt64(try values(UInt16.self)[row]))
-        case .uint32: return .uint(UInt64(try values(UInt32.self)[row]))
-        case .uint64: return .uint(try values(UInt64.self)[row])
-        case .float: return .double(Double(try values(Float.self)[row]))
-        case .double, .hugeint, .uhugeint, .decimal: return .double(try doubles()[row])
-        case .varchar, .uuid, .enumeration: return .string(try strings().string(at: row))
-        case .blob: return .blob(try strings().bytes(at: row))
-        case .date: return .date(try int32s()[row])
-        case .time: return .time(try int64s()[row])
-        case .timestamp: return .timestamp(try int64s()[row])
-        case .timestampTZ: return .timestampTZ(try int64s()[row])
-        case .interval: return .interval(try intervals()[row])
-        }
+        let (b, r) = archive.locate(row)
+        return try archive.withRaw(batch: b, column: index) { try $0.value(r) }
     }
 
     /// The values of an INTERVAL column (nanoseconds truncated to microseconds).
@@ -149,14 +133,19 @@ extension Float: ArchivedScalar {
     }
 }
 
-extension Double: ArchivedScalar {
-    public static var byteWidth: Int { 8 }
+extension Int128: ArchivedScalar {
     public static func canRead(_ type: ColumnType) -> Bool {
         switch type {
-        case .double, .hugeint, .uhugeint, .decimal: true
+        case .hugeint, .decimal: true
         default: false
         }
     }
+}
+extension UInt128: ArchivedScalar { public static func canRead(_ type: ColumnType) -> Bool { type == .uhugeint } }
+
+extension Double: ArchivedScalar {
+    public static var byteWidth: Int { 8 }
+    public static func canRead(_ type: ColumnType) -> Bool { type == .double }
     @inline(__always)
     public static func load(from bytes: UnsafeRawBufferPointer, at offset: Int) -> Double {
         Double(bitPattern: UInt64.load(from: bytes, at: offset))

@@ -8,38 +8,53 @@ extension ArchivedResult {
     /// - Complexity: O(bytes)
     public func validate() throws {
         try withBytes { bytes in
-            for (b, length) in batchLengths.enumerated() {
-                for (c, field) in fields.enumerated() {
-                    let buffers = self.buffers(batch: b, column: c)
-                    if let validity = buffers.validity {
-                        let valid = Self.countSetBits(bytes, from: validity, bits: length)
-                        guard length - valid == buffers.nullCount else {
-                            throw ArchiveError(.inconsistent, "column \"\(field.name)\" declares \(buffers.nullCount) nulls, its bitmap has \(length - valid)")
-                        }
-                    }
-                    guard field.type.physicalLayout == .variable, length > 0 else { continue }
-                    let checkUTF8 = field.type != .blob
-                    var previous = Int(Int32.load(from: bytes, at: buffers.values.lowerBound))
-                    guard previous >= 0 else {
-                        throw ArchiveError(.invalidData, "column \"\(field.name)\" has a negative first offset")
-                    }
-                    for row in 0..<length {
-                        let end = Int(Int32.load(from: bytes, at: buffers.values.lowerBound + 4 * (row + 1)))
-                        guard previous <= end, end <= buffers.data.count else {
-                            throw ArchiveError(.invalidData, "row \(row) of column \"\(field.name)\" has offsets \(previous)..\(end) outside its \(buffers.data.count) bytes")
-                        }
-                        if checkUTF8 {
-                            let value = UnsafeRawBufferPointer(rebasing: bytes[(buffers.data.lowerBound + previous)..<(buffers.data.lowerBound + end)])
-                            guard Self.isValidUTF8(value) else {
-                                throw ArchiveError(.invalidData, "row \(row) of column \"\(field.name)\" is not valid UTF-8")
-                            }
-                        }
-                        previous = end
-                    }
+            for b in batchLengths.indices {
+                for node in nodes.indices {
+                    try validate(node: node, batch: b, bytes: bytes)
                 }
             }
         }
     }
+
+    private func validate(node n: Int, batch b: Int, bytes: UnsafeRawBufferPointer) throws {
+        let node = nodes[n]
+        let buffers = self.buffers(batch: b, node: n)
+        let length = buffers.length
+        if let validity = buffers.validity {
+            let valid = Self.countSetBits(bytes, from: validity, bits: length)
+            guard length - valid == buffers.nullCount else {
+                throw ArchiveError(.inconsistent, "column \"\(node.name)\" declares \(buffers.nullCount) nulls, its bitmap has \(length - valid)")
+            }
+        }
+        let limit: Int
+        switch node.layout {
+        case .variable: limit = buffers.data.count
+        case .list: limit = node.children.first.map { self.buffers(batch: b, node: $0).length } ?? 0
+        default: return
+        }
+        guard length > 0 else { return }
+        let checkUTF8 = node.layout == .variable && !isBlob(node: n)
+        var previous = Int(Int32.load(from: bytes, at: buffers.values.lowerBound))
+        guard previous >= 0 else {
+            throw ArchiveError(.invalidData, "column \"\(node.name)\" has a negative first offset")
+        }
+        for row in 0..<length {
+            let end = Int(Int32.load(from: bytes, at: buffers.values.lowerBound + 4 * (row + 1)))
+            guard previous <= end, end <= limit else {
+                throw ArchiveError(.invalidData, "row \(row) of column \"\(node.name)\" has offsets \(previous)..\(end) outside its \(limit) \(node.layout == .list ? "elements" : "bytes")")
+            }
+            if checkUTF8 {
+                let value = UnsafeRawBufferPointer(rebasing: bytes[(buffers.data.lowerBound + previous)..<(buffers.data.lowerBound + end)])
+                guard Self.isValidUTF8(value) else {
+                    throw ArchiveError(.invalidData, "row \(row) of column \"\(node.name)\" is not valid UTF-8")
+                }
+            }
+            previous = end
+        }
+    }
+
+    /// Whether a variable-length node holds bytes rather than text.
+    private func isBlob(node: Int) -> Bool { nodes[node].type == .blob }
 
     /// The number of set bits among the first `bits` bits starting at byte `from`.
     static func countSetBits(_ bytes: UnsafeRawBufferPointer, from start: Int, bits: Int) -> Int {
@@ -83,40 +98,19 @@ extension ArchivedResult {
     /// - Throws: ``ArchiveError`` for malformed offsets (intervals' nanoseconds are truncated to µs)
     /// - Complexity: O(bytes)
     public func materialize() throws -> QueryResult {
-        var columns: [Column] = []
-        for c in 0..<fields.count {
-            let column = self.column(c)
-            var validity = Validity()
-            for row in 0..<rowCount { validity.append(!column.isNull(row)) }
-            let values: ColumnValues
-            let hasNulls = validity.nullCount > 0
-            // Null rows read as zero, as QueryResult documents, whatever the writer left there.
-            func read<V: RandomAccessCollection>(_ view: V, zero: V.Element) -> [V.Element] where V.Index == Int {
-                hasNulls ? view.indices.map { column.isNull($0) ? zero : view[$0] } : Array(view)
+        let perBatch: [[Column]] = try withRawBatches { batches in
+            try batches.map { batch in
+                try zip(batch.columns, fields).map { raw, field in try raw.column(name: field.name, rows: 0..<batch.rowCount) }
             }
-            switch column.type {
-            case .boolean: values = .boolean(read(try column.booleans(), zero: false))
-            case .int8: values = .int8(read(try column.values(Int8.self), zero: 0))
-            case .int16: values = .int16(read(try column.values(Int16.self), zero: 0))
-            case .int32, .date: values = .int32(read(try column.int32s(), zero: 0))
-            case .int64, .time, .timestamp, .timestampTZ: values = .int64(read(try column.int64s(), zero: 0))
-            case .uint8: values = .uint8(read(try column.values(UInt8.self), zero: 0))
-            case .uint16: values = .uint16(read(try column.values(UInt16.self), zero: 0))
-            case .uint32: values = .uint32(read(try column.values(UInt32.self), zero: 0))
-            case .uint64: values = .uint64(read(try column.values(UInt64.self), zero: 0))
-            case .float: values = .float(read(try column.values(Float.self), zero: 0))
-            case .double, .hugeint, .uhugeint, .decimal: values = .double(read(try column.doubles(), zero: 0))
-            case .interval: values = .interval(read(try column.intervals(), zero: Interval(months: 0, days: 0, micros: 0)))
-            case .varchar, .uuid, .enumeration, .blob:
-                let strings = try column.strings()
-                var v = VariableLengthValues()
-                for row in 0..<rowCount {
-                    if column.isNull(row) { v.appendEmpty() } else { try strings.withBytes(at: row) { v.append($0) } }
-                }
-                values = column.type == .blob ? .binary(v) : .utf8(v)
-            }
-            columns.append(Column(name: column.name, type: column.type, values: values, validity: validity))
         }
-        return QueryResult(columns: columns, rowCount: rowCount)
+        var columns: [Column] = []
+        for (c, field) in fields.enumerated() {
+            let parts = perBatch.map { $0[c] }
+            guard let column = Column.concatenating(parts) else {
+                throw ArchiveError(.inconsistent, "column \"\(field.name)\" could not be joined across batches")
+            }
+            columns.append(column)
+        }
+        return QueryResult(unchecked: columns, rowCount: rowCount)
     }
 }

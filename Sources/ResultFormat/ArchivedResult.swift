@@ -12,8 +12,9 @@
 /// memory-mapped file, at any alignment: every read is an unaligned load.
 ///
 /// Streams written by ``ArrowIPCWriter`` and by other Arrow writers (pyarrow, arrow-js) open when
-/// they use the types in the writer's table; dictionary encoding, compression, nested types and
-/// other time units are reported as unsupported.
+/// they use the types in the writer's table, nested LIST, STRUCT and MAP included (up to 64 levels
+/// deep); dictionary encoding, compression, unions and other time units are reported as
+/// unsupported. A stream must end with its end-of-stream marker and nothing after it.
 public struct ArchivedResult: @unchecked Sendable {
     // @unchecked Sendable: the storage is either an immutable [UInt8] or memory the creator of an
     // unsafe archive promised stays valid and unchanged while the archive lives (see
@@ -26,11 +27,15 @@ public struct ArchivedResult: @unchecked Sendable {
     let storage: Storage
     /// The columns' names and types, in order.
     public let fields: [ArchivedField]
+    /// Every array node, depth first (a column, then its children).
+    let nodes: [ArchivedNode]
+    /// The node of each column.
+    let roots: [Int]
     /// The rows of each batch.
     let batchLengths: [Int]
     /// The first row of each batch, for finding a row's batch by binary search.
     let batchStarts: [Int]
-    /// Every batch's buffers, batch after batch, one entry per column.
+    /// Every batch's buffers, batch after batch, one entry per node.
     let columnBuffers: [ColumnBuffers]
     /// The number of rows in all batches.
     public let rowCount: Int
@@ -59,6 +64,8 @@ public struct ArchivedResult: @unchecked Sendable {
     private init(storage: Storage, parsed: StreamParser.Parsed) {
         self.storage = storage
         fields = parsed.fields
+        nodes = parsed.nodes
+        roots = parsed.roots
         batchLengths = parsed.lengths
         batchStarts = parsed.starts
         columnBuffers = parsed.buffers
@@ -99,7 +106,11 @@ public struct ArchivedResult: @unchecked Sendable {
 
     /// The buffers of one column in one batch.
     @inline(__always)
-    func buffers(batch: Int, column: Int) -> ColumnBuffers { columnBuffers[batch &* fields.count &+ column] }
+    func buffers(batch: Int, column: Int) -> ColumnBuffers { columnBuffers[batch &* nodes.count &+ roots[column]] }
+
+    /// The buffers of one array node in one batch.
+    @inline(__always)
+    func buffers(batch: Int, node: Int) -> ColumnBuffers { columnBuffers[batch &* nodes.count &+ node] }
 
     /// The batch holding `row` and the row's position inside it.
     /// - Complexity: O(log batches)
@@ -124,15 +135,26 @@ public struct ArchivedField: Sendable, Equatable {
     public var type: ColumnType
 }
 
-/// Where one column's buffers lie in the stream for one record batch, as absolute byte ranges.
+/// One array of the schema: a column or a child of a nested column.
+struct ArchivedNode: Sendable {
+    var name: String
+    var type: ColumnType
+    var layout: PhysicalLayout
+    /// Child nodes (a LIST's or MAP's one, a STRUCT's fields).
+    var children: [Int]
+}
+
+/// Where one array's buffers lie in the stream for one record batch, as absolute byte ranges.
 struct ColumnBuffers {
+    /// The array's length in this batch (the batch's row count for a column).
+    var length: Int
     var nullCount: Int
     /// Where the validity bitmap starts (meaningful only when `nullCount > 0`).
     var validityStart: Int
     /// Where the validity bitmap starts, or `nil` when the column has no nulls in this batch.
     @inline(__always)
     var validity: Int? { nullCount > 0 ? validityStart : nil }
-    /// Fixed-width values, the boolean bitmap, or the 32-bit offsets of variable-length values.
+    /// Fixed-width values, the boolean bitmap, or the 32-bit offsets of variable-length values and lists.
     var values: Range<Int>
     /// The bytes of variable-length values (empty otherwise).
     var data: Range<Int>

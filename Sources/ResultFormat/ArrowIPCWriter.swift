@@ -8,7 +8,12 @@
 /// | BOOLEAN | bool |
 /// | TINYINT … BIGINT, UTINYINT … UBIGINT | int8 … int64, uint8 … uint64 |
 /// | FLOAT, DOUBLE | float32, float64 |
-/// | DECIMAL, HUGEINT, UHUGEINT | float64 (DuckDB exports decimal128; ``QueryResult`` holds doubles) |
+/// | DECIMAL(w, s) | decimal128(w, s) |
+/// | HUGEINT | decimal128(38, 0) |
+/// | UHUGEINT | fixed_size_binary(16) with the `arrow.opaque` extension (type_name `uhugeint`, vendor `DuckDB`) |
+/// | LIST | list (child field `l`) |
+/// | STRUCT | struct |
+/// | MAP | map (non-null `entries` struct of a non-null `key` and a `value`) |
 /// | VARCHAR, UUID, ENUM | utf8 (DuckDB exports ENUM as a dictionary) |
 /// | BLOB | binary |
 /// | DATE | date32 (days) |
@@ -17,8 +22,9 @@
 /// | TIMESTAMP WITH TIME ZONE | timestamp\[us, tz=UTC\] |
 /// | INTERVAL | month_day_nano (microseconds × 1000) |
 ///
-/// Every field carries the custom metadata `duckdb.type` = the column's SQL type name, so a reader
-/// of this module gets DECIMAL, HUGEINT, UUID and ENUM back. Buffers are 8-byte aligned and padded;
+/// These are DuckDB's own Arrow export types (pyarrow reads both the same). Every field, nested ones
+/// included, carries the custom metadata `duckdb.type` = its SQL type name, so a reader of this
+/// module gets HUGEINT, UUID and ENUM back. Buffers are 8-byte aligned and padded;
 /// a validity bitmap is written only for a column with nulls in that batch. A result without rows is
 /// a schema message followed by the end-of-stream marker.
 public struct ArrowIPCWriter: Sendable {
@@ -64,13 +70,18 @@ public struct ArrowIPCWriter: Sendable {
     private func writeMessages(_ result: QueryResult, _ emit: ((inout [UInt8]) -> Void) throws -> Void) throws {
         // Everything that can fail is checked before the first byte goes out, so a sink never
         // receives the start of a stream that then stops.
-        for column in result.columns {
-            if case .interval(let values) = column.values {
+        func check(_ column: Column) throws {
+            switch column.values {
+            case .interval(let values):
                 for (row, interval) in values.enumerated() where interval.micros.multipliedReportingOverflow(by: 1000).overflow {
                     throw ArchiveError(.outOfRange, "interval in row \(row) of \"\(column.name)\" overflows nanoseconds")
                 }
+            case .list(let v): try check(v.elements)
+            case .structure(let v): for field in v.fields { try check(field) }
+            default: break
             }
         }
+        for column in result.columns { try check(column) }
         var start = 0
         var ends: [Int] = []
         while start < result.rowCount {
@@ -82,7 +93,7 @@ public struct ArrowIPCWriter: Sendable {
         try emit { Self.appendMessage(metadata: schema, bodyLength: 0, to: &$0) }
         start = 0
         for end in ends {
-            let batch = try RecordBatchPlan(result, rows: start..<end)
+            let batch = RecordBatchPlan(result, rows: start..<end)
             try emit { out in
                 Self.appendMessage(metadata: batch.metadata, bodyLength: batch.bodyLength, to: &out)
                 batch.appendBody(result, to: &out)
@@ -95,29 +106,27 @@ public struct ArrowIPCWriter: Sendable {
         }
     }
 
-    /// The end of the batch starting at `start`: `maxRowsPerBatch` rows, fewer when a
-    /// variable-length column's bytes would not fit 32-bit offsets.
+    /// The end of the batch starting at `start`: `maxRowsPerBatch` rows, fewer when a string,
+    /// blob or list column (at any depth) would not fit 32-bit offsets.
     private func batchEnd(_ result: QueryResult, from start: Int) throws -> Int {
-        var end = min(result.rowCount, start + maxRowsPerBatch)
-        for column in result.columns {
-            guard case .variable = column.type.physicalLayout else { continue }
-            let offsets: [Int]
+        let limit = Int(Int32.max)
+        func fits(_ column: Column, _ rows: Range<Int>) -> Bool {
             switch column.values {
-            case .utf8(let v), .binary(let v): offsets = v.offsets
-            default: continue
+            case .utf8(let v), .binary(let v): return v.offsets[rows.upperBound] - v.offsets[rows.lowerBound] <= limit
+            case .list(let v):
+                let elements = v.offsets[rows.lowerBound]..<v.offsets[rows.upperBound]
+                return elements.count <= limit && fits(v.elements, elements)
+            case .structure(let v): return v.fields.allSatisfy { fits($0, rows) }
+            default: return true
             }
-            let limit = Int(Int32.max)
-            if offsets[end] - offsets[start] <= limit { continue }
-            // The last row whose end offset still fits (offsets are non-decreasing).
-            var low = start, high = end
-            while low < high {
-                let mid = (low + high + 1) / 2
-                if offsets[mid] - offsets[start] <= limit { low = mid } else { high = mid - 1 }
-            }
-            guard low > start else {
-                throw ArchiveError(.outOfRange, "value \(start) of column \"\(column.name)\" is 2 GiB or longer")
-            }
-            end = low
+        }
+        var end = min(result.rowCount, start + maxRowsPerBatch)
+        // Halve until it fits (spans only shrink with fewer rows).
+        while end > start, !result.columns.allSatisfy({ fits($0, start..<end) }) {
+            end = start + (end - start) / 2
+        }
+        guard end > start else {
+            throw ArchiveError(.outOfRange, "row \(start) holds a value or list of 2 GiB (2^31 elements) or more")
         }
         return end
     }
@@ -125,14 +134,7 @@ public struct ArrowIPCWriter: Sendable {
     private func estimatedSize(of result: QueryResult) -> Int {
         var bytes = 512 + 64 * result.columns.count
         for column in result.columns {
-            switch column.type.physicalLayout {
-            case .bitmap: bytes += result.rowCount / 8 + 8
-            case .fixed(let width): bytes += result.rowCount * width
-            case .variable:
-                if case .utf8(let v) = column.values { bytes += v.bytes.count + 4 * result.rowCount }
-                if case .binary(let v) = column.values { bytes += v.bytes.count + 4 * result.rowCount }
-            }
-            if column.nullCount > 0 { bytes += result.rowCount / 8 + 8 }
+            bytes += column.byteCount
         }
         let batches = (result.rowCount + maxRowsPerBatch - 1) / maxRowsPerBatch
         return bytes + batches * (256 + 64 * result.columns.count)
@@ -156,31 +158,48 @@ public struct ArrowIPCWriter: Sendable {
 
     /// The schema message's FlatBuffer.
     static func schemaMetadata(_ result: QueryResult) -> [UInt8] {
-        var b = FlatBufferBuilder(capacity: 128 + 96 * result.columns.count)
-        var fields: [FlatBufferBuilder.Offset] = []
-        for column in result.columns {
-            let name = b.createString(column.name)
-            let (typeID, typeTable) = column.type.writeArrowType(into: &b)
-            let key = b.createString(Arrow.duckDBTypeKey)
-            let value = b.createString(column.type.sqlName)
-            b.startTable()
-            b.add(key, slot: Arrow.Slot.key)
-            b.add(value, slot: Arrow.Slot.value)
-            let pair = b.endTable()
-            let metadata = b.createVector([pair])
-            b.startTable()
-            b.add(name, slot: Arrow.Slot.fieldName)
-            b.add(UInt8(1), slot: Arrow.Slot.fieldNullable, default: 0)
-            b.add(typeID.rawValue, slot: Arrow.Slot.fieldTypeType, default: 0)
-            b.add(typeTable, slot: Arrow.Slot.fieldType)
-            b.add(metadata, slot: Arrow.Slot.fieldMetadata)
-            fields.append(b.endTable())
-        }
+        schemaMetadata(result.columns.map { ($0.name, $0.type) })
+    }
+
+    /// The schema message's FlatBuffer for columns of these names and types.
+    static func schemaMetadata(_ columns: [(name: String, type: ColumnType)]) -> [UInt8] {
+        var b = FlatBufferBuilder(capacity: 128 + 96 * columns.count)
+        let fields = columns.map { writeField(name: $0.name, type: $0.type, nullable: true, into: &b) }
         let fieldVector = b.createVector(fields)
         b.startTable()
         b.add(fieldVector, slot: Arrow.Slot.schemaFields)
         let schema = b.endTable()
         return message(&b, header: .schema, table: schema, bodyLength: 0)
+    }
+
+    /// Writes one `Field` table, its children first (FlatBuffers are built bottom up).
+    static func writeField(name: String, type: ColumnType, nullable: Bool, into b: inout FlatBufferBuilder) -> FlatBufferBuilder.Offset {
+        let children = type.arrowChildren.map { writeField(name: $0.name, type: $0.type, nullable: $0.nullable, into: &b) }
+        let childVector = b.createVector(children)
+        let nameOffset = b.createString(name)
+        let (typeID, typeTable) = type.writeArrowType(into: &b)
+        var pairs: [(String, String)] = [(Arrow.duckDBTypeKey, type.sqlName)]
+        if type == .uhugeint {
+            pairs.append((Arrow.extensionNameKey, Arrow.opaqueExtension))
+            pairs.append((Arrow.extensionMetadataKey, Arrow.uhugeintOpaqueMetadata))
+        }
+        let pairOffsets = pairs.map { key, value -> FlatBufferBuilder.Offset in
+            let k = b.createString(key)
+            let v = b.createString(value)
+            b.startTable()
+            b.add(k, slot: Arrow.Slot.key)
+            b.add(v, slot: Arrow.Slot.value)
+            return b.endTable()
+        }
+        let metadata = b.createVector(pairOffsets)
+        b.startTable()
+        b.add(nameOffset, slot: Arrow.Slot.fieldName)
+        b.add(UInt8(nullable ? 1 : 0), slot: Arrow.Slot.fieldNullable, default: 0)
+        b.add(typeID.rawValue, slot: Arrow.Slot.fieldTypeType, default: 0)
+        b.add(typeTable, slot: Arrow.Slot.fieldType)
+        b.add(childVector, slot: Arrow.Slot.fieldChildren)
+        b.add(metadata, slot: Arrow.Slot.fieldMetadata)
+        return b.endTable()
     }
 
     /// Finishes a `Message` table around a header.

@@ -19,7 +19,17 @@ enum Arrow {
     /// `Type` union members.
     enum TypeID: UInt8 {
         case null = 1, int, floatingPoint, binary, utf8, bool, decimal, date, time, timestamp, interval
+        case list, structure, union, fixedSizeBinary, fixedSizeList, map
     }
+
+    /// Arrow's canonical extension-type metadata keys, and DuckDB's opaque UHUGEINT.
+    static let extensionNameKey = "ARROW:extension:name"
+    static let extensionMetadataKey = "ARROW:extension:metadata"
+    static let opaqueExtension = "arrow.opaque"
+    static let uhugeintOpaqueMetadata = #"{"type_name":"uhugeint","vendor_name":"DuckDB"}"#
+    /// How deeply types may nest in a stream this reader opens (a hostile schema cannot recurse
+    /// without limit).
+    static let maxNestingDepth = 64
 
     /// Table slots (field ids in declaration order).
     enum Slot {
@@ -45,9 +55,19 @@ enum PhysicalLayout: Equatable, Sendable {
     case fixed(width: Int)
     /// 32-bit offsets and a data buffer (Arrow `Utf8` and `Binary`).
     case variable
+    /// 32-bit offsets into one child array (Arrow `List` and `Map`).
+    case list
+    /// No buffer of its own besides validity; one child array per field (Arrow `Struct`).
+    case structure
 
-    /// The number of body buffers per column (validity included).
-    var bufferCount: Int { self == .variable ? 3 : 2 }
+    /// The number of body buffers per array node (validity included).
+    var bufferCount: Int {
+        switch self {
+        case .variable: 3
+        case .structure: 1
+        default: 2
+        }
+    }
 }
 
 extension ColumnType {
@@ -58,11 +78,33 @@ extension ColumnType {
         case .int8, .uint8: .fixed(width: 1)
         case .int16, .uint16: .fixed(width: 2)
         case .int32, .uint32, .float, .date: .fixed(width: 4)
-        case .int64, .uint64, .double, .hugeint, .uhugeint, .decimal, .time, .timestamp, .timestampTZ:
-            .fixed(width: 8)
-        case .interval: .fixed(width: 16)
+        case .int64, .uint64, .double, .time, .timestamp, .timestampTZ: .fixed(width: 8)
+        case .interval, .hugeint, .uhugeint, .decimal: .fixed(width: 16)
         case .varchar, .uuid, .enumeration, .blob: .variable
+        case .list, .map: .list
+        case .structure: .structure
         }
+    }
+
+    /// The types of the child arrays, with their Arrow field names and nullability, as DuckDB's
+    /// Arrow export names them: a LIST's `l`, a MAP's non-null `entries` struct of a non-null
+    /// `key` and a `value`, a STRUCT's fields.
+    var arrowChildren: [(name: String, type: ColumnType, nullable: Bool)] {
+        switch self {
+        case .list(let element): [("l", element, true)]
+        case .map(let key, let value): [("entries", .mapEntry(key: key, value: value), false)]
+        case .structure(let fields): fields.map { ($0.name, $0.type, !($0.name == "key" && self.isMapEntry)) }
+        default: []
+        }
+    }
+
+    /// The name of a LIST's element column or a MAP's entry column (`l`, `entries`).
+    package var arrowElementName: String { arrowChildren.first?.name ?? "l" }
+
+    /// Whether this is a MAP's entry struct (`key` is then not nullable).
+    private var isMapEntry: Bool {
+        if case .structure(let fields) = self, fields.count == 2, fields[0].name == "key", fields[1].name == "value" { return true }
+        return false
     }
 
     /// Writes the Arrow type table for this column type.
@@ -90,8 +132,27 @@ extension ColumnType {
         case .uint32: return integer(32, signed: false)
         case .uint64: return integer(64, signed: false)
         case .float: return table(.floatingPoint) { $0.add(Int16(1), slot: 0, default: 0) }  // SINGLE
-        case .double, .hugeint, .uhugeint, .decimal:
+        case .double:
             return table(.floatingPoint) { $0.add(Int16(2), slot: 0, default: 0) }  // DOUBLE
+        case .hugeint:
+            // DuckDB's export: decimal128(38, 0) (a HUGEINT beyond 38 digits still fits 128 bits).
+            return table(.decimal) {
+                $0.add(Int32(38), slot: 0, default: 0)
+                $0.add(Int32(0), slot: 1, default: 0)
+                $0.add(Int32(128), slot: 2, default: 128)
+            }
+        case .decimal(let width, let scale):
+            return table(.decimal) {
+                $0.add(Int32(width), slot: 0, default: 0)
+                $0.add(Int32(scale), slot: 1, default: 0)
+                $0.add(Int32(128), slot: 2, default: 128)
+            }
+        case .uhugeint:
+            // DuckDB's export: the opaque extension type over fixed_size_binary(16).
+            return table(.fixedSizeBinary) { $0.add(Int32(16), slot: 0, default: 0) }
+        case .list: return table(.list)
+        case .structure: return table(.structure)
+        case .map: return table(.map)  // keysSorted: false
         case .varchar, .uuid, .enumeration: return table(.utf8)
         case .blob: return table(.binary)
         case .date: return table(.date) { $0.add(Int16(0), slot: 0, default: 1) }  // DAY
@@ -111,18 +172,60 @@ extension ColumnType {
     }
 
     /// The column type an Arrow field describes, refined by the writer's `duckdb.type` metadata when
-    /// that names a type with the same storage (DECIMAL, HUGEINT, UUID, ENUM).
+    /// that names a type with the same storage (HUGEINT, UUID, ENUM).
     /// - Parameters:
     ///   - typeID: the `Type` union member
     ///   - table: its table
     ///   - duckDBType: the field's `duckdb.type` metadata, if any
+    ///   - isUHugeInt: whether the field's extension metadata names DuckDB's opaque UHUGEINT
+    ///   - children: the field's child fields, already read
     /// - Throws: ``ArchiveError`` for types this reader does not support
-    static func fromArrow(typeID: UInt8, table: FlatBufferTable, duckDBType: String?) throws -> ColumnType {
-        let base = try baseType(typeID: typeID, table: table)
-        guard let duckDBType, let refined = ColumnType(duckDBRefinement: duckDBType),
-              refined.physicalLayout == base.physicalLayout, refined.refines(base)
-        else { return base }
-        return refined
+    static func fromArrow(
+        typeID: UInt8, table: FlatBufferTable, duckDBType: String?, isUHugeInt: Bool = false, children: [ArchivedField] = []
+    ) throws -> ColumnType {
+        func unsupported(_ what: String) -> ArchiveError { ArchiveError(.unsupported, "Arrow type \(what) is not supported") }
+        func childCount(_ n: Int, _ what: String) throws {
+            guard children.count == n else {
+                throw ArchiveError(.malformedMetadata, "\(what) with \(children.count) children")
+            }
+        }
+        switch Arrow.TypeID(rawValue: typeID) {
+        case .list?:
+            try childCount(1, "list")
+            return .list(children[0].type)
+        case .structure?:
+            guard !children.isEmpty else { throw ArchiveError(.malformedMetadata, "struct without fields") }
+            return .structure(children.map { StructField(name: $0.name, type: $0.type) })
+        case .map?:
+            try childCount(1, "map")
+            guard case .structure(let entry) = children[0].type, entry.count == 2 else {
+                throw ArchiveError(.malformedMetadata, "map whose entries are not a struct of key and value")
+            }
+            return .map(key: entry[0].type, value: entry[1].type)
+        case .fixedSizeBinary?:
+            try childCount(0, "fixed-size binary")
+            guard try table.scalar(0, default: Int32(0)) == 16, isUHugeInt || duckDBType == "UHUGEINT" else {
+                throw unsupported("fixed_size_binary (other than DuckDB's UHUGEINT)")
+            }
+            return .uhugeint
+        case .decimal?:
+            try childCount(0, "decimal")
+            let precision: Int32 = try table.scalar(0, default: 0)
+            let scale: Int32 = try table.scalar(1, default: 0)
+            guard try table.scalar(2, default: Int32(128)) == 128 else { throw unsupported("decimal other than decimal128") }
+            guard precision >= 1, precision <= 38, scale >= 0, scale <= precision else {
+                throw ArchiveError(.malformedMetadata, "decimal(\(precision), \(scale))")
+            }
+            if duckDBType == "HUGEINT", precision == 38, scale == 0 { return .hugeint }
+            return .decimal(width: UInt8(precision), scale: UInt8(scale))
+        default:
+            let base = try baseType(typeID: typeID, table: table)
+            try childCount(0, "a scalar type")
+            guard let duckDBType, let refined = ColumnType(duckDBRefinement: duckDBType), refined.refines(base) else {
+                return base
+            }
+            return refined
+        }
     }
 
     private static func baseType(typeID: UInt8, table: FlatBufferTable) throws -> ColumnType {
@@ -173,32 +276,24 @@ extension ColumnType {
             }
             return .interval
         case .null: throw unsupported("null")
-        case .decimal: throw unsupported("decimal (this writer stores DECIMAL as float64)")
+        case .decimal, .list, .structure, .map, .fixedSizeBinary: throw ArchiveError(.malformedMetadata, "type #\(typeID) read as a scalar")
+        case .union: throw unsupported("union")
+        case .fixedSizeList: throw unsupported("fixed_size_list")
         }
     }
 
-    /// Parses the `duckdb.type` spellings that refine an Arrow type: `HUGEINT`, `UHUGEINT`,
-    /// `DECIMAL(w,s)`, `UUID`, `ENUM`.
+    /// Parses the `duckdb.type` spellings that refine a scalar Arrow type: `UUID`, `ENUM`.
     init?(duckDBRefinement name: String) {
         switch name {
-        case "HUGEINT": self = .hugeint
-        case "UHUGEINT": self = .uhugeint
         case "UUID": self = .uuid
         case "ENUM": self = .enumeration
-        default:
-            guard name.hasPrefix("DECIMAL("), name.hasSuffix(")") else { return nil }
-            let inner = name.dropFirst(8).dropLast().split(separator: ",")
-            guard inner.count == 2, let width = UInt8(inner[0]), let scale = UInt8(inner[1]),
-                  width >= 1, width <= 38, scale <= width
-            else { return nil }
-            self = .decimal(width: width, scale: scale)
+        default: return nil
         }
     }
 
     /// Whether `self` is a DuckDB type that Arrow spells as `base`.
     private func refines(_ base: ColumnType) -> Bool {
         switch (self, base) {
-        case (.hugeint, .double), (.uhugeint, .double), (.decimal, .double): true
         case (.uuid, .varchar), (.enumeration, .varchar): true
         default: false
         }

@@ -5,14 +5,17 @@
 ///
 /// | logical type | stored as | notes |
 /// |---|---|---|
-/// | `hugeint`, `uhugeint` | `Double` | exact up to 2^53; encoders print integral values without a fraction |
-/// | `decimal(width:scale:)` | `Double` | the nearest double to the exact decimal (relative error ≤ 1.2e-16 for widths ≤ 18) |
+/// | `hugeint`, `decimal(width:scale:)` | `Int128` | exact; a DECIMAL holds its unscaled value (`1.25` in `DECIMAL(4,2)` is 125) |
+/// | `uhugeint` | `UInt128` | exact |
 /// | `varchar`, `uuid`, `enumeration` | UTF-8 bytes + offsets | UUIDs in canonical 8-4-4-4-12 form |
 /// | `date` | `Int32` days since 1970-01-01 | `Int32.max` / `-Int32.max` are ±infinity |
 /// | `time` | `Int64` µs since midnight | TIME_NS is truncated to µs |
 /// | `timestamp` | `Int64` µs since the epoch, no time zone | `_S`, `_MS`, `_NS` variants normalised to µs |
 /// | `timestampTZ` | `Int64` µs since the epoch, UTC | |
 /// | `interval` | ``Interval`` | months, days and µs kept apart, as in SQL |
+/// | `list(_:)` | ``ListValues`` | offsets into one element column (DuckDB's fixed-size ARRAY arrives as a LIST) |
+/// | `structure(_:)` | ``StructValues`` | one column per field, each with the struct's row count |
+/// | `map(key:value:)` | ``ListValues`` | a list of `STRUCT(key, value)` entries, as Arrow stores maps |
 public enum ColumnType: Sendable, Hashable {
     case boolean
     case int8, int16, int32, int64
@@ -24,6 +27,12 @@ public enum ColumnType: Sendable, Hashable {
     case blob
     case date, time, timestamp, timestampTZ
     case interval
+    /// A list of values of one type (`INTEGER[]`).
+    indirect case list(ColumnType)
+    /// A struct with named, typed fields (`STRUCT(a INTEGER, b VARCHAR)`).
+    case structure([StructField])
+    /// A map from keys to values (`MAP(VARCHAR, INTEGER)`).
+    indirect case map(key: ColumnType, value: ColumnType)
 
     /// The SQL spelling of the type, as DuckDB writes it.
     public var sqlName: String {
@@ -51,7 +60,58 @@ public enum ColumnType: Sendable, Hashable {
         case .timestamp: "TIMESTAMP"
         case .timestampTZ: "TIMESTAMP WITH TIME ZONE"
         case .interval: "INTERVAL"
+        case .list(let element): element.sqlName + "[]"
+        case .structure(let fields):
+            "STRUCT(" + fields.map { Self.quotedIfNeeded($0.name) + " " + $0.type.sqlName }.joined(separator: ", ") + ")"
+        case .map(let key, let value): "MAP(\(key.sqlName), \(value.sqlName))"
         }
+    }
+
+    /// A struct field name as DuckDB prints it: bare when it is a plain lower-case identifier.
+    static func quotedIfNeeded(_ name: String) -> String {
+        let plain = !name.isEmpty && name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
+            && !(name.utf8.first.map { $0 >= 48 && $0 <= 57 } ?? false)
+        return plain ? name : "\"" + name.replacing("\"", with: "\"\"") + "\""
+    }
+
+    /// Whether the type holds other values (LIST, STRUCT, MAP).
+    public var isNested: Bool {
+        switch self {
+        case .list, .structure, .map: true
+        default: false
+        }
+    }
+
+    /// How deeply types nest inside this one (0 for a scalar type).
+    public var nestingDepth: Int {
+        switch self {
+        case .list(let element): 1 + element.nestingDepth
+        case .map(let key, let value): 2 + max(key.nestingDepth, value.nestingDepth)
+        case .structure(let fields): 1 + (fields.map(\.type.nestingDepth).max() ?? 0)
+        default: 0
+        }
+    }
+
+    /// The entry type of a MAP's list: `STRUCT(key K, value V)`.
+    public static func mapEntry(key: ColumnType, value: ColumnType) -> ColumnType {
+        .structure([StructField(name: "key", type: key), StructField(name: "value", type: value)])
+    }
+}
+
+/// One field of a STRUCT type.
+public struct StructField: Sendable, Hashable {
+    /// The field's name.
+    public var name: String
+    /// Its type.
+    public var type: ColumnType
+
+    /// Creates a field.
+    /// - Parameters:
+    ///   - name: the field's name
+    ///   - type: its type
+    public init(name: String, type: ColumnType) {
+        self.name = name
+        self.type = type
     }
 }
 

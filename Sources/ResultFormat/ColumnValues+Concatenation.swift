@@ -16,6 +16,14 @@ extension ColumnValues {
         case .utf8: .utf8(VariableLengthValues())
         case .binary: .binary(VariableLengthValues())
         case .interval: .interval([])
+        case .int128: .int128([])
+        case .uint128: .uint128([])
+        case .list(let v):
+            .list(ListValues(unchecked: [0], elements: Column(unchecked: v.elements.name, type: v.elements.type, values: v.elements.values.emptyOfSameKind)))
+        case .structure(let v):
+            .structure(StructValues(unchecked: 0, fields: v.fields.map {
+                Column(unchecked: $0.name, type: $0.type, values: $0.values.emptyOfSameKind)
+            }))
         }
     }
 
@@ -69,7 +77,7 @@ extension ColumnValues {
             var data: [UInt8] = []
             data.reserveCapacity(bytes)
             for piece in pieces { data.append(contentsOf: piece.bytes) }
-            return VariableLengthValues(offsets: offsets, bytes: data)
+            return VariableLengthValues(unchecked: offsets, bytes: data)
         }
         switch first {
         case .boolean: return join { if case .boolean(let v) = $0 { v } else { nil } }.map(ColumnValues.boolean)
@@ -86,6 +94,60 @@ extension ColumnValues {
         case .interval: return join { if case .interval(let v) = $0 { v } else { nil } }.map(ColumnValues.interval)
         case .utf8: return joinVariable { if case .utf8(let v) = $0 { v } else { nil } }.map(ColumnValues.utf8)
         case .binary: return joinVariable { if case .binary(let v) = $0 { v } else { nil } }.map(ColumnValues.binary)
+        case .int128: return join { if case .int128(let v) = $0 { v } else { nil } }.map(ColumnValues.int128)
+        case .uint128: return join { if case .uint128(let v) = $0 { v } else { nil } }.map(ColumnValues.uint128)
+        case .list:
+            var lists: [ListValues] = []
+            for part in parts {
+                guard case .list(let v) = part else { return nil }
+                lists.append(v)
+            }
+            var offsets = [0]
+            offsets.reserveCapacity(lists.reduce(1) { $0 + $1.count })
+            for list in lists {
+                let base = offsets[offsets.count - 1]
+                offsets.append(contentsOf: list.offsets.dropFirst().map { $0 + base })
+            }
+            guard let elements = Column.concatenating(lists.map(\.elements)) else { return nil }
+            return .list(ListValues(unchecked: offsets, elements: elements))
+        case .structure(let first):
+            var structs: [StructValues] = []
+            for part in parts {
+                guard case .structure(let v) = part, v.fields.count == first.fields.count else { return nil }
+                structs.append(v)
+            }
+            var fields: [Column] = []
+            for f in first.fields.indices {
+                guard let field = Column.concatenating(structs.map { $0.fields[f] }) else { return nil }
+                fields.append(field)
+            }
+            return .structure(StructValues(unchecked: structs.reduce(0) { $0 + $1.count }, fields: fields))
         }
+    }
+}
+
+extension Column {
+    /// Joins columns of one name and type (parts of one result) into one.
+    /// - Parameter parts: columns of the same type
+    /// - Returns: the concatenation, or `nil` when `parts` is empty or mixes types
+    public static func concatenating(_ parts: [Column]) -> Column? {
+        guard let first = parts.first, parts.allSatisfy({ $0.type == first.type }),
+              let values = ColumnValues.concatenating(parts.map(\.values))
+        else { return nil }
+        var validity: Validity?
+        if parts.contains(where: { $0.validity != nil }) {
+            var joined = Validity()
+            for part in parts {
+                if let v = part.validity {
+                    v.words.withUnsafeBufferPointer { words in
+                        if let base = words.baseAddress { joined.append(bitmap: base, rowCount: v.count) }
+                    }
+                } else {
+                    joined.appendValid(part.count)
+                }
+            }
+            validity = joined
+        }
+        return Column(unchecked: first.name, type: first.type, values: values, validity: validity)
     }
 }

@@ -4,9 +4,9 @@
 /// A null value has an empty range. ``offsets`` always has `count + 1` elements and starts at 0.
 public struct VariableLengthValues: Sendable, Equatable {
     /// `count + 1` non-decreasing byte offsets into ``bytes``, starting at 0.
-    public var offsets: [Int]
+    public private(set) var offsets: [Int]
     /// The concatenated bytes of all values.
-    public var bytes: [UInt8]
+    public private(set) var bytes: [UInt8]
 
     /// An empty column.
     public init() {
@@ -14,13 +14,25 @@ public struct VariableLengthValues: Sendable, Equatable {
         bytes = []
     }
 
-    /// Creates values from offsets and bytes.
+    /// Creates values from offsets and bytes, checking the offsets.
     /// - Parameters:
     ///   - offsets: `count + 1` non-decreasing offsets starting at 0 and ending at `bytes.count`
     ///   - bytes: the concatenated values
-    /// - Precondition: the offsets are well formed.
-    public init(offsets: [Int], bytes: [UInt8]) {
-        precondition(offsets.first == 0 && offsets.last == bytes.count, "malformed offsets")
+    /// - Throws: ``ResultShapeError`` naming the first malformed offset
+    /// - Complexity: O(count)
+    public init(offsets: [Int], bytes: [UInt8]) throws(ResultShapeError) {
+        guard offsets.first == 0, offsets.last == bytes.count else {
+            throw ResultShapeError("offsets must start at 0 and end at the byte count \(bytes.count)")
+        }
+        for i in 1..<offsets.count where offsets[i] < offsets[i - 1] {
+            throw ResultShapeError("offset \(i) (\(offsets[i])) is below offset \(i - 1) (\(offsets[i - 1]))")
+        }
+        self.offsets = offsets
+        self.bytes = bytes
+    }
+
+    /// Creates values from offsets and bytes the caller built well formed (the DuckDB reader).
+    package init(unchecked offsets: [Int], bytes: [UInt8]) {
         self.offsets = offsets
         self.bytes = bytes
     }
@@ -46,7 +58,6 @@ public struct VariableLengthValues: Sendable, Equatable {
 
     /// Appends one value.
     /// - Parameter value: the value's bytes
-    @inlinable
     public mutating func append(_ value: UnsafeRawBufferPointer) {
         bytes.append(contentsOf: value)
         offsets.append(bytes.count)
@@ -61,7 +72,6 @@ public struct VariableLengthValues: Sendable, Equatable {
     }
 
     /// Appends an empty value (used for nulls).
-    @inlinable
     public mutating func appendEmpty() {
         offsets.append(bytes.count)
     }
@@ -101,6 +111,14 @@ public enum ColumnValues: Sendable, Equatable {
     case utf8(VariableLengthValues)
     case binary(VariableLengthValues)
     case interval([Interval])
+    /// HUGEINT, and DECIMAL as unscaled integers.
+    case int128([Int128])
+    /// UHUGEINT.
+    case uint128([UInt128])
+    /// LIST and MAP: per row a range of an element column.
+    indirect case list(ListValues)
+    /// STRUCT: one column per field.
+    indirect case structure(StructValues)
 
     /// The number of values.
     public var count: Int {
@@ -119,20 +137,107 @@ public enum ColumnValues: Sendable, Equatable {
         case .utf8(let v): v.count
         case .binary(let v): v.count
         case .interval(let v): v.count
+        case .int128(let v): v.count
+        case .uint128(let v): v.count
+        case .list(let v): v.count
+        case .structure(let v): v.count
         }
     }
 }
 
+/// The values of a LIST (or MAP) column: row `i` holds `elements` rows `offsets[i]..<offsets[i + 1]`.
+public struct ListValues: Sendable, Equatable {
+    /// `count + 1` non-decreasing offsets into ``elements``, from 0 to `elements.count`.
+    public let offsets: [Int]
+    /// Every row's elements, back to back (a MAP's are `STRUCT(key, value)` entries).
+    public let elements: Column
+
+    /// Creates list values, checking the offsets.
+    /// - Parameters:
+    ///   - offsets: `count + 1` non-decreasing offsets from 0 to `elements.count`
+    ///   - elements: the elements of all rows
+    /// - Throws: ``ResultShapeError`` for malformed offsets
+    public init(offsets: [Int], elements: Column) throws(ResultShapeError) {
+        guard offsets.first == 0, offsets.last == elements.count else {
+            throw ResultShapeError("list offsets must start at 0 and end at the element count \(elements.count)")
+        }
+        for i in 1..<offsets.count where offsets[i] < offsets[i - 1] {
+            throw ResultShapeError("list offset \(i) (\(offsets[i])) is below offset \(i - 1) (\(offsets[i - 1]))")
+        }
+        self.offsets = offsets
+        self.elements = elements
+    }
+
+    package init(unchecked offsets: [Int], elements: Column) {
+        self.offsets = offsets
+        self.elements = elements
+    }
+
+    /// The number of rows (lists).
+    public var count: Int { offsets.count - 1 }
+
+    /// The element rows of list `index`.
+    @inlinable
+    public func range(at index: Int) -> Range<Int> { offsets[index]..<offsets[index + 1] }
+}
+
+/// The values of a STRUCT column: one column per field, each `count` rows long.
+public struct StructValues: Sendable, Equatable {
+    /// The number of rows.
+    public let count: Int
+    /// One column per field, in the type's order.
+    public let fields: [Column]
+
+    /// Creates struct values, checking the field lengths.
+    /// - Parameters:
+    ///   - count: the number of rows
+    ///   - fields: one column per field, each `count` rows long
+    /// - Throws: ``ResultShapeError`` when a field has another length
+    public init(count: Int, fields: [Column]) throws(ResultShapeError) {
+        guard count >= 0 else { throw ResultShapeError("negative row count \(count)") }
+        for field in fields where field.count != count {
+            throw ResultShapeError("struct field \"\(field.name)\" has \(field.count) rows, the struct \(count)")
+        }
+        self.count = count
+        self.fields = fields
+    }
+
+    package init(unchecked count: Int, fields: [Column]) {
+        self.count = count
+        self.fields = fields
+    }
+}
+
+/// Why a result, column or value list could not be made: its parts contradict each other.
+public struct ResultShapeError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What is wrong.
+    public var message: String
+
+    /// Creates an error.
+    /// - Parameter message: what is wrong
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { "malformed result: \(message)" }
+}
+
 extension ColumnValues {
-    /// Whether these values are the storage ``ColumnType`` documents for `type`.
+    /// Whether these values are the storage ``ColumnType`` documents for `type` (for nested types,
+    /// the element and field columns' types must be the type's own, field names included).
     public func canStore(_ type: ColumnType) -> Bool {
         switch (self, type) {
         case (.boolean, .boolean), (.int8, .int8), (.int16, .int16), (.int32, .int32), (.int32, .date),
              (.int64, .int64), (.int64, .time), (.int64, .timestamp), (.int64, .timestampTZ),
              (.uint8, .uint8), (.uint16, .uint16), (.uint32, .uint32), (.uint64, .uint64), (.float, .float),
-             (.double, .double), (.double, .hugeint), (.double, .uhugeint), (.double, .decimal),
+             (.double, .double), (.int128, .hugeint), (.uint128, .uhugeint), (.int128, .decimal),
              (.utf8, .varchar), (.utf8, .uuid), (.utf8, .enumeration), (.binary, .blob), (.interval, .interval):
             true
+        case (.list(let values), .list(let element)):
+            values.elements.type == element
+        case (.list(let values), .map(let key, let value)):
+            values.elements.type == .mapEntry(key: key, value: value)
+        case (.structure(let values), .structure(let fields)):
+            values.fields.count == fields.count
+                && zip(values.fields, fields).allSatisfy { $0.name == $1.name && $0.type == $1.type }
         default:
             false
         }
@@ -155,6 +260,10 @@ extension ColumnValues {
         case .utf8: "UTF-8 strings"
         case .binary: "bytes"
         case .interval: "intervals"
+        case .int128: "Int128"
+        case .uint128: "UInt128"
+        case .list: "lists"
+        case .structure: "struct fields"
         }
     }
 }

@@ -8,7 +8,11 @@
 ///   smaller, and keeps columns with the same name apart.
 ///
 /// Value forms are those of the shared text formatting: numbers as JSON numbers (NaN and ±infinity
-/// as `null`), HUGEINT as integers when exact, dates, times and timestamps as ISO 8601 strings
+/// as `null`); HUGEINT, UHUGEINT and DECIMAL exactly — as JSON numbers when a reader that parses
+/// numbers as doubles gets the same value back (integers up to 2^53 in magnitude, decimals of at
+/// most 15 significant digits, e.g. `12.50`), otherwise as JSON strings of the exact digits
+/// (`"9007199254740993"`), so no reader silently rounds a sum; LIST as arrays, STRUCT as objects,
+/// MAP as objects keyed by the key's text (as DuckDB's `to_json`); dates, times and timestamps as ISO 8601 strings
 /// (TIMESTAMPTZ with a `Z`), intervals as ISO 8601 durations, blobs as base64 strings, SQL NULL as
 /// `null`. Strings are escaped per RFC 8259 (`"`, `\`, and control characters; other characters are
 /// written as UTF-8). Invalid UTF-8 in a VARCHAR is replaced with U+FFFD so the output is always valid JSON.
@@ -134,15 +138,74 @@ public struct JSONResultEncoder: Sendable {
             } else {
                 appendString(String(decoding: bytes, as: UTF8.self).utf8, to: &out)
             }
-        case .float, .double, .hugeint, .uhugeint, .decimal:
+        case .float, .double:
             let x = column.type == .float ? Double(column.load(row, as: Float.self)) : column.load(row, as: Double.self)
             if !x.isFinite {
                 out.append(contentsOf: "null".utf8)
             } else if column.type == .float {
                 out.append(contentsOf: Float(x).description.utf8)
             } else {
-                ValueFormatting.appendDouble(x, integral: column.type == .hugeint || column.type == .uhugeint, to: &out)
+                ValueFormatting.appendDouble(x, integral: false, to: &out)
             }
+        case .hugeint:
+            let v = column.load(row, as: Int128.self)
+            let quoted = !ValueFormatting.isDoubleExact(v)
+            if quoted { out.append(UInt8(ascii: "\"")) }
+            ValueFormatting.appendInt128(v, to: &out)
+            if quoted { out.append(UInt8(ascii: "\"")) }
+        case .uhugeint:
+            let v = column.load(row, as: UInt128.self)
+            let quoted = v > 1 << 53
+            if quoted { out.append(UInt8(ascii: "\"")) }
+            ValueFormatting.appendUInt128(v, to: &out)
+            if quoted { out.append(UInt8(ascii: "\"")) }
+        case .decimal(_, let scale):
+            let v = column.load(row, as: Int128.self)
+            let quoted = !ValueFormatting.isDoubleExact(decimal: v)
+            if quoted { out.append(UInt8(ascii: "\"")) }
+            ValueFormatting.appendDecimal(v, scale: Int(scale), to: &out)
+            if quoted { out.append(UInt8(ascii: "\"")) }
+        case .list:
+            let range = try column.listRange(row)
+            out.append(UInt8(ascii: "["))
+            for r in range {
+                if r > range.lowerBound { out.append(UInt8(ascii: ",")) }
+                try appendValue(column.children[0], row: r, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .structure(let fields):
+            out.append(UInt8(ascii: "{"))
+            for (i, field) in fields.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                appendString(field.name.utf8, to: &out)
+                out.append(UInt8(ascii: ":"))
+                try appendValue(column.children[i], row: row, to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        case .map:
+            let range = try column.listRange(row)
+            let entries = column.children[0]
+            out.append(UInt8(ascii: "{"))
+            for r in range {
+                if r > range.lowerBound { out.append(UInt8(ascii: ",")) }
+                let key = entries.children[0]
+                var text: [UInt8] = []
+                if key.isNull(r) {
+                    text = Array("null".utf8)
+                } else if key.type.isNested {
+                    try TextEncoding.appendNested(key, row: r, timestampSeparator: UInt8(ascii: "T"), to: &text)
+                } else {
+                    try TextEncoding.appendPlain(key, row: r, timestampSeparator: UInt8(ascii: "T"), to: &text)
+                }
+                if text.withUnsafeBytes({ TextEncoding.isValidUTF8($0) }) {
+                    appendString(text, to: &out)
+                } else {
+                    appendString(String(decoding: text, as: UTF8.self).utf8, to: &out)
+                }
+                out.append(UInt8(ascii: ":"))
+                try appendValue(entries.children[1], row: r, to: &out)
+            }
+            out.append(UInt8(ascii: "}"))
         case .date, .time, .timestamp, .timestampTZ, .interval, .blob:
             out.append(UInt8(ascii: "\""))
             try TextEncoding.appendPlain(column, row: row, timestampSeparator: UInt8(ascii: "T"), to: &out)

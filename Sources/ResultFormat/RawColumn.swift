@@ -18,6 +18,10 @@ struct RawColumn {
     let storage: UnsafeRawPointer?
     /// The bytes of variable-length values.
     let data: UnsafeRawBufferPointer
+    /// The number of rows of this array (a LIST's child has as many as the batch's elements).
+    var length = 0
+    /// A LIST's or MAP's element array, or a STRUCT's field arrays.
+    var children: [RawColumn] = []
     var booleans = Booleans.bits
     var offsets = Offsets.int32
     var intervals = Intervals.nanos
@@ -58,6 +62,25 @@ struct RawColumn {
             // A Swift `[Interval]`: whatever layout the compiler chose.
             return values.loadUnaligned(fromByteOffset: row &* MemoryLayout<Interval>.stride, as: Interval.self)
         }
+    }
+
+    /// The element rows of list `row` in ``children``[0], after checking its offsets.
+    @inline(__always)
+    func listRange(_ row: Int) throws -> Range<Int> {
+        let start: Int, end: Int
+        switch offsets {
+        case .int32:
+            start = Int(values.loadUnaligned(fromByteOffset: row &* 4, as: Int32.self))
+            end = Int(values.loadUnaligned(fromByteOffset: row &* 4 &+ 4, as: Int32.self))
+        case .int64:
+            start = values.loadUnaligned(fromByteOffset: row &* 8, as: Int.self)
+            end = values.loadUnaligned(fromByteOffset: row &* 8 &+ 8, as: Int.self)
+        }
+        let available = children.first?.length ?? 0
+        guard start >= 0, start <= end, end <= available else {
+            throw MalformedOffsets(column: column, row: row, start: start, end: end, dataCount: available)
+        }
+        return start..<end
     }
 
     /// The bytes of variable-length value `row`, after checking its offsets.
@@ -107,22 +130,55 @@ extension ArchivedResult {
             guard let base = bytes.baseAddress, !batchLengths.isEmpty else {
                 // No batches: one empty batch still names the columns (CSV header, JSON columns).
                 return try body([RawBatch(rowCount: 0, names: fields.map(\.name), columns: fields.indices.map {
-                    RawColumn(column: $0, type: fields[$0].type, validity: nil, storage: nil, data: UnsafeRawBufferPointer(start: nil, count: 0))
+                    emptyRaw(node: roots[$0], column: $0, type: fields[$0].type)
                 })])
             }
             let names = fields.map(\.name)
             let batches = batchLengths.enumerated().map { b, length in
                 RawBatch(rowCount: length, names: names, columns: fields.indices.map { c in
-                    let buffers = self.buffers(batch: b, column: c)
-                    return RawColumn(
-                        column: c, type: fields[c].type,
-                        validity: buffers.validity.map { base + $0 },
-                        storage: base + buffers.values.lowerBound,
-                        data: UnsafeRawBufferPointer(rebasing: bytes[buffers.data]))
+                    raw(node: roots[c], column: c, type: fields[c].type, batch: b, base: base, bytes: bytes)
                 })
             }
             return try body(batches)
         }
+    }
+
+    /// One array node of one batch as raw memory, its children included.
+    private func raw(
+        node: Int, column: Int, type: ColumnType, batch: Int, base: UnsafeRawPointer, bytes: UnsafeRawBufferPointer
+    ) -> RawColumn {
+        let buffers = self.buffers(batch: batch, node: node)
+        var raw = RawColumn(
+            column: column, type: type, validity: buffers.validity.map { base + $0 },
+            storage: buffers.values.isEmpty ? nil : base + buffers.values.lowerBound,
+            data: UnsafeRawBufferPointer(rebasing: bytes[buffers.data]))
+        raw.length = buffers.length
+        let childTypes = type.arrowChildren.map(\.type)
+        raw.children = zip(nodes[node].children, childTypes).map { child, childType in
+            self.raw(node: child, column: column, type: childType, batch: batch, base: base, bytes: bytes)
+        }
+        return raw
+    }
+
+    /// Calls `body` with one column of one batch as raw memory.
+    func withRaw<R>(batch: Int, column: Int, _ body: (RawColumn) throws -> R) throws -> R {
+        do {
+            return try withBytes { bytes in
+                guard let base = bytes.baseAddress else {
+                    return try body(emptyRaw(node: roots[column], column: column, type: fields[column].type))
+                }
+                return try body(raw(node: roots[column], column: column, type: fields[column].type, batch: batch, base: base, bytes: bytes))
+            }
+        } catch let e as MalformedOffsets {
+            throw ArchiveError(.invalidData, "column \"\(fields[e.column].name)\", row \(e.row) of its batch, has offsets \(e.start)..\(e.end) outside its \(e.dataCount) bytes")
+        }
+    }
+
+    /// An array of no rows of `type`.
+    private func emptyRaw(node: Int, column: Int, type: ColumnType) -> RawColumn {
+        var raw = RawColumn(column: column, type: type, validity: nil, storage: nil, data: UnsafeRawBufferPointer(start: nil, count: 0))
+        raw.children = zip(nodes[node].children, type.arrowChildren.map(\.type)).map { emptyRaw(node: $0, column: column, type: $1) }
+        return raw
     }
 }
 
@@ -144,24 +200,23 @@ extension QueryResult {
 }
 
 extension Column {
-    /// Calls `body` with the column as raw memory.
+    /// Calls `body` with the column as raw memory, nested columns included.
     func withRaw<R>(index: Int, _ body: (RawColumn) throws -> R) rethrows -> R {
-        func make(_ values: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0)) throws -> R {
+        func make(_ values: UnsafeRawBufferPointer, _ data: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0), children: [RawColumn] = []) throws -> R {
             let pointer = values.baseAddress
-            if let validity {
-                return try validity.words.withUnsafeBytes { words in
-                    var column = RawColumn(column: index, type: type, validity: words.baseAddress, storage: pointer, data: data)
-                    column.booleans = .bytes
-                    column.offsets = .int64
-                    column.intervals = .micros
-                    return try body(column)
-                }
+            func finish(_ validity: UnsafeRawPointer?) throws -> R {
+                var column = RawColumn(column: index, type: type, validity: validity, storage: pointer, data: data)
+                column.booleans = .bytes
+                column.offsets = .int64
+                column.intervals = .micros
+                column.length = count
+                column.children = children
+                return try body(column)
             }
-            var column = RawColumn(column: index, type: type, validity: nil, storage: pointer, data: data)
-            column.booleans = .bytes
-            column.offsets = .int64
-            column.intervals = .micros
-            return try body(column)
+            if let validity {
+                return try validity.words.withUnsafeBytes { try finish($0.baseAddress) }
+            }
+            return try finish(nil)
         }
         switch values {
         case .boolean(let v): return try v.withUnsafeBytes { try make($0) }
@@ -175,11 +230,36 @@ extension Column {
         case .uint64(let v): return try v.withUnsafeBytes { try make($0) }
         case .float(let v): return try v.withUnsafeBytes { try make($0) }
         case .double(let v): return try v.withUnsafeBytes { try make($0) }
+        case .int128(let v): return try v.withUnsafeBytes { try make($0) }
+        case .uint128(let v): return try v.withUnsafeBytes { try make($0) }
         case .interval(let v): return try v.withUnsafeBytes { try make($0) }
         case .utf8(let v), .binary(let v):
             return try v.offsets.withUnsafeBytes { offsets in
                 try v.bytes.withUnsafeBytes { bytes in try make(offsets, bytes) }
             }
+        case .list(let v):
+            return try v.offsets.withUnsafeBytes { offsets in
+                try v.elements.withRaw(index: index) { elements in try make(offsets, children: [elements]) }
+            }
+        case .structure(let v):
+            return try Self.withRaw(v.fields, index: index) { fields in
+                try make(UnsafeRawBufferPointer(start: nil, count: 0), children: fields)
+            }
         }
+    }
+
+    /// Calls `body` with every column of `columns` as raw memory.
+    static func withRaw<R>(_ columns: [Column], index: Int, _ body: ([RawColumn]) throws -> R) rethrows -> R {
+        var raw: [RawColumn] = []
+        raw.reserveCapacity(columns.count)
+        func nest(_ i: Int, _ raw: inout [RawColumn]) throws -> R {
+            if i == columns.count { return try body(raw) }
+            return try columns[i].withRaw(index: index) { column in
+                raw.append(column)
+                defer { raw.removeLast() }
+                return try nest(i + 1, &raw)
+            }
+        }
+        return try nest(0, &raw)
     }
 }

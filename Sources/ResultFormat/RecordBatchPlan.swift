@@ -1,46 +1,55 @@
 /// The layout of one record batch of a ``QueryResult``: where each buffer goes in the body, and the
 /// `RecordBatch` metadata describing it. ``appendBody(_:to:)`` then writes the buffers.
+///
+/// Nested columns are flattened depth first, as Arrow lays them out: a node and its buffers, then
+/// its children's. A LIST's child covers the element rows of the batch's lists, rebased to 0.
 struct RecordBatchPlan {
     let rows: Range<Int>
-    /// Per column: its null count in these rows.
-    let nullCounts: [Int]
-    /// Every buffer's (offset, length) in the body, three per variable-length column, two otherwise.
+    /// Per array node, depth first: (length, null count).
+    let nodes: [(Int64, Int64)]
+    /// Every buffer's (offset, length) in the body.
     let buffers: [(Int64, Int64)]
     let bodyLength: Int
     let metadata: [UInt8]
 
-    init(_ result: QueryResult, rows: Range<Int>) throws {
+    init(_ result: QueryResult, rows: Range<Int>) {
         self.rows = rows
-        let n = rows.count
-        var nullCounts: [Int] = []
+        var nodes: [(Int64, Int64)] = []
         var buffers: [(Int64, Int64)] = []
         var position = 0
         func place(_ length: Int) {
             buffers.append((Int64(position), Int64(length)))
             position += (length + 7) & ~7
         }
-        for column in result.columns {
+        func plan(_ column: Column, _ rows: Range<Int>) {
+            let n = rows.count
             let nulls = column.validity?.nullCount(in: rows) ?? 0
-            nullCounts.append(nulls)
+            nodes.append((Int64(n), Int64(nulls)))
             place(nulls > 0 ? (n + 7) / 8 : 0)
-            switch column.type.physicalLayout {
-            case .bitmap: place((n + 7) / 8)
-            case .fixed(let width): place(n * width)
-            case .variable:
+            switch column.values {
+            case .boolean: place((n + 7) / 8)
+            case .utf8(let v), .binary(let v):
                 place((n + 1) * 4)
-                let offsets = column.values.variableLength?.offsets ?? [0]
-                place(offsets[rows.upperBound] - offsets[rows.lowerBound])
+                place(v.offsets[rows.upperBound] - v.offsets[rows.lowerBound])
+            case .list(let v):
+                place((n + 1) * 4)
+                plan(v.elements, v.offsets[rows.lowerBound]..<v.offsets[rows.upperBound])
+            case .structure(let v):
+                for field in v.fields { plan(field, rows) }
+            default:
+                if case .fixed(let width) = column.type.physicalLayout { place(n * width) }
             }
         }
-        self.nullCounts = nullCounts
+        for column in result.columns { plan(column, rows) }
+        self.nodes = nodes
         self.buffers = buffers
         self.bodyLength = position
 
-        var b = FlatBufferBuilder(capacity: 128 + 48 * buffers.count)
+        var b = FlatBufferBuilder(capacity: 128 + 32 * (buffers.count + nodes.count))
         let bufferVector = b.createStructVector(buffers)
-        let nodeVector = b.createStructVector(nullCounts.map { (Int64(n), Int64($0)) })
+        let nodeVector = b.createStructVector(nodes)
         b.startTable()
-        b.add(Int64(n), slot: Arrow.Slot.batchLength, default: 0)
+        b.add(Int64(rows.count), slot: Arrow.Slot.batchLength, default: 0)
         b.add(nodeVector, slot: Arrow.Slot.batchNodes)
         b.add(bufferVector, slot: Arrow.Slot.batchBuffers)
         let batch = b.endTable()
@@ -55,28 +64,38 @@ struct RecordBatchPlan {
             let used = out.count - bodyStart
             out.append(contentsOf: repeatElement(0, count: ((used + 7) & ~7) - used))
         }
-        func raw<T>(_ values: [T]) {
+        func raw<T>(_ values: [T], _ rows: Range<Int>) {
             values[rows].withUnsafeBytes { out.append(contentsOf: $0) }
         }
-        for (c, column) in result.columns.enumerated() {
-            if nullCounts[c] > 0, let validity = column.validity {
+        func offsets(_ offsets: [Int], _ rows: Range<Int>) {
+            let base = offsets[rows.lowerBound]
+            let rebased = offsets[rows.lowerBound...rows.upperBound].map { Int32(truncatingIfNeeded: $0 - base) }
+            rebased.withUnsafeBytes { out.append(contentsOf: $0) }
+            pad()
+        }
+        func write(_ column: Column, _ rows: Range<Int>) {
+            if let validity = column.validity, validity.nullCount(in: rows) > 0 {
                 validity.appendBitmap(rows: rows, to: &out)
             }
             pad()
             switch column.values {
             case .boolean(let v): Self.appendBits(v[rows], to: &out)
-            case .int8(let v): raw(v)
-            case .int16(let v): raw(v)
-            case .int32(let v): raw(v)
-            case .int64(let v): raw(v)
-            case .uint8(let v): raw(v)
-            case .uint16(let v): raw(v)
-            case .uint32(let v): raw(v)
-            case .uint64(let v): raw(v)
-            case .float(let v): raw(v)
-            case .double(let v): raw(v)
+            case .int8(let v): raw(v, rows)
+            case .int16(let v): raw(v, rows)
+            case .int32(let v): raw(v, rows)
+            case .int64(let v): raw(v, rows)
+            case .uint8(let v): raw(v, rows)
+            case .uint16(let v): raw(v, rows)
+            case .uint32(let v): raw(v, rows)
+            case .uint64(let v): raw(v, rows)
+            case .float(let v): raw(v, rows)
+            case .double(let v): raw(v, rows)
+            case .int128(let v):
+                for x in v[rows] { ArrowIPCWriter.appendLittleEndian(x, to: &out) }
+            case .uint128(let v):
+                for x in v[rows] { ArrowIPCWriter.appendLittleEndian(x, to: &out) }
             case .interval(let v):
-                // Checked in init: `micros * 1000` does not overflow.
+                // Checked before the first byte: `micros * 1000` does not overflow.
                 // Arrow's month_day_nano, field by field (no reliance on a Swift struct's layout).
                 for interval in v[rows] {
                     ArrowIPCWriter.appendLittleEndian(interval.months, to: &out)
@@ -84,14 +103,19 @@ struct RecordBatchPlan {
                     ArrowIPCWriter.appendLittleEndian(interval.micros &* 1000, to: &out)
                 }
             case .utf8(let v), .binary(let v):
-                let base = v.offsets[rows.lowerBound]
-                let offsets = v.offsets[rows.lowerBound...rows.upperBound].map { Int32(truncatingIfNeeded: $0 - base) }
-                offsets.withUnsafeBytes { out.append(contentsOf: $0) }
-                pad()
-                v.bytes[base..<v.offsets[rows.upperBound]].withUnsafeBytes { out.append(contentsOf: $0) }
+                offsets(v.offsets, rows)
+                v.bytes[v.offsets[rows.lowerBound]..<v.offsets[rows.upperBound]].withUnsafeBytes { out.append(contentsOf: $0) }
+            case .list(let v):
+                offsets(v.offsets, rows)
+                write(v.elements, v.offsets[rows.lowerBound]..<v.offsets[rows.upperBound])
+                return  // the child padded its own buffers
+            case .structure(let v):
+                for field in v.fields { write(field, rows) }
+                return
             }
             pad()
         }
+        for column in result.columns { write(column, rows) }
     }
 
     /// Packs booleans into an Arrow bitmap, least significant bit first.

@@ -3,14 +3,16 @@
 enum StreamParser {
     struct Parsed {
         var fields: [ArchivedField] = []
-        /// Per field: its buffer layout (computed once, used for every batch).
-        var layouts: [PhysicalLayout] = []
+        /// Every array node of the schema, depth first (a column, then its children).
+        var nodes: [ArchivedNode] = []
+        /// The node of each top-level column.
+        var roots: [Int] = []
         /// Buffers per record batch, from the layouts.
         var bufferCount = 0
         var lengths: [Int] = []
         var starts: [Int] = []
         var rowCount = 0
-        /// Batch after batch, one entry per column.
+        /// Batch after batch, one entry per node.
         var buffers: [ColumnBuffers] = []
     }
 
@@ -21,6 +23,7 @@ enum StreamParser {
         var parsed = Parsed()
         var schemaSeen = false
         var position = 0
+        var ended = false
         while position < bytes.count {
             // Framing: 0xFFFFFFFF then the metadata length, or (before Arrow 0.15) the length alone.
             var length = Int(try bytes.checkedLoad(Int32.self, at: position))
@@ -29,7 +32,10 @@ enum StreamParser {
                 length = Int(try bytes.checkedLoad(Int32.self, at: position))
                 position += 4
             }
-            if length == 0 { break }  // end-of-stream marker
+            if length == 0 {  // end-of-stream marker
+                ended = true
+                break
+            }
             guard length > 0, length <= bytes.count - position else {
                 throw ArchiveError(.truncated, "message metadata of \(length) bytes at \(position) runs past the end")
             }
@@ -53,11 +59,10 @@ enum StreamParser {
             switch Arrow.MessageHeader(rawValue: headerType) {
             case .schema:
                 guard !schemaSeen else { throw ArchiveError(.malformedMetadata, "a second schema message") }
-                parsed.fields = try parseSchema(header)
-                parsed.layouts = parsed.fields.map(\.type.physicalLayout)
-                parsed.bufferCount = parsed.layouts.reduce(0) { $0 + $1.bufferCount }
+                try parseSchema(header, into: &parsed)
+                parsed.bufferCount = parsed.nodes.reduce(0) { $0 + $1.layout.bufferCount }
                 // Room for 16 batches (1 M rows at the writer's default) without regrowing.
-                parsed.buffers.reserveCapacity(16 * parsed.fields.count)
+                parsed.buffers.reserveCapacity(16 * parsed.nodes.count)
                 parsed.lengths.reserveCapacity(16)
                 parsed.starts.reserveCapacity(16)
                 schemaSeen = true
@@ -74,51 +79,87 @@ enum StreamParser {
             }
         }
         guard schemaSeen else { throw ArchiveError(.truncated, "the stream has no schema message") }
+        // A stream cut between two messages would otherwise open with fewer rows: a cache must
+        // never serve part of a result as the whole.
+        guard ended else { throw ArchiveError(.truncated, "the stream ends without its end-of-stream marker") }
+        guard position == bytes.count else {
+            throw ArchiveError(.malformedMetadata, "\(bytes.count - position) bytes after the end-of-stream marker")
+        }
         return parsed
     }
 
-    static func parseSchema(_ schema: FlatBufferTable) throws -> [ArchivedField] {
+    static func parseSchema(_ schema: FlatBufferTable, into parsed: inout Parsed) throws {
         guard try schema.scalar(Arrow.Slot.schemaEndianness, default: Int16(0)) == 0 else {
             throw ArchiveError(.unsupported, "big-endian data")
         }
-        var fields: [ArchivedField] = []
         // FlatBuffers lets many entries point at one table: a small schema could name a huge string
-        // for every one of many fields. Decoded bytes and visited metadata pairs may not exceed what
-        // distinct tables could hold, which keeps opening O(metadata).
-        let budget = schema.buffer.count
-        var decoded = 0
-        func spend(_ bytes: Int) throws {
-            decoded += bytes
-            guard decoded <= budget else {
-                throw ArchiveError(.malformedMetadata, "the schema decodes to more than its \(budget) bytes (shared tables)")
-            }
-        }
+        // for every one of many fields, or the same child field many times at every level. Decoded
+        // bytes, visited metadata pairs and fields may not exceed what distinct tables could hold,
+        // which keeps opening O(metadata); nesting is bounded too.
+        var budget = Budget(limit: schema.buffer.count)
         for field in try schema.tables(Arrow.Slot.schemaFields) {
-            let name = try field.string(Arrow.Slot.fieldName) ?? ""
-            try spend(8 + name.utf8.count)
-            guard try !field.has(Arrow.Slot.fieldDictionary) else {
-                throw ArchiveError(.unsupported, "column \"\(name)\" is dictionary-encoded")
-            }
-            guard try field.vector(Arrow.Slot.fieldChildren, elementSize: 4)?.count ?? 0 == 0 else {
-                throw ArchiveError(.unsupported, "column \"\(name)\" has a nested type")
-            }
-            var duckDBType: String?
-            for pair in try field.tables(Arrow.Slot.fieldMetadata) {
-                let key = try pair.string(Arrow.Slot.key) ?? ""
-                try spend(8 + key.utf8.count)
-                if key == Arrow.duckDBTypeKey {
-                    duckDBType = try pair.string(Arrow.Slot.value)
-                    try spend(duckDBType?.utf8.count ?? 0)
-                }
-            }
-            let typeID: UInt8 = try field.scalar(Arrow.Slot.fieldTypeType, default: 0)
-            guard let typeTable = try field.table(Arrow.Slot.fieldType) else {
-                throw ArchiveError(.malformedMetadata, "column \"\(name)\" has no type")
-            }
-            let type = try ColumnType.fromArrow(typeID: typeID, table: typeTable, duckDBType: duckDBType)
-            fields.append(ArchivedField(name: name, type: type))
+            let (archived, node) = try parseField(field, depth: 0, budget: &budget, nodes: &parsed.nodes)
+            parsed.fields.append(archived)
+            parsed.roots.append(node)
         }
-        return fields
+    }
+
+    struct Budget {
+        let limit: Int
+        var spent = 0
+        mutating func spend(_ bytes: Int) throws {
+            spent += bytes
+            guard spent <= limit else {
+                throw ArchiveError(.malformedMetadata, "the schema decodes to more than its \(limit) bytes (shared tables)")
+            }
+        }
+    }
+
+    /// Reads one field and its children into `nodes` (depth first); returns it and its node index.
+    static func parseField(
+        _ field: FlatBufferTable, depth: Int, budget: inout Budget, nodes: inout [ArchivedNode]
+    ) throws -> (ArchivedField, Int) {
+        let name = try field.string(Arrow.Slot.fieldName) ?? ""
+        try budget.spend(16 + name.utf8.count)
+        guard depth < Arrow.maxNestingDepth else {
+            throw ArchiveError(.unsupported, "column \"\(name)\" nests deeper than \(Arrow.maxNestingDepth) levels")
+        }
+        guard try !field.has(Arrow.Slot.fieldDictionary) else {
+            throw ArchiveError(.unsupported, "column \"\(name)\" is dictionary-encoded")
+        }
+        var duckDBType: String?
+        var extensionName: String?
+        var extensionMetadata: String?
+        for pair in try field.tables(Arrow.Slot.fieldMetadata) {
+            let key = try pair.string(Arrow.Slot.key) ?? ""
+            try budget.spend(8 + key.utf8.count)
+            guard key == Arrow.duckDBTypeKey || key == Arrow.extensionNameKey || key == Arrow.extensionMetadataKey else { continue }
+            let value = try pair.string(Arrow.Slot.value)
+            try budget.spend(value?.utf8.count ?? 0)
+            switch key {
+            case Arrow.duckDBTypeKey: duckDBType = value
+            case Arrow.extensionNameKey: extensionName = value
+            default: extensionMetadata = value
+            }
+        }
+        let index = nodes.count
+        nodes.append(ArchivedNode(name: name, type: .boolean, layout: .structure, children: []))
+        var children: [ArchivedField] = []
+        var childNodes: [Int] = []
+        for child in try field.tables(Arrow.Slot.fieldChildren) {
+            let (archived, node) = try parseField(child, depth: depth + 1, budget: &budget, nodes: &nodes)
+            children.append(archived)
+            childNodes.append(node)
+        }
+        let typeID: UInt8 = try field.scalar(Arrow.Slot.fieldTypeType, default: 0)
+        guard let typeTable = try field.table(Arrow.Slot.fieldType) else {
+            throw ArchiveError(.malformedMetadata, "column \"\(name)\" has no type")
+        }
+        let isUHugeInt = extensionName == Arrow.opaqueExtension && (extensionMetadata?.contains(#""type_name":"uhugeint""#) ?? false)
+        let type = try ColumnType.fromArrow(
+            typeID: typeID, table: typeTable, duckDBType: duckDBType, isUHugeInt: isUHugeInt, children: children)
+        nodes[index] = ArchivedNode(name: name, type: type, layout: type.physicalLayout, children: childNodes)
+        return (ArchivedField(name: name, type: type), index)
     }
 
     /// Checks one record batch and appends its columns' buffers; returns its row count.
@@ -127,7 +168,7 @@ enum StreamParser {
     /// it reports an error, and reads the node and buffer vectors, whose extent `vector` checked,
     /// without further checks.
     static func parseBatch(_ batch: FlatBufferTable, body: Range<Int>, into parsed: inout Parsed) throws -> Int {
-        let columnCount = parsed.layouts.count
+        let nodeCount = parsed.nodes.count
         guard try !batch.has(Arrow.Slot.batchCompression) else {
             throw ArchiveError(.unsupported, "compressed record batches")
         }
@@ -135,50 +176,66 @@ enum StreamParser {
         guard length >= 0, length <= maxBatchLength else {
             throw ArchiveError(.inconsistent, "record batch claims \(length) rows")
         }
-        guard length == 0 || columnCount > 0 else {
+        guard length == 0 || nodeCount > 0 else {
             throw ArchiveError(.inconsistent, "record batch of \(length) rows without columns")
         }
         let nodes = try batch.vector(Arrow.Slot.batchNodes, elementSize: 16) ?? (0, 0)
         let buffers = try batch.vector(Arrow.Slot.batchBuffers, elementSize: 16) ?? (0, 0)
-        guard nodes.count == columnCount else {
-            throw ArchiveError(.inconsistent, "record batch has \(nodes.count) field nodes for \(columnCount) columns")
+        guard nodes.count == nodeCount else {
+            throw ArchiveError(.inconsistent, "record batch has \(nodes.count) field nodes for \(nodeCount) arrays")
         }
         guard buffers.count == parsed.bufferCount else {
             throw ArchiveError(.inconsistent, "record batch has \(buffers.count) buffers, \(parsed.bufferCount) expected")
         }
         var cursor = BufferCursor(metadata: batch.buffer, at: buffers.start, body: body)
-        var failure: (column: Int, problem: String)?
+        var failure: (node: Int, problem: String)?
         // Room for this batch up front (growing geometrically), so the appends below stay simple.
-        if parsed.buffers.capacity - parsed.buffers.count < columnCount {
-            parsed.buffers.reserveCapacity(2 * (parsed.buffers.count + columnCount))
+        if parsed.buffers.capacity - parsed.buffers.count < nodeCount {
+            parsed.buffers.reserveCapacity(2 * (parsed.buffers.count + nodeCount))
         }
-        for c in 0..<columnCount {
-            let nodeLength = cursor.int64(nodes.start + 16 * c)
-            let nullCount = cursor.int64(nodes.start + 16 * c + 8)
-            guard nodeLength == length, nullCount >= 0, nullCount <= length else {
-                failure = (c, "has \(nodeLength) rows and \(nullCount) nulls in a batch of \(length)")
+        let first = parsed.buffers.count
+        // The length each node must have at least: the batch's for columns, the parent's for a
+        // struct's fields; a list's child may hold any number of elements (offsets are checked
+        // against it on access and by validate()).
+        var minimum = [Int](repeating: 0, count: nodeCount)
+        for root in parsed.roots { minimum[root] = -1 }
+        for n in 0..<nodeCount {
+            let nodeLength = cursor.int64(nodes.start + 16 * n)
+            let nullCount = cursor.int64(nodes.start + 16 * n + 8)
+            let exact = minimum[n] == -1
+            guard nodeLength >= 0, nodeLength <= maxBatchLength, exact ? nodeLength == length : nodeLength >= minimum[n],
+                  nullCount >= 0, nullCount <= nodeLength
+            else {
+                failure = (n, "has \(nodeLength) rows and \(nullCount) nulls in a batch of \(length)")
                 break
             }
-            let validity = cursor.next(minimum: nullCount > 0 ? (length + 7) / 8 : 0)
-            let values: Range<Int>
+            let node = parsed.nodes[n]
+            // A type whose Arrow children disagree with the schema's child fields was refused by
+            // fromArrow; the layouts here follow the types.
+            if node.layout == .structure { for child in node.children { minimum[child] = nodeLength } }
+            let validity = cursor.next(minimum: nullCount > 0 ? (nodeLength + 7) / 8 : 0)
+            var values = 0..<0
             var data = 0..<0
-            switch parsed.layouts[c] {
-            case .bitmap: values = cursor.next(minimum: (length + 7) / 8)
-            case .fixed(let width): values = cursor.next(minimum: length * width)
+            switch node.layout {
+            case .bitmap: values = cursor.next(minimum: (nodeLength + 7) / 8)
+            case .fixed(let width): values = cursor.next(minimum: nodeLength * width)
             case .variable:
                 // A batch without rows may omit even the single offset.
-                values = cursor.next(minimum: length == 0 ? 0 : (length + 1) * 4)
+                values = cursor.next(minimum: nodeLength == 0 ? 0 : (nodeLength + 1) * 4)
                 data = cursor.next(minimum: 0)
+            case .list: values = cursor.next(minimum: nodeLength == 0 ? 0 : (nodeLength + 1) * 4)
+            case .structure: break
             }
             if let problem = cursor.failure {
-                failure = (c, "has a buffer \(problem) (\(length) rows)")
+                failure = (n, "has a buffer \(problem) (\(nodeLength) rows)")
                 break
             }
             parsed.buffers.append(ColumnBuffers(
-                nullCount: nullCount, validityStart: validity.lowerBound, values: values, data: data))
+                length: nodeLength, nullCount: nullCount, validityStart: validity.lowerBound, values: values, data: data))
         }
         if let failure {
-            throw ArchiveError(.inconsistent, "column \"\(parsed.fields[failure.column].name)\" \(failure.problem)")
+            parsed.buffers.removeSubrange(first...)
+            throw ArchiveError(.inconsistent, "column \"\(parsed.nodes[failure.node].name)\" \(failure.problem)")
         }
         return length
     }

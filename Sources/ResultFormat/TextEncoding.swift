@@ -27,13 +27,17 @@ enum TextEncoding {
         case .float:
             let x = column.load(row, as: Float.self)
             if x.isFinite { out.append(contentsOf: x.description.utf8) } else { out.append(contentsOf: nonFinite(Double(x)).utf8) }
-        case .double, .hugeint, .uhugeint, .decimal:
+        case .double:
             let x = column.load(row, as: Double.self)
             if x.isFinite {
-                ValueFormatting.appendDouble(x, integral: column.type == .hugeint || column.type == .uhugeint, to: &out)
+                ValueFormatting.appendDouble(x, integral: false, to: &out)
             } else {
                 out.append(contentsOf: nonFinite(x).utf8)
             }
+        case .hugeint: ValueFormatting.appendInt128(column.load(row, as: Int128.self), to: &out)
+        case .uhugeint: ValueFormatting.appendUInt128(column.load(row, as: UInt128.self), to: &out)
+        case .decimal(_, let scale): ValueFormatting.appendDecimal(column.load(row, as: Int128.self), scale: Int(scale), to: &out)
+        case .list, .structure, .map: try appendNested(column, row: row, timestampSeparator: timestampSeparator, to: &out)
         case .varchar, .uuid, .enumeration: out.append(contentsOf: try column.bytes(row))
         case .blob: ValueFormatting.appendBase64(try column.bytes(row), to: &out)
         case .date: ValueFormatting.appendDate(column.load(row, as: Int32.self), to: &out)
@@ -43,6 +47,77 @@ enum TextEncoding {
                 column.load(row, as: Int64.self), separator: timestampSeparator, utc: column.type == .timestampTZ, to: &out)
         case .interval: ValueFormatting.appendInterval(column.interval(row), to: &out)
         }
+    }
+
+    /// Appends a LIST, STRUCT or MAP in DuckDB's text syntax (`[1, 2, NULL]`, `{'a': 1, 'b': x}`,
+    /// `{k=1, j=2}`); scalars inside take this module's text forms, quoted with `'` (and `'` and `\`
+    /// escaped with `\`) when DuckDB would quote them: empty, `NULL`, surrounding white space, or
+    /// one of `"'(),:=[]{}`.
+    static func appendNested(_ column: RawColumn, row: Int, timestampSeparator: UInt8, to out: inout [UInt8]) throws {
+        func element(_ child: RawColumn, _ r: Int) throws {
+            if child.isNull(r) {
+                out.append(contentsOf: "NULL".utf8)
+            } else if child.type.isNested {
+                try appendNested(child, row: r, timestampSeparator: timestampSeparator, to: &out)
+            } else {
+                var text: [UInt8] = []
+                try appendPlain(child, row: r, timestampSeparator: timestampSeparator, to: &text)
+                appendNestedScalar(text, to: &out)
+            }
+        }
+        switch column.type {
+        case .list:
+            let range = try column.listRange(row)
+            out.append(UInt8(ascii: "["))
+            for r in range {
+                if r > range.lowerBound { out.append(contentsOf: ", ".utf8) }
+                try element(column.children[0], r)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .structure(let fields):
+            out.append(UInt8(ascii: "{"))
+            for (i, field) in fields.enumerated() {
+                if i > 0 { out.append(contentsOf: ", ".utf8) }
+                appendQuoted(Array(field.name.utf8), to: &out)
+                out.append(contentsOf: ": ".utf8)
+                try element(column.children[i], row)
+            }
+            out.append(UInt8(ascii: "}"))
+        case .map:
+            let range = try column.listRange(row)
+            let entries = column.children[0]
+            out.append(UInt8(ascii: "{"))
+            for r in range {
+                if r > range.lowerBound { out.append(contentsOf: ", ".utf8) }
+                try element(entries.children[0], r)
+                out.append(UInt8(ascii: "="))
+                try element(entries.children[1], r)
+            }
+            out.append(UInt8(ascii: "}"))
+        default:
+            try appendPlain(column, row: row, timestampSeparator: timestampSeparator, to: &out)
+        }
+    }
+
+    /// The characters that make DuckDB quote a scalar inside a nested value.
+    private static let special: Set<UInt8> = Set("\"'(),:=[]{}".utf8)
+
+    static func appendNestedScalar(_ text: [UInt8], to out: inout [UInt8]) {
+        func isSpace(_ b: UInt8) -> Bool { b == 0x20 || (b >= 0x09 && b <= 0x0D) }
+        let quote = text.isEmpty || text.contains(where: special.contains)
+            || isSpace(text[0]) || isSpace(text[text.count - 1])
+            || (text.count == 4 && String(decoding: text, as: UTF8.self).uppercased() == "NULL")
+        if quote { appendQuoted(text, to: &out) } else { out.append(contentsOf: text) }
+    }
+
+    /// `'text'` with `'` and `\` escaped by a backslash.
+    static func appendQuoted(_ text: [UInt8], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "'"))
+        for b in text {
+            if b == UInt8(ascii: "'") || b == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+            out.append(b)
+        }
+        out.append(UInt8(ascii: "'"))
     }
 
     static func nonFinite(_ x: Double) -> String {

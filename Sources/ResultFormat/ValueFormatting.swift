@@ -4,7 +4,8 @@
 /// - FLOAT/DOUBLE/DECIMAL: the shortest decimal that reads back to the same binary value (Swift's
 ///   `description`, e.g. `0.1`, `1e-05`, `3.0`); NaN and ±infinity have no JSON form and become
 ///   `null` in JSON, `nan`/`inf`/`-inf` in CSV.
-/// - HUGEINT/UHUGEINT: integral doubles below 2^63 in magnitude print as integers (`42`).
+/// - HUGEINT/UHUGEINT: exact decimal digits.
+/// - DECIMAL: exact, with exactly `scale` fractional digits, as DuckDB prints it (`1.50`, `-0.05`).
 /// - DATE: ISO 8601 `YYYY-MM-DD`, proleptic Gregorian, astronomical years (`0000` is 1 BC, earlier
 ///   years negative); DuckDB's infinite dates print as `infinity` / `-infinity`.
 /// - TIME: `HH:MM:SS` plus `.ffffff` with trailing zeros removed when there is a fraction.
@@ -41,6 +42,65 @@ package enum ValueFormatting {
             }
             out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<20]))
         }
+    }
+
+    /// Appends the decimal digits of a 128-bit integer.
+    static func appendInt128(_ value: Int128, to out: inout [UInt8]) {
+        if let small = Int64(exactly: value) { return appendInt(small, to: &out) }
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        appendUInt128(value.magnitude, to: &out)
+    }
+
+    /// Appends the decimal digits of an unsigned 128-bit integer.
+    static func appendUInt128(_ value: UInt128, to out: inout [UInt8]) {
+        if let small = UInt64(exactly: value) { return appendUInt(small, to: &out) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { buf in
+            var v = value
+            var i = 40
+            // 19 digits at a time through UInt64 arithmetic.
+            while v > 0 {
+                let (q, r) = v.quotientAndRemainder(dividingBy: 10_000_000_000_000_000_000)
+                var chunk = UInt64(r)
+                for _ in 0..<19 {
+                    i -= 1
+                    buf[i] = UInt8(truncatingIfNeeded: chunk % 10) &+ 48
+                    chunk /= 10
+                    if q == 0 && chunk == 0 { break }
+                }
+                v = q
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<40]))
+        }
+    }
+
+    /// Appends an exact decimal: the unscaled value's digits with a point before the last `scale`
+    /// of them (at least one digit before the point).
+    static func appendDecimal(_ unscaled: Int128, scale: Int, to out: inout [UInt8]) {
+        guard scale > 0 else { return appendInt128(unscaled, to: &out) }
+        var digits: [UInt8] = []
+        appendUInt128(unscaled.magnitude, to: &digits)
+        if unscaled < 0 { out.append(UInt8(ascii: "-")) }
+        if digits.count <= scale {
+            out.append(UInt8(ascii: "0"))
+            out.append(UInt8(ascii: "."))
+            out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: scale - digits.count))
+            out.append(contentsOf: digits)
+        } else {
+            out.append(contentsOf: digits[..<(digits.count - scale)])
+            out.append(UInt8(ascii: "."))
+            out.append(contentsOf: digits[(digits.count - scale)...])
+        }
+    }
+
+    /// Whether a JSON reader that parses numbers as doubles reads this integer back exactly.
+    static func isDoubleExact(_ value: Int128) -> Bool { value.magnitude <= 1 << 53 }
+
+    /// Whether a JSON reader that parses numbers as doubles reads this decimal back as the same
+    /// decimal: at most 15 significant digits (every such decimal survives the round trip).
+    static func isDoubleExact(decimal unscaled: Int128) -> Bool {
+        var v = unscaled.magnitude
+        while v != 0 && v % 10 == 0 { v /= 10 }
+        return v < 1_000_000_000_000_000
     }
 
     /// Appends `value` zero-padded to `width` digits.

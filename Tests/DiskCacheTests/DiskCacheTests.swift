@@ -37,7 +37,7 @@ extension DiskCache {
 }
 
 @Suite struct DiskCacheTests {
-    @Test func crc32cHasItsCheckValue() {
+    @Test func crc32cHasItsCheckValue() throws {
         #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
         #expect(CRC32C.checksum([UInt8]()) == 0)
         #expect(Array("123456789".utf8).withUnsafeBytes { CRC32C.softwareChecksum($0) } == 0xE306_9283)

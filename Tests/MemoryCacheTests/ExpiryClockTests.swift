@@ -12,7 +12,7 @@ import Testing
 /// Issue 11, defect 7: expiry at instants and wall-clock dates, extreme values, the expiry flag,
 /// and bounded work per maintenance pass.
 @Suite struct ExpiryClockTests {
-    @Test func expiryAtAnInstantAndAtAWallClockDate() {
+    @Test func expiryAtAnInstantAndAtAWallClockDate() throws {
         let clock = ManualCacheClock()
         let cache = MemoryCache<String, Int>(configuration: .init(bound: .entries(10), clock: clock))
         cache.insert(1, forKey: "instant", expiry: .at(clock.instant + .seconds(30)))
@@ -25,7 +25,7 @@ import Testing
         #expect(cache.value(forKey: "date") == nil)
     }
 
-    @Test func realClockInstantsConvertToTheCachesClock() {
+    @Test func realClockInstantsConvertToTheCachesClock() throws {
         let cache = MemoryCache<String, Int>(maximumCount: 10)
         cache.insert(1, forKey: "past", expiry: .at(.now - .seconds(1)))
         cache.insert(2, forKey: "future", expiry: .at(.now + .seconds(3600)))
@@ -35,7 +35,7 @@ import Testing
         #expect(cache.value(forKey: "future") == 2 && cache.value(forKey: "futureDate") == 4)
     }
 
-    @Test func extremeExpiriesClampInsteadOfTrapping() {
+    @Test func extremeExpiriesClampInsteadOfTrapping() throws {
         let clock = ManualCacheClock(start: 1_000)
         defer {
             clock.advance(by: .seconds(Int64.max))
@@ -61,7 +61,7 @@ import Testing
 
     /// The reader looks at the flag before its shard lock; an entry stored with an expiry by a
     /// racing writer must still be judged against the clock (the lookup is redone with it).
-    @Test func anEntryWithADeadlineIsNeverServedWithoutLookingAtTheClock() {
+    @Test func anEntryWithADeadlineIsNeverServedWithoutLookingAtTheClock() throws {
         let clock = ManualCacheClock()
         let cache = MemoryCache<String, Int>(configuration: .init(bound: .entries(10), clock: clock))
         // Simulate the stale flag: store with a deadline, then clear the flag as a racing reader saw it.
@@ -72,7 +72,7 @@ import Testing
         #expect(cache.lookup("k") == nil)
     }
 
-    @Test func aMassExpiryIsWorkedOffAThousandEntriesAPass() {
+    @Test func aMassExpiryIsWorkedOffAThousandEntriesAPass() throws {
         let clock = ManualCacheClock()
         let log = RemovalLog<Int, Int>()
         let cache = MemoryCache<Int, Int>(configuration: .init(

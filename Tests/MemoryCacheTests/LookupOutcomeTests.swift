@@ -75,7 +75,7 @@ import Testing
         #expect(cache.value(forKey: "big") == nil)
     }
 
-    @Test func conditionalInsertLosesToAnyNewerStoreOrInvalidation() {
+    @Test func conditionalInsertLosesToAnyNewerStoreOrInvalidation() throws {
         let cache = MemoryCache<String, Int>(maximumCount: 100)
         // Nothing happened since the token: stored.
         var token = cache.currentGeneration
@@ -107,7 +107,7 @@ import Testing
         #expect(cache.insert(5, forKey: "f", ifUnchangedSince: token))
     }
 
-    @Test func conditionalInsertWithATokenOlderThanTheTouchLogIsRefused() {
+    @Test func conditionalInsertWithATokenOlderThanTheTouchLogIsRefused() throws {
         let cache = MemoryCache<String, Int>(maximumCount: 100)
         let token = cache.currentGeneration
         for i in 0..<(TouchLog<String>.keyCapacity + 1) { cache.removeValue(forKey: "x\(i)") }
@@ -136,7 +136,7 @@ import Testing
     }
 
     /// Review: a newer store that was evicted, expired or refused since still wins over the token.
-    @Test func aConditionalInsertLosesToANewerStoreEvenAfterItWasEvictedOrExpired() {
+    @Test func aConditionalInsertLosesToANewerStoreEvenAfterItWasEvictedOrExpired() throws {
         let clock = ManualCacheClock()
         let cache = MemoryCache<String, Int>(configuration: .init(bound: .entries(1), clock: clock, shardCount: 1, seed: 1))
         var token = cache.currentGeneration
@@ -172,7 +172,7 @@ import Testing
         #expect(loaded.outcome == .loaded && loaded.generation == nil && cache.value(forKey: "live") == 1)
     }
 
-    @Test func twoEntriesAtTheLargestBoundDoNotOverflow() {
+    @Test func twoEntriesAtTheLargestBoundDoNotOverflow() throws {
         let cache = MemoryCache<Int, Int>(configuration: .init(
             bound: .weight(Int.max, weigher: { _, _ in Int.max / 2 }), shardCount: 1, seed: 1))
         cache.insert(1, forKey: 1)
@@ -181,7 +181,7 @@ import Testing
     }
 
     /// Defect 8: tag removal used to call the key's hash function under the cache's locks.
-    @Test func aKeyHashThatReadsTheCacheIsNeverCalledUnderItsLocks() {
+    @Test func aKeyHashThatReadsTheCacheIsNeverCalledUnderItsLocks() throws {
         final class Box: Sendable {
             let cache = Mutex<MemoryCache<String, Int>?>(nil)
         }

@@ -6,7 +6,7 @@ import Testing
 struct Boom: Error, Equatable {}
 
 @Suite struct MemoryCacheBasicsTests {
-    @Test func insertReadRemoveAndCount() {
+    @Test func insertReadRemoveAndCount() throws {
         let cache = MemoryCache<String, Int>(maximumCount: 10)
         cache.insert(1, forKey: "a")
         cache.insert(2, forKey: "b")
@@ -27,7 +27,7 @@ struct Boom: Error, Equatable {}
         #expect(cache.count == 0 && cache.value(forKey: "b") == nil)
     }
 
-    @Test func tagsRemoveExactlyTheirEntries() {
+    @Test func tagsRemoveExactlyTheirEntries() throws {
         let cache = MemoryCache<String, Int>(maximumCount: 100)
         cache.insert(1, forKey: "orders-by-day", tags: ["Order"])
         cache.insert(2, forKey: "orders-by-customer", tags: ["Order", "Customer"])
@@ -47,7 +47,7 @@ struct Boom: Error, Equatable {}
         #expect(cache.count == 2)
     }
 
-    @Test func weightBoundHoldsAndOversizedEntriesAreRejected() {
+    @Test func weightBoundHoldsAndOversizedEntriesAreRejected() throws {
         let log = RemovalLog<String, [UInt8]>()
         let cache = MemoryCache<String, [UInt8]>(configuration: .init(
             bound: .weight(1000, weigher: { _, v in v.count }), removalListener: log.record))
@@ -63,7 +63,7 @@ struct Boom: Error, Equatable {}
         #expect(cache.weightedSize <= 1000)
     }
 
-    @Test func boundHoldsUnderConcurrentRandomOperations() async {
+    @Test func boundHoldsUnderConcurrentRandomOperations() async throws {
         let cache = MemoryCache<Int, [UInt8]>(configuration: .init(
             bound: .weight(5000, weigher: { _, v in v.count }), shardCount: 8))
         await withTaskGroup(of: Void.self) { group in
@@ -90,7 +90,7 @@ struct Boom: Error, Equatable {}
         #expect(total == cache.weightedSize, "the weight the policy tracks equals what is stored")
     }
 
-    @Test func listenerHearsEveryCause() {
+    @Test func listenerHearsEveryCause() throws {
         let clock = ManualCacheClock()
         let log = RemovalLog<Int, String>()
         let cache = MemoryCache<Int, String>(configuration: .init(
@@ -118,7 +118,7 @@ struct Boom: Error, Equatable {}
 }
 
 @Suite struct ExpiryTests {
-    @Test func timeToLiveExpiresAfterWriteAndIsNeverReturned() {
+    @Test func timeToLiveExpiresAfterWriteAndIsNeverReturned() throws {
         let clock = ManualCacheClock()
         let cache = MemoryCache<String, Int>(configuration: .init(bound: .entries(10), timeToLive: .seconds(60), clock: clock))
         cache.insert(1, forKey: "a")
@@ -131,7 +131,7 @@ struct Boom: Error, Equatable {}
         #expect(cache.count == 0)
     }
 
-    @Test func timeToIdleExtendsWithReads() {
+    @Test func timeToIdleExtendsWithReads() throws {
         let clock = ManualCacheClock()
         let log = RemovalLog<String, Int>()
         let cache = MemoryCache<String, Int>(configuration: .init(
@@ -149,7 +149,7 @@ struct Boom: Error, Equatable {}
         #expect(log.causes == [.expired])
     }
 
-    @Test func perEntryExpiryAppliesOnTopOfTheCachesTimeToLive() {
+    @Test func perEntryExpiryAppliesOnTopOfTheCachesTimeToLive() throws {
         let clock = ManualCacheClock()
         let cache = MemoryCache<String, Int>(configuration: .init(bound: .entries(10), timeToLive: .seconds(3600), clock: clock))
         cache.insert(1, forKey: "until-window-closes", expiry: .after(.seconds(90)))
@@ -187,7 +187,7 @@ struct Boom: Error, Equatable {}
 }
 
 @Suite struct ListenerReentrancyTests {
-    @Test func listenerMayUseTheCacheItIsCalledFrom() {
+    @Test func listenerMayUseTheCacheItIsCalledFrom() throws {
         let seen = RemovalLog<Int, Int>()
         // The listener runs outside the cache's locks, so it may read and write the cache.
         let box = CacheBox()

@@ -226,7 +226,7 @@ struct PolicyDriver {
         }
     }
 
-    @Test func frequentEntriesSurviveAScan() {
+    @Test func frequentEntriesSurviveAScan() throws {
         var driver = PolicyDriver(maximum: 100)
         for _ in 0..<20 {
             for key in 0..<50 { driver.access(key) }
@@ -237,7 +237,7 @@ struct PolicyDriver {
         #expect(driver.policy.count == 100)
     }
 
-    @Test func hillClimberGrowsTheWindowWhenPopularityShiftsFast() {
+    @Test func hillClimberGrowsTheWindowWhenPopularityShiftsFast() throws {
         // Phases of short-lived hot sets: the sketch remembers the previous phases' keys, so a
         // small window keeps rejecting the new hot keys; recency pays, and the window should grow.
         var driver = PolicyDriver(maximum: 200)
@@ -252,7 +252,7 @@ struct PolicyDriver {
         #expect(driver.policy.windowMaximum + driver.policy.protectedMaximum <= 200)
     }
 
-    @Test func hillClimberKeepsTheWindowSmallForALoopLargerThanTheCache() {
+    @Test func hillClimberKeepsTheWindowSmallForALoopLargerThanTheCache() throws {
         // A loop over more keys than fit: recency (LRU) gets nothing, frequency keeps a fixed subset.
         var driver = PolicyDriver(maximum: 200)
         var hits = 0
@@ -266,7 +266,7 @@ struct PolicyDriver {
 }
 
 @Suite struct FrequencySketchTests {
-    @Test func countsSaturateAtFifteenAndAgingHalvesThem() {
+    @Test func countsSaturateAtFifteenAndAgingHalvesThem() throws {
         var sketch = FrequencySketch(capacity: 64)
         for _ in 0..<20 { sketch.increment(42) }
         #expect(sketch.frequency(42) == 15)
@@ -275,7 +275,7 @@ struct PolicyDriver {
         #expect(sketch.frequency(42) == 7)
     }
 
-    @Test func agingHappensAfterTheSampleSize() {
+    @Test func agingHappensAfterTheSampleSize() throws {
         var sketch = FrequencySketch(capacity: 16)
         for _ in 0..<10 { sketch.increment(7) }
         #expect(sketch.frequency(7) == 10)
@@ -289,7 +289,7 @@ struct PolicyDriver {
         #expect(aged >= 5 && aged < 10, "aging should have halved the count (collisions may add a little): \(aged)")
     }
 
-    @Test func distinctKeysRarelyCollide() {
+    @Test func distinctKeysRarelyCollide() throws {
         var sketch = FrequencySketch(capacity: 1024)
         for key in UInt64(0)..<512 { sketch.increment(key) }
         let overestimated = (UInt64(10_000)..<11_000).filter { sketch.frequency($0) > 0 }.count

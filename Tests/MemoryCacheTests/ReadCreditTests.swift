@@ -7,7 +7,7 @@ import Testing
 /// Issue 11, defect 4: buffered reads are credited only to the entry that was read, and every
 /// shard's buffer is replayed before a write, whatever shard the write goes to.
 @Suite struct ReadCreditTests {
-    @Test func aBufferedReadOfAnEvictedEntryIsNotCreditedToTheKeyReusingItsSlot() {
+    @Test func aBufferedReadOfAnEvictedEntryIsNotCreditedToTheKeyReusingItsSlot() throws {
         // One shard with a large buffer, so reads stay buffered until the next drain.
         let cache = MemoryCache<UInt64, Int>(configuration: .init(
             bound: .entries(1), keyHash: { $0 }, shardCount: 1, seed: 1, readBufferSize: 1_000))
@@ -21,7 +21,7 @@ import Testing
         #expect(frequency <= 1, "a never-read key got the reads of the slot's previous entry")
     }
 
-    @Test func readsInEveryShardAreReplayedBeforeAWrite() {
+    @Test func readsInEveryShardAreReplayedBeforeAWrite() throws {
         let cache = MemoryCache<UInt64, Int>(configuration: .init(
             bound: .entries(1_000), keyHash: { $0 }, shardCount: 64, seed: 1, readBufferSize: 1_000))
         for k in UInt64(0)..<200 { cache.insert(Int(k), forKey: k) }

@@ -46,7 +46,7 @@ import Testing
         #expect(ours >= lru - 0.02, "policy \(ours) vs LRU \(lru)")
     }
 
-    @Test func aFrequencyBiasedWorkloadKeepsItsEdgeOverLRU() {
+    @Test func aFrequencyBiasedWorkloadKeepsItsEdgeOverLRU() throws {
         // Zipf-like keys with a scan of one-off keys every other request: LRU loses its hot set.
         var random = SeededRandom(seed: 5)
         var trace: [UInt64] = []

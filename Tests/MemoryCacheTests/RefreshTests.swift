@@ -84,7 +84,7 @@ import Testing
         #expect(cache.value(forKey: "k") == nil)
     }
 
-    @Test func backoffDoublesUpToTheRefreshInterval() {
+    @Test func backoffDoublesUpToTheRefreshInterval() throws {
         typealias C = MemoryCache<Int, Int>
         #expect(C.delay(afterFailures: 1, base: 2, cap: 30) == 2)
         #expect(C.delay(afterFailures: 2, base: 2, cap: 30) == 4)
@@ -128,7 +128,7 @@ import Testing
         #expect(cache.value(forKey: 7) == 2)
     }
 
-    @Test func admissionIsSeededPerInstanceUnlessASeedIsGiven() {
+    @Test func admissionIsSeededPerInstanceUnlessASeedIsGiven() throws {
         let seeds = (0..<4).map { _ in MemoryCache<Int, Int>(maximumCount: 10).admissionSeed }
         #expect(Set(seeds).count == 4, "unseeded caches share their admission randomness")
         let seeded = MemoryCache<Int, Int>(configuration: .init(bound: .entries(10), seed: 9))

@@ -48,7 +48,7 @@ import Testing
 }
 
 @Suite struct RemovalCauseIndexTests {
-    @Test func everyCauseHasItsOwnCounterSlot() {
+    @Test func everyCauseHasItsOwnCounterSlot() throws {
         #expect(RemovalCause.allCases.enumerated().allSatisfy { $0.offset == $0.element.index })
     }
 }

@@ -38,7 +38,7 @@ import Testing
         #expect(wheel.count == 0)
     }
 
-    @Test func rescheduleMovesATimer() {
+    @Test func rescheduleMovesATimer() throws {
         var wheel = TimerWheel(now: 0)
         wheel.schedule(1, at: 5_000_000_000)
         wheel.schedule(1, at: 90_000_000_000)

@@ -7,7 +7,7 @@ import Testing
 /// Issue 11, defects 8 and 9 (part): user closures run outside the cache's locks; a bound of 0
 /// stores nothing.
 @Suite struct UserCodeAndZeroBoundTests {
-    @Test func aRemovalPredicateMayReadTheCache() {
+    @Test func aRemovalPredicateMayReadTheCache() throws {
         let cache = MemoryCache<String, Int>(configuration: .init(bound: .entries(100), shardCount: 4))
         for i in 0..<50 { cache.insert(i, forKey: "k\(i)") }
         // Before the fix this trapped with "Recursive call to lock Mutex": the predicate ran under
@@ -49,7 +49,7 @@ import Testing
 
 /// Issue 11, defect 7 (part): expired entries go before live ones, and are not handed back.
 @Suite struct ExpiryBeforeEvictionTests {
-    @Test func aFullCacheExpiresDueEntriesBeforeEvictingLiveOnes() {
+    @Test func aFullCacheExpiresDueEntriesBeforeEvictingLiveOnes() throws {
         let clock = ManualCacheClock()
         let removed = RemovalLog<String, Int>()
         let cache = MemoryCache<String, Int>(configuration: .init(
@@ -64,7 +64,7 @@ import Testing
         #expect(removed.causes == [.expired])
     }
 
-    @Test func removingAnExpiredEntryReturnsNilAndSaysExpired() {
+    @Test func removingAnExpiredEntryReturnsNilAndSaysExpired() throws {
         let clock = ManualCacheClock()
         let removed = RemovalLog<String, Int>()
         let cache = MemoryCache<String, Int>(configuration: .init(

@@ -7,7 +7,7 @@ import Testing
 /// Issue 11, defect 6: the bound holds for declared weights of any size, zero-weight entries cost
 /// no live entry its place, and explicit weights belong to weight-bounded caches only.
 @Suite struct WeightBoundTests {
-    @Test func theBoundHoldsForDeclaredWeightsAfterEveryCall() {
+    @Test func theBoundHoldsForDeclaredWeightsAfterEveryCall() throws {
         let maximum = 1 << 40  // 1 TiB of declared bytes
         let cache = MemoryCache<Int, Int>(configuration: .init(
             bound: .weight(maximum, weigher: { _, _ in 1 }), shardCount: 4))
@@ -42,7 +42,7 @@ import Testing
         }
     }
 
-    @Test func zeroWeightEntriesCostNoLiveEntryItsPlace() {
+    @Test func zeroWeightEntriesCostNoLiveEntryItsPlace() throws {
         let cache = MemoryCache<String, Int>(configuration: .init(
             bound: .weight(10, weigher: { _, _ in 1 }), shardCount: 1))
         for i in 0..<5 { cache.insert(i, forKey: "free\(i)", weight: 0) }

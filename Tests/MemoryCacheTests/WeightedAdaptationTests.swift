@@ -33,7 +33,7 @@ import Testing
         return Double(hits) / Double(keys.count / 2)
     }
 
-    @Test func aByteWeightedCacheAdaptsLikeACountBoundedOne() {
+    @Test func aByteWeightedCacheAdaptsLikeACountBoundedOne() throws {
         let entries = 500
         let mebibyte = 1 << 20
         let counted = MemoryCache<UInt64, Int>(configuration: .init(
@@ -48,7 +48,7 @@ import Testing
         #expect(sample <= 10 * 1024 && words <= 1024, "sketch sized by weight: \(words) words, ages every \(sample)")
     }
 
-    @Test func hugeBoundsAllocateNothingUpFrontAndGrowWithEntries() {
+    @Test func hugeBoundsAllocateNothingUpFrontAndGrowWithEntries() throws {
         for bound in [1 << 27, 1 << 40, Int.max] {
             let policy = WTinyLFUPolicy(maximum: bound)
             #expect(policy.sketch.capacity <= 64, "bound \(bound): \(policy.sketch.capacity) words while empty")

@@ -7,7 +7,7 @@ import TestSupport
 @Suite struct S3SigningTests {
     /// AWS's published Signature Version 4 example for S3: `GET /test.txt` with `Range: bytes=0-9`
     /// from the `examplebucket` at 2013-05-24T00:00:00Z, with AWS's documented example keys.
-    @Test func theSignatureMatchesAWSsPublishedExample() {
+    @Test func theSignatureMatchesAWSsPublishedExample() throws {
         let signer = S3RequestSigner(
             accessKeyID: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
             sessionToken: nil, region: "us-east-1")
@@ -67,14 +67,14 @@ import TestSupport
         }
     }
 
-    @Test func uriEncodingKeepsOnlyUnreservedCharacters() {
+    @Test func uriEncodingKeepsOnlyUnreservedCharacters() throws {
         #expect(S3RequestSigner.uriEncode("aZ09-_.~") == "aZ09-_.~")
         #expect(S3RequestSigner.uriEncode("a b+c/d=é") == "a%20b%2Bc%2Fd%3D%C3%A9")
         #expect(S3RequestSigner.uriEncode("a/b c", keepSlash: true) == "a/b%20c")
         #expect(S3RequestSigner.canonicalQuery([("prefix", "x y"), ("list-type", "2")]) == "list-type=2&prefix=x%20y")
     }
 
-    @Test func amzDatesAreUTCCalendarTimes() {
+    @Test func amzDatesAreUTCCalendarTimes() throws {
         #expect(S3VersionProbe.amzDate(Date(timeIntervalSince1970: 0)) == "19700101T000000Z")
         #expect(S3VersionProbe.amzDate(Date(timeIntervalSince1970: 1_369_353_600)) == "20130524T000000Z")
         #expect(S3VersionProbe.amzDate(Date(timeIntervalSince1970: 1_709_251_199.9)) == "20240229T235959Z")
@@ -117,7 +117,7 @@ import TestSupport
 }
 
 @Suite struct GlobPatternTests {
-    @Test func globsMatchAsDuckDBs() {
+    @Test func globsMatchAsDuckDBs() throws {
         let cases: [(String, String, Bool)] = [
             ("dir/*.parquet", "dir/a.parquet", true),
             ("dir/*.parquet", "dir/sub/a.parquet", false),

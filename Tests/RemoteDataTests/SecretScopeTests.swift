@@ -7,7 +7,7 @@ import TestSupport
 
 /// Credentials go only where DuckDB would send them, and are never printed.
 @Suite struct SecretScopeTests {
-    @Test func theLongestScopeWinsAsInDuckDB() {
+    @Test func theLongestScopeWinsAsInDuckDB() throws {
         let any = S3Secret(name: "any")
         let bucket = S3Secret(name: "bucket", scope: ["s3://lake"])
         let dir = S3Secret(name: "dir", scope: ["s3://other", "s3://lake/data/"])

@@ -6,7 +6,7 @@ import TestSupport
 /// The text encoders reading an archive: streaming in chunks, and the columnar JSON layout.
 @Suite struct ArchiveEncoderTests {
     @Test func chunkedWritesConcatenateToTheWholeEncoding() throws {
-        let archive = try ArchivedResult(bytes: try ArrowIPCWriter(maxRowsPerBatch: 300).encode(arrowSample(rows: 1000)))
+        let archive = try ArchivedResult(bytes: try ArrowIPCWriter(maxRowsPerBatch: 300).encode(try arrowSample(rows: 1000)))
         for layout in [JSONResultEncoder.Layout.rows, .columns] {
             var chunks: [[UInt8]] = []
             try JSONResultEncoder(layout: layout).write(archive, chunkSize: 4096) { chunks.append($0) }
@@ -23,7 +23,7 @@ import TestSupport
 
     @Test func sinkErrorsStopTheWrite() throws {
         struct Stop: Error {}
-        let archive = try ArchivedResult(bytes: try ArrowIPCWriter().encode(arrowSample(rows: 1000)))
+        let archive = try ArchivedResult(bytes: try ArrowIPCWriter().encode(try arrowSample(rows: 1000)))
         var calls = 0
         #expect(throws: Stop.self) {
             try CSVResultEncoder().write(archive, chunkSize: 1024) { _ in
@@ -35,18 +35,18 @@ import TestSupport
     }
 
     @Test func columnarJSONHoldsEachColumnsNameTypeAndValues() throws {
-        let result = QueryResult(columns: [
-            Column(name: "a", type: .int64, values: .int64([1, 0, 3]), validity: Validity([true, false, true])),
-            Column(name: "a", type: .varchar, values: .utf8(VariableLengthValues(strings: ["x", "y", "z"]))),
-            Column(name: "d", type: .date, values: .int32([0, 1, 2])),
+        let result = try QueryResult(columns: [
+            try Column(name: "a", type: .int64, values: .int64([1, 0, 3]), validity: Validity([true, false, true])),
+            try Column(name: "a", type: .varchar, values: .utf8(VariableLengthValues(strings: ["x", "y", "z"]))),
+            try Column(name: "d", type: .date, values: .int32([0, 1, 2])),
         ], rowCount: 3)
         let archive = try ArchivedResult(bytes: try ArrowIPCWriter(maxRowsPerBatch: 2).encode(result))
         let text = String(decoding: try JSONResultEncoder(layout: .columns).encode(archive), as: UTF8.self)
         #expect(text == #"{"rowCount":3,"columns":[{"name":"a","type":"BIGINT","values":[1,null,3]},"#
             + #"{"name":"a","type":"VARCHAR","values":["x","y","z"]},"#
             + #"{"name":"d","type":"DATE","values":["1970-01-01","1970-01-02","1970-01-03"]}]}"#)
-        let empty = try ArchivedResult(bytes: try ArrowIPCWriter().encode(QueryResult(columns: [result.columns[2]].map {
-            Column(name: $0.name, type: $0.type, values: .int32([]))
+        let empty = try ArchivedResult(bytes: try ArrowIPCWriter().encode(try QueryResult(columns: [result.columns[2]].map {
+            try Column(name: $0.name, type: $0.type, values: .int32([]))
         }, rowCount: 0)))
         #expect(String(decoding: try JSONResultEncoder(layout: .columns).encode(empty), as: UTF8.self)
             == #"{"rowCount":0,"columns":[{"name":"d","type":"DATE","values":[]}]}"#)

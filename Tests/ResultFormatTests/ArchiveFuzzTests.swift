@@ -77,10 +77,10 @@ import TestSupport
         let iterations = environment["ARCHIVE_FUZZ_ITERATIONS"].flatMap(Int.init) ?? 20_000
         var g = SeededRandom(seed: environment["ARCHIVE_FUZZ_SEED"].flatMap(UInt64.init) ?? 0xA11CE)
         let seeds: [[UInt8]] = try [
-            ArrowIPCWriter(maxRowsPerBatch: 9).encode(arrowSample(rows: 20)),
-            ArrowIPCWriter().encode(arrowSample(rows: 5, nullEvery: 2, seed: 4)),
-            ArrowIPCWriter().encode(arrowSample(rows: 0)),
-            ArrowIPCWriter().encode(arrowSample(rows: 3, allNull: true)),
+            ArrowIPCWriter(maxRowsPerBatch: 9).encode(try arrowSample(rows: 20)),
+            ArrowIPCWriter().encode(try arrowSample(rows: 5, nullEvery: 2, seed: 4)),
+            ArrowIPCWriter().encode(try arrowSample(rows: 0)),
+            ArrowIPCWriter().encode(try arrowSample(rows: 3, allNull: true)),
         ]
         for seed in seeds {  // the seeds themselves are valid
             var outcome = Outcome()

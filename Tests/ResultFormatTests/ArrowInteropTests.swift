@@ -58,30 +58,30 @@ import TestSupport
     }
 
     @Test func everyTypeWithNullsRoundTripsThroughPyarrow() throws {
-        let output = try roundTrip(arrowSample(rows: 1000))
+        let output = try roundTrip(try arrowSample(rows: 1000))
         #expect(output.batches == [1000])
     }
 
     @Test func multiBatchStreamsKeepRowOrderAcrossBatches() throws {
         // 37 does not divide 64: validity bits are re-aligned at every batch start.
-        let output = try roundTrip(arrowSample(rows: 1000, seed: 2), batchRows: 37, peerBatch: 333)
+        let output = try roundTrip(try arrowSample(rows: 1000, seed: 2), batchRows: 37, peerBatch: 333)
         #expect(output.batches.count == 28)
         #expect(output.batches.allSatisfy { $0 <= 37 })
     }
 
     @Test func emptyResultIsASchemaWithoutBatches() throws {
-        let output = try roundTrip(arrowSample(rows: 0))
+        let output = try roundTrip(try arrowSample(rows: 0))
         #expect(output.batches.isEmpty)
         #expect(output.columns.count == arrowSampleTypes.count)
     }
 
     @Test func allNullColumnsRoundTrip() throws {
-        let output = try roundTrip(arrowSample(rows: 50, allNull: true))
+        let output = try roundTrip(try arrowSample(rows: 50, allNull: true))
         #expect(output.columns.allSatisfy { $0.values.allSatisfy { $0 == "null" } })
     }
 
     @Test func hundredThousandRowsMakeTwoDefaultBatches() throws {
-        let output = try roundTrip(arrowSample(rows: 100_000, nullEvery: 1000, seed: 3), peerBatch: 30_000, compareEncoders: false)
+        let output = try roundTrip(try arrowSample(rows: 100_000, nullEvery: 1000, seed: 3), peerBatch: 30_000, compareEncoders: false)
         #expect(output.batches == [65_536, 34_464])
     }
 
@@ -121,7 +121,8 @@ import TestSupport
             ("pa.array(['a', 'b']).dictionary_encode()", "dictionary"),
             ("pa.array(['a'], pa.large_string())", "#20"),
             ("pa.array([1], pa.time32('s'))", "microseconds"),
-            ("pa.array([[1]], pa.list_(pa.int8()))", "nested"),
+            ("pa.array([[1]], pa.large_list(pa.int8()))", "#21"),
+            ("pa.array([[1]], pa.list_(pa.int8(), 1))", "fixed_size_list"),
             ("pa.array([1], pa.timestamp('ns'))", "microseconds"),
         ]
         for (array, expected) in cases {

@@ -8,14 +8,14 @@ import TestSupport
 ///   - nullEvery: every `nullEvery`-th row (from row 1) is null in every column; 0 for none
 ///   - allNull: every row of every column is null
 ///   - seed: varies the values
-func arrowSample(rows: Int, nullEvery: Int = 7, allNull: Bool = false, seed: UInt64 = 1) -> QueryResult {
+func arrowSample(rows: Int, nullEvery: Int = 7, allNull: Bool = false, seed: UInt64 = 1) throws -> QueryResult {
     var random = SeededRandom(seed: seed)
     func next() -> UInt64 { random.next() }
     let isNull: [Bool] = (0..<rows).map { allNull || (nullEvery > 0 && $0 % nullEvery == 1) }
     let validity = Validity(isNull.map { !$0 })
     func fixed<T>(_ make: (Int) -> T, zero: T) -> [T] { (0..<rows).map { isNull[$0] ? zero : make($0) } }
-    func column(_ name: String, _ type: ColumnType, _ values: ColumnValues) -> Column {
-        Column(name: name, type: type, values: values, validity: validity)
+    func column(_ name: String, _ type: ColumnType, _ values: ColumnValues) throws -> Column {
+        try Column(name: name, type: type, values: values, validity: validity)
     }
     let words = ["", "a", "comma,quote\"", "Grüße 🚀", "line\nbreak", "tab\t\u{1}", String(repeating: "x", count: 40)]
     var strings = VariableLengthValues(), uuids = VariableLengthValues(), enums = VariableLengthValues(), blobs = VariableLengthValues()
@@ -32,38 +32,41 @@ func arrowSample(rows: Int, nullEvery: Int = 7, allNull: Bool = false, seed: UIn
         blob.withUnsafeBytes { blobs.append($0) }
     }
     let columns: [Column] = [
-        column("b", .boolean, .boolean(fixed({ _ in next() & 1 == 1 }, zero: false))),
-        column("i8", .int8, .int8(fixed({ _ in Int8(truncatingIfNeeded: next()) }, zero: 0))),
-        column("i16", .int16, .int16(fixed({ _ in Int16(truncatingIfNeeded: next()) }, zero: 0))),
-        column("i32", .int32, .int32(fixed({ $0 == 0 ? Int32.min : Int32(truncatingIfNeeded: next()) }, zero: 0))),
-        column("i64", .int64, .int64(fixed({ $0 == 0 ? Int64.max : Int64(bitPattern: next()) }, zero: 0))),
-        column("u8", .uint8, .uint8(fixed({ _ in UInt8(truncatingIfNeeded: next()) }, zero: 0))),
-        column("u16", .uint16, .uint16(fixed({ _ in UInt16(truncatingIfNeeded: next()) }, zero: 0))),
-        column("u32", .uint32, .uint32(fixed({ _ in UInt32(truncatingIfNeeded: next()) }, zero: 0))),
-        column("u64", .uint64, .uint64(fixed({ $0 == 0 ? UInt64.max : next() }, zero: 0))),
-        column("h", .hugeint, .double(fixed({ Double($0) * 1e20 }, zero: 0))),
-        column("uh", .uhugeint, .double(fixed({ Double($0) * 3 }, zero: 0))),
-        column("f", .float, .float(fixed({ $0 == 0 ? .nan : Float($0) / 3 }, zero: 0))),
-        column("d", .double, .double(fixed({ $0 == 0 ? -.infinity : Double(Int64(bitPattern: next())) / 1e6 }, zero: 0))),
-        column("dec", .decimal(width: 15, scale: 2), .double(fixed({ Double($0 * 101 - 5000) / 100 }, zero: 0))),
-        column("s", .varchar, .utf8(strings)),
-        column("id", .uuid, .utf8(uuids)),
-        column("colour", .enumeration, .utf8(enums)),
-        column("bl", .blob, .binary(blobs)),
-        column("day", .date, .int32(fixed({ Int32($0 % 40_000) - 20_000 }, zero: 0))),
-        column("t", .time, .int64(fixed({ Int64($0) * 1_000_003 % 86_400_000_000 }, zero: 0))),
-        column("ts", .timestamp, .int64(fixed({ Int64($0) * 86_400_000_123 - 1_000_000_000_000 }, zero: 0))),
-        column("tz", .timestampTZ, .int64(fixed({ 1_704_067_200_000_000 + Int64($0) }, zero: 0))),
-        column("iv", .interval, .interval(fixed({ Interval(months: Int32($0 % 25) - 12, days: Int32($0 % 40), micros: Int64($0) * 1_500_001 - 7) },
+        try column("b", .boolean, .boolean(fixed({ _ in next() & 1 == 1 }, zero: false))),
+        try column("i8", .int8, .int8(fixed({ _ in Int8(truncatingIfNeeded: next()) }, zero: 0))),
+        try column("i16", .int16, .int16(fixed({ _ in Int16(truncatingIfNeeded: next()) }, zero: 0))),
+        try column("i32", .int32, .int32(fixed({ $0 == 0 ? Int32.min : Int32(truncatingIfNeeded: next()) }, zero: 0))),
+        try column("i64", .int64, .int64(fixed({ $0 == 0 ? Int64.max : Int64(bitPattern: next()) }, zero: 0))),
+        try column("u8", .uint8, .uint8(fixed({ _ in UInt8(truncatingIfNeeded: next()) }, zero: 0))),
+        try column("u16", .uint16, .uint16(fixed({ _ in UInt16(truncatingIfNeeded: next()) }, zero: 0))),
+        try column("u32", .uint32, .uint32(fixed({ _ in UInt32(truncatingIfNeeded: next()) }, zero: 0))),
+        try column("u64", .uint64, .uint64(fixed({ $0 == 0 ? UInt64.max : next() }, zero: 0))),
+        try column("h", .hugeint, .int128(fixed({ $0 == 0 ? Int128.min : Int128($0) * 100_000_000_000_000_000_000 - Int128(next() >> 1) }, zero: 0))),
+        try column("uh", .uhugeint, .uint128(fixed({ $0 == 0 ? UInt128.max : UInt128(next()) << 64 | UInt128(next()) }, zero: 0))),
+        try column("f", .float, .float(fixed({ $0 == 0 ? .nan : Float($0) / 3 }, zero: 0))),
+        try column("d", .double, .double(fixed({ $0 == 0 ? -.infinity : Double(Int64(bitPattern: next())) / 1e6 }, zero: 0))),
+        try column("dec", .decimal(width: 15, scale: 2), .int128(fixed({ Int128($0 * 101 - 5000) }, zero: 0))),
+        try column("dec38", .decimal(width: 38, scale: 10), .int128(fixed({ $0 == 0 ? Int128(String(repeating: "9", count: 38))! : Int128(Int64(bitPattern: next())) * 1_000_000_007 }, zero: 0))),
+        try column("s", .varchar, .utf8(strings)),
+        try column("id", .uuid, .utf8(uuids)),
+        try column("colour", .enumeration, .utf8(enums)),
+        try column("bl", .blob, .binary(blobs)),
+        try column("day", .date, .int32(fixed({ Int32($0 % 40_000) - 20_000 }, zero: 0))),
+        try column("t", .time, .int64(fixed({ Int64($0) * 1_000_003 % 86_400_000_000 }, zero: 0))),
+        try column("ts", .timestamp, .int64(fixed({ Int64($0) * 86_400_000_123 - 1_000_000_000_000 }, zero: 0))),
+        try column("tz", .timestampTZ, .int64(fixed({ 1_704_067_200_000_000 + Int64($0) }, zero: 0))),
+        try column("iv", .interval, .interval(fixed({ Interval(months: Int32($0 % 25) - 12, days: Int32($0 % 40), micros: Int64($0) * 1_500_001 - 7) },
                                                zero: Interval(months: 0, days: 0, micros: 0)))),
     ]
-    return QueryResult(columns: columns, rowCount: rows)
+    return try QueryResult(columns: columns, rowCount: rows)
 }
 
 /// The pyarrow type string each sample column must have.
 let arrowSampleTypes: [String: String] = [
     "b": "bool", "i8": "int8", "i16": "int16", "i32": "int32", "i64": "int64", "u8": "uint8", "u16": "uint16",
-    "u32": "uint32", "u64": "uint64", "h": "double", "uh": "double", "f": "float", "d": "double", "dec": "double",
+    "u32": "uint32", "u64": "uint64", "h": "decimal128(38, 0)",
+    "uh": "extension<arrow.opaque[storage_type=fixed_size_binary[16], type_name=uhugeint, vendor_name=DuckDB]>",
+    "f": "float", "d": "double", "dec": "decimal128(15, 2)", "dec38": "decimal128(38, 10)",
     "s": "string", "id": "string", "colour": "string", "bl": "binary", "day": "date32[day]", "t": "time64[us]",
     "ts": "timestamp[us]", "tz": "timestamp[us, tz=UTC]", "iv": "month_day_nano_interval",
 ]
@@ -89,6 +92,11 @@ func canonical(_ column: Column, _ row: Int) -> String {
     case .utf8(let v): return v.string(at: row)
     case .binary(let v): return v.blob(at: row).withUnsafeBytes { hexString($0) }
     case .interval(let v): return "\(v[row].months),\(v[row].days),\(v[row].micros * 1000)"
+    case .int128(let v):
+        if case .decimal(_, let scale) = column.type { return ExactDecimal(unscaled: v[row], scale: scale).description }
+        return String(v[row])
+    case .uint128(let v): return String(v[row])
+    case .list, .structure: return "\(column.value(at: row))"
     }
 }
 
@@ -106,6 +114,9 @@ table = pa.Table.from_batches(batches, schema=schema)
 out = {"batches": [b.num_rows for b in batches], "columns": []}
 for field, col in zip(table.schema, table.columns):
     t = field.type
+    if isinstance(t, pa.BaseExtensionType):
+        col = pa.chunked_array([c.storage for c in col.chunks], type=t.storage_type)
+        t = t.storage_type
     if pa.types.is_date32(t):
         values = col.cast(pa.int32()).to_pylist()
     elif pa.types.is_timestamp(t) or pa.types.is_time64(t):
@@ -118,10 +129,11 @@ for field, col in zip(table.schema, table.columns):
         if pa.types.is_float32(t): return struct.pack("<f", v).hex()
         if pa.types.is_float64(t): return struct.pack("<d", v).hex()
         if pa.types.is_binary(t): return v.hex()
+        if pa.types.is_fixed_size_binary(t): return str(int.from_bytes(v, "little"))
         if pa.types.is_interval(t): return "%d,%d,%d" % (v.months, v.days, v.nanoseconds)
         return str(v)
     md = {k.decode(): v.decode() for k, v in (field.metadata or {}).items()}
-    out["columns"].append({"name": field.name, "type": str(t), "duckdb": md.get("duckdb.type"),
+    out["columns"].append({"name": field.name, "type": str(field.type), "duckdb": md.get("duckdb.type"),
                            "values": [canon(v) for v in values]})
 if len(sys.argv) > 2:
     with open(sys.argv[2], "wb") as f:

@@ -11,12 +11,12 @@ import Testing
         let days = (0..<3000).map { _ in Int32.random(in: -719_162...2_932_896, using: &rng) } + [-719_162, 0, -1, 11016, 2_932_896]
         let micros = days.map { Int64($0) * 86_400_000_000 + Int64.random(in: 0..<86_400_000_000, using: &rng) }
             + [0, -1, 1, 999_999, 86_399_999_999]
-        let dayColumn = Column(name: "d", type: .date, values: .int32(days))
-        let tsColumn = Column(name: "t", type: .timestamp, values: .int64(micros))
+        let dayColumn = try Column(name: "d", type: .date, values: .int32(days))
+        let tsColumn = try Column(name: "t", type: .timestamp, values: .int64(micros))
         let ours = try JSONSerialization.jsonObject(with: Data(JSONResultEncoder().encode(
-            QueryResult(columns: [dayColumn], rowCount: days.count)))) as? [[String: String]] ?? []
+            try QueryResult(columns: [dayColumn], rowCount: days.count)))) as? [[String: String]] ?? []
         let oursTS = try JSONSerialization.jsonObject(with: Data(JSONResultEncoder().encode(
-            QueryResult(columns: [tsColumn], rowCount: micros.count)))) as? [[String: String]] ?? []
+            try QueryResult(columns: [tsColumn], rowCount: micros.count)))) as? [[String: String]] ?? []
 
         let script = """
             import datetime, json, sys

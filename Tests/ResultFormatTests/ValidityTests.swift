@@ -27,11 +27,11 @@ import TestSupport
         #expect(fast == Validity(expected), "bits past the count must stay zero")
     }
 
-    @Test func columnsWithoutNullsDropTheirBitmap() {
-        let column = Column(name: "a", type: .int64, values: .int64([1, 2]), validity: Validity([true, true]))
+    @Test func columnsWithoutNullsDropTheirBitmap() throws {
+        let column = try Column(name: "a", type: .int64, values: .int64([1, 2]), validity: Validity([true, true]))
         #expect(column.validity == nil)
         #expect(!column.isNull(0) && !column.isNull(1))
-        let withNull = Column(name: "a", type: .int64, values: .int64([1, 0]), validity: Validity([true, false]))
+        let withNull = try Column(name: "a", type: .int64, values: .int64([1, 0]), validity: Validity([true, false]))
         #expect(withNull.isNull(1) && withNull.value(at: 1) == .null)
     }
 }
