@@ -67,7 +67,7 @@ import TestSupport
             }
         }
         for encode in [{ try JSONResultEncoder().encode(archive) }, { try JSONResultEncoder(layout: .columns).encode(archive) },
-                       { try CSVResultEncoder().encode(archive) }] {
+                       { try CSVResultEncoder().encode(archive) }, { _ = try archive.materialize(); return [] }] {
             do { _ = try encode() } catch { #expect(!valid, "an encoder failed after validate() passed: \(error)") }
         }
     }
@@ -81,6 +81,8 @@ import TestSupport
             ArrowIPCWriter().encode(try arrowSample(rows: 5, nullEvery: 2, seed: 4)),
             ArrowIPCWriter().encode(try arrowSample(rows: 0)),
             ArrowIPCWriter().encode(try arrowSample(rows: 3, allNull: true)),
+            ArrowIPCWriter(maxRowsPerBatch: 4).encode(try nestedSample(rows: 12)),
+            ArrowIPCWriter().encode(try nestedSample(rows: 3, seed: 9)),
         ]
         for seed in seeds {  // the seeds themselves are valid
             var outcome = Outcome()
