@@ -42,11 +42,18 @@ struct ColumnBuilder {
         self.children = children
     }
 
+    /// The bytes of values held so far, not counting children.
+    private var heldBytes = 0
+
     /// The bytes this builder holds so far (for a result cap), nested children included.
+    /// - Complexity: O(nested columns)
     var byteCount: Int {
-        parts.reduce(validity.words.count * 8 + listOffsets.count * 8) { total, part in
-            total + Column(unchecked: "", type: type, values: part).byteCount
-        } + children.reduce(0) { $0 + $1.byteCount }
+        heldBytes + validity.words.count * 8 + listOffsets.count * 8 + children.reduce(0) { $0 + $1.byteCount }
+    }
+
+    /// A builder of the same column holding no rows (the next batch of a streamed result).
+    func emptied() -> ColumnBuilder {
+        ColumnBuilder(type: type, conversion: conversion, children: children.map { $0.emptied() })
     }
 
     static func make(for logical: duckdb_logical_type, column: String) throws -> ColumnBuilder {
@@ -175,7 +182,9 @@ struct ColumnBuilder {
             break
         }
         if let data = duckdb_vector_get_data(vector) {
-            parts.append(convert(data, count, ValidityView(mask: mask)))
+            let part = convert(data, count, ValidityView(mask: mask))
+            heldBytes += Column(unchecked: "", type: type, values: part).byteCount
+            parts.append(part)
         } else {
             parts.append(convert(nil, count, ValidityView(mask: nil)))
         }

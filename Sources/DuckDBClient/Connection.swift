@@ -44,6 +44,14 @@ public final class Connection {
     /// Whether this connection refuses every statement that is not a SELECT (set by a read-only pool).
     public var isSelectOnly: Bool { session.selectOnly }
 
+    /// The most bytes a result may hold (values, or a streamed Arrow result's bytes plus its batch
+    /// in progress); past it the statement fails with `.resultTooLarge`. Nil: no cap. A pool sets
+    /// its `maxResultBytes` here.
+    public var maxResultBytes: Int? {
+        get { session.maxResultBytes }
+        set { session.maxResultBytes = newValue }
+    }
+
     /// Prepares one statement.
     /// - Parameter sql: exactly one SQL statement with `?` or `$1` placeholders
     /// - Returns: the statement, reusable with different parameters
@@ -94,6 +102,18 @@ public final class Connection {
     public func query(_ sql: String, _ parameters: [DuckDBValue] = []) throws -> QueryResult {
         let statement = try cachedStatement(sql)
         return try statement.query(parameters)
+    }
+
+    /// Runs one statement and writes its result straight to Arrow IPC bytes, batch by batch as
+    /// DuckDB produces it (see ``PreparedStatement/queryArrow(_:maxRowsPerBatch:)``).
+    /// - Parameters:
+    ///   - sql: a single statement (prepared once and cached, as by ``query(_:_:)``)
+    ///   - parameters: values for its placeholders
+    ///   - maxRowsPerBatch: rows per record batch
+    /// - Returns: the Arrow IPC stream
+    /// - Throws: ``DuckDBError``, ``ArchiveError``
+    public func queryArrow(_ sql: String, _ parameters: [DuckDBValue] = [], maxRowsPerBatch: Int = 65_536) throws -> [UInt8] {
+        try cachedStatement(sql).queryArrow(parameters, maxRowsPerBatch: maxRowsPerBatch)
     }
 
     /// Runs one or more `;`-separated statements and returns what the last one produced.

@@ -57,6 +57,8 @@ final class SessionState {
     /// A transaction statement ran since the last reset: the connection may be inside an open or
     /// aborted transaction.
     var mayBeInTransaction = false
+    /// Results may hold at most this many bytes (a pool's `maxResultBytes`).
+    var maxResultBytes: Int?
 }
 
 /// Interrupts the statement a connection is running; safe to use from any thread.

@@ -57,6 +57,11 @@ public final class DuckDBPool: Sendable {
         /// locations (a dataset's Parquet files), open the database with
         /// `Database.Configuration.externalAccess = .only([...])` instead.
         public var allowsExternalAccess: Bool
+        /// The most bytes one result may hold in memory (its values, or a streamed Arrow result's
+        /// bytes plus the batch being read); past it the query fails with a `.resultTooLarge`
+        /// ``DuckDBError`` naming the cap, instead of exhausting memory outside DuckDB's own
+        /// `memory_limit`. Nil: no cap. Default 1 GiB.
+        public var maxResultBytes: Int?
 
         /// Creates a configuration.
         /// - Parameters:
@@ -69,12 +74,14 @@ public final class DuckDBPool: Sendable {
         ///   - metricsFactory: where metrics go, nil for the bootstrapped `MetricsSystem`
         ///   - readOnly: SELECT statements only, no file or URL access unless allowed
         ///   - allowsExternalAccess: for a read-only pool, keep the database's external access
+        ///   - maxResultBytes: the most bytes one result may hold, nil for no cap
         public init(
             connections: Int = DuckDBPool.coreCount, queueLimit: Int = 1024, defaultTimeout: Duration? = nil,
             idleSpin: Duration = .microseconds(50), name: String = "duckdb-pool",
             logger: Logger = Logger(label: "DuckDBPool"), metricsFactory: (any MetricsFactory)? = nil,
-            readOnly: Bool = false, allowsExternalAccess: Bool = false
+            readOnly: Bool = false, allowsExternalAccess: Bool = false, maxResultBytes: Int? = 1 << 30
         ) {
+            self.maxResultBytes = maxResultBytes.map { max(0, $0) }
             self.readOnly = readOnly
             self.allowsExternalAccess = allowsExternalAccess
             self.connections = max(1, connections)
@@ -109,7 +116,8 @@ public final class DuckDBPool: Sendable {
         }
         core = PoolCore(
             name: configuration.name, connections: connections, queueLimit: configuration.queueLimit,
-            spin: configuration.idleSpin, metricsFactory: configuration.metricsFactory, selectOnly: configuration.readOnly)
+            spin: configuration.idleSpin, metricsFactory: configuration.metricsFactory, selectOnly: configuration.readOnly,
+            maxResultBytes: configuration.maxResultBytes)
     }
 
     deinit {
@@ -125,6 +133,22 @@ public final class DuckDBPool: Sendable {
     /// - Throws: ``DuckDBError`` from DuckDB, ``DuckDBPoolError``, or `CancellationError`
     public func query(_ sql: String, _ parameters: [DuckDBValue] = [], timeout: Duration? = nil) async throws -> QueryResult {
         try await withConnection(timeout: timeout) { try $0.query(sql, parameters) }
+    }
+
+    /// Runs a parameterised statement and returns its result as Arrow IPC bytes, written batch by
+    /// batch as DuckDB produces it (what a cache stores and serves without re-encoding).
+    /// - Parameters:
+    ///   - sql: one statement; its prepared form is cached per connection
+    ///   - parameters: values for its placeholders
+    ///   - maxRowsPerBatch: rows per record batch
+    ///   - timeout: overrides the pool's default timeout
+    /// - Returns: the Arrow IPC stream
+    /// - Throws: ``DuckDBError`` (`.resultTooLarge` past ``Configuration/maxResultBytes``),
+    ///   ``DuckDBPoolError``, or `CancellationError`
+    public func queryArrow(
+        _ sql: String, _ parameters: [DuckDBValue] = [], maxRowsPerBatch: Int = 65_536, timeout: Duration? = nil
+    ) async throws -> [UInt8] {
+        try await withConnection(timeout: timeout) { try $0.queryArrow(sql, parameters, maxRowsPerBatch: maxRowsPerBatch) }
     }
 
     /// Runs one or more statements and returns what the last produced.

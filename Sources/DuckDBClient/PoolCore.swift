@@ -66,17 +66,24 @@ package final class PoolCore: @unchecked Sendable {
 
     /// Whether every connection refuses statements other than SELECT.
     let selectOnly: Bool
+    /// Every connection's result cap.
+    let maxResultBytes: Int?
     /// The database, for reopening a connection that could not be reset.
     private let database: Database?
 
     init(
         name: String, connections: [Connection], queueLimit: Int, spin: Duration = .microseconds(50),
-        metricsFactory: (any MetricsFactory)? = nil, answersStuckJobs: Bool = true, selectOnly: Bool = false
+        metricsFactory: (any MetricsFactory)? = nil, answersStuckJobs: Bool = true, selectOnly: Bool = false,
+        maxResultBytes: Int? = nil
     ) {
         self.name = name
         self.selectOnly = selectOnly
+        self.maxResultBytes = maxResultBytes
         database = connections.first?.database
-        for connection in connections { connection.session.selectOnly = selectOnly }
+        for connection in connections {
+            connection.session.selectOnly = selectOnly
+            connection.session.maxResultBytes = maxResultBytes
+        }
         self.answersStuckJobs = answersStuckJobs
         self.queueLimit = queueLimit
         self.spin = spin
@@ -271,6 +278,7 @@ package final class PoolCore: @unchecked Sendable {
         worker.connection = nil
         let fresh = try? database?.connect()
         fresh?.session.selectOnly = selectOnly
+        fresh?.session.maxResultBytes = maxResultBytes
         var old = lock.withLock { () -> ConnectionHandle? in
             defer {
                 worker.handle = fresh?.owner

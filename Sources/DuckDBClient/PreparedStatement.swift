@@ -46,6 +46,47 @@ public final class PreparedStatement {
     /// - Returns: rows, a changed-row count, or nothing
     /// - Throws: ``DuckDBError``
     public func execute(_ parameters: [DuckDBValue] = []) throws -> StatementOutcome {
+        try run(parameters) { result in
+            .rows(try ResultReader.read(&result, maxBytes: session.maxResultBytes))
+        }
+    }
+
+    /// Runs the statement and writes its result straight to an Arrow IPC stream, batch by batch
+    /// as DuckDB produces it: only one batch of values is held besides the stream, never the
+    /// whole result twice.
+    /// - Parameters:
+    ///   - parameters: one value per placeholder
+    ///   - maxRowsPerBatch: rows per record batch (a batch ends at a DuckDB chunk boundary)
+    /// - Returns: the stream's bytes (see ``ArrowIPCWriter``); a statement without a result set
+    ///   gives the stream of what ``query(_:)`` returns for it
+    /// - Throws: ``DuckDBError`` (`.resultTooLarge` past the connection's cap), ``ArchiveError``
+    public func queryArrow(_ parameters: [DuckDBValue] = [], maxRowsPerBatch: Int = 65_536) throws -> [UInt8] {
+        let limit = session.maxResultBytes
+        var stream: ArrowStreamBuilder?
+        let outcome = try run(parameters) { result -> StatementOutcome in
+            try ResultReader.read(
+                &result, batchRows: max(1, maxRowsPerBatch), maxBytes: limit, emittedBytes: { stream?.byteCount ?? 0 }
+            ) { batch in
+                if stream == nil {
+                    stream = ArrowStreamBuilder(
+                        fields: batch.columns.map { ArchivedField(name: $0.name, type: $0.type) }, maxRowsPerBatch: max(1, maxRowsPerBatch))
+                }
+                try stream?.append(batch)
+            }
+            return .nothing
+        }
+        if var stream { return stream.finish() }
+        let result: QueryResult
+        switch outcome {
+        case .rows(let rows): result = rows
+        case .changedRows(let n): result = QueryResult(unchecked: [Column(unchecked: "Count", type: .int64, values: .int64([Int64(n)]))], rowCount: 1)
+        case .nothing: result = QueryResult(unchecked: [], rowCount: 0)
+        }
+        return try ArrowIPCWriter(maxRowsPerBatch: max(1, maxRowsPerBatch)).encode(result)
+    }
+
+    /// Checks, binds and runs the statement; `readRows` reads a result set.
+    private func run(_ parameters: [DuckDBValue], readRows: (inout duckdb_result) throws -> StatementOutcome) throws -> StatementOutcome {
         let type = duckdb_prepared_statement_type(handle)
         if session.selectOnly && type != DUCKDB_STATEMENT_TYPE_SELECT {
             throw DuckDBError(.readOnly, "only SELECT statements may run here, not \(statementType.name)")
@@ -68,7 +109,7 @@ public final class PreparedStatement {
         case DUCKDB_RESULT_TYPE_NOTHING:
             return .nothing
         default:
-            return .rows(try ResultReader.read(&result))
+            return try readRows(&result)
         }
     }
 

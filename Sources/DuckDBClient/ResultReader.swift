@@ -3,7 +3,30 @@ import ResultFormat
 
 /// Reads a DuckDB result into a ``QueryResult`` chunk by chunk, copying each vector's data in bulk.
 enum ResultReader {
-    static func read(_ result: inout duckdb_result) throws -> QueryResult {
+    /// Reads the whole result into one ``QueryResult``.
+    /// - Parameter maxBytes: fail with `.resultTooLarge` once the values held pass this many bytes
+    static func read(_ result: inout duckdb_result, maxBytes: Int? = nil) throws -> QueryResult {
+        var whole: QueryResult?
+        try read(&result, batchRows: .max, maxBytes: maxBytes) { whole = $0 }
+        guard let whole else { throw DuckDBError(.execute, "DuckDB returned no result") }
+        return whole
+    }
+
+    /// Reads the result chunk by chunk, handing `emit` a ``QueryResult`` of every `batchRows` rows
+    /// read (and of the rest at the end; at least one, possibly empty, so the schema is known), so
+    /// a caller can encode each batch and drop it before the next is read.
+    /// - Parameters:
+    ///   - batchRows: rows per emitted batch (a batch ends at a DuckDB chunk boundary past this)
+    ///   - maxBytes: fail with `.resultTooLarge` once the bytes held (values read and not yet
+    ///     emitted, plus `emittedBytes()`) pass this
+    ///   - emittedBytes: what the caller holds of the batches it was handed (its encoded output)
+    ///   - emit: receives each batch
+    /// - Returns: the column names
+    @discardableResult
+    static func read(
+        _ result: inout duckdb_result, batchRows: Int, maxBytes: Int?, emittedBytes: () -> Int = { 0 },
+        emit: (QueryResult) throws -> Void
+    ) throws -> [String] {
         let columnCount = Int(duckdb_column_count(&result))
         var names: [String] = []
         var builders: [ColumnBuilder] = []
@@ -18,6 +41,20 @@ enum ResultReader {
             builders.append(try ColumnBuilder.make(for: logical, column: name))
         }
         var rowCount = 0
+        var emitted = false
+        var total = 0
+        func flush() throws {
+            var columns: [Column] = []
+            columns.reserveCapacity(columnCount)
+            for c in 0..<columnCount {
+                columns.append(builders[c].finish(name: names[c]))
+                builders[c] = builders[c].emptied()
+            }
+            let batch = QueryResult(unchecked: columns, rowCount: rowCount)
+            rowCount = 0
+            emitted = true
+            try emit(batch)
+        }
         while let chunk = duckdb_fetch_chunk(result) {
             var owned: duckdb_data_chunk? = chunk
             defer { duckdb_destroy_data_chunk(&owned) }
@@ -30,18 +67,25 @@ enum ResultReader {
                 builders[c].append(vector: vector, count: size)
             }
             rowCount += size
+            total += size
+            if let maxBytes {
+                let held = builders.reduce(0) { $0 + $1.byteCount } + emittedBytes()
+                if held > maxBytes {
+                    throw DuckDBError(
+                        .resultTooLarge,
+                        "the result passed the cap of \(maxBytes) bytes (maxResultBytes) after \(total) rows; "
+                            + "aggregate or filter further, or raise the cap")
+                }
+            }
+            if rowCount >= batchRows { try flush() }
         }
         // A streaming result reports a failure that happens while fetching as a NULL chunk.
         if let message = duckdb_result_error(&result) {
             let kind: DuckDBError.Kind = duckdb_result_error_type(&result) == DUCKDB_ERROR_INTERRUPT ? .interrupted : .execute
             throw DuckDBError(kind, String(cString: message))
         }
-        var columns: [Column] = []
-        columns.reserveCapacity(columnCount)
-        for c in 0..<columnCount {
-            columns.append(builders[c].finish(name: names[c]))
-        }
-        return QueryResult(unchecked: columns, rowCount: rowCount)
+        if rowCount > 0 || !emitted { try flush() }
+        return names
     }
 
     /// The SQL name of a DuckDB type id, for error messages.

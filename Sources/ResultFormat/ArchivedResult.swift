@@ -131,8 +131,17 @@ public struct ArchivedResult: @unchecked Sendable {
 public struct ArchivedField: Sendable, Equatable {
     /// The column's name.
     public var name: String
-    /// Its type; DECIMAL, HUGEINT, UUID and ENUM come from the writer's `duckdb.type` metadata.
+    /// Its type; HUGEINT, UUID and ENUM come from the writer's `duckdb.type` metadata.
     public var type: ColumnType
+
+    /// Creates a field.
+    /// - Parameters:
+    ///   - name: the column's name
+    ///   - type: its type
+    public init(name: String, type: ColumnType) {
+        self.name = name
+        self.type = type
+    }
 }
 
 /// One array of the schema: a column or a child of a nested column.

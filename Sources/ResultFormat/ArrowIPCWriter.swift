@@ -70,6 +70,40 @@ public struct ArrowIPCWriter: Sendable {
     private func writeMessages(_ result: QueryResult, _ emit: ((inout [UInt8]) -> Void) throws -> Void) throws {
         // Everything that can fail is checked before the first byte goes out, so a sink never
         // receives the start of a stream that then stops.
+        let ends = try batchEnds(result)
+        let schema = Self.schemaMetadata(result)
+        try emit { Self.appendMessage(metadata: schema, bodyLength: 0, to: &$0) }
+        var start = 0
+        for end in ends {
+            let batch = RecordBatchPlan(result, rows: start..<end)
+            try emit { out in
+                Self.appendMessage(metadata: batch.metadata, bodyLength: batch.bodyLength, to: &out)
+                batch.appendBody(result, to: &out)
+            }
+            start = end
+        }
+        try emit { Self.appendEndOfStream(to: &$0) }
+    }
+
+    /// Appends the record batches of `result` (no schema, no end marker) to a stream being built.
+    func appendBatches(_ result: QueryResult, to out: inout [UInt8]) throws {
+        var start = 0
+        for end in try batchEnds(result) {
+            let batch = RecordBatchPlan(result, rows: start..<end)
+            Self.appendMessage(metadata: batch.metadata, bodyLength: batch.bodyLength, to: &out)
+            batch.appendBody(result, to: &out)
+            start = end
+        }
+    }
+
+    /// The end-of-stream marker.
+    static func appendEndOfStream(to out: inout [UInt8]) {
+        appendLittleEndian(Arrow.continuation, to: &out)
+        appendLittleEndian(UInt32(0), to: &out)
+    }
+
+    /// Where each batch of `result` ends, after checking that every value can be written.
+    private func batchEnds(_ result: QueryResult) throws -> [Int] {
         func check(_ column: Column) throws {
             switch column.values {
             case .interval(let values):
@@ -89,21 +123,7 @@ public struct ArrowIPCWriter: Sendable {
             ends.append(end)
             start = end
         }
-        let schema = Self.schemaMetadata(result)
-        try emit { Self.appendMessage(metadata: schema, bodyLength: 0, to: &$0) }
-        start = 0
-        for end in ends {
-            let batch = RecordBatchPlan(result, rows: start..<end)
-            try emit { out in
-                Self.appendMessage(metadata: batch.metadata, bodyLength: batch.bodyLength, to: &out)
-                batch.appendBody(result, to: &out)
-            }
-            start = end
-        }
-        try emit { out in
-            Self.appendLittleEndian(Arrow.continuation, to: &out)
-            Self.appendLittleEndian(UInt32(0), to: &out)
-        }
+        return ends
     }
 
     /// The end of the batch starting at `start`: `maxRowsPerBatch` rows, fewer when a string,
@@ -213,5 +233,54 @@ public struct ArrowIPCWriter: Sendable {
         b.add(header.rawValue, slot: Arrow.Slot.messageHeaderType, default: 0)
         let root = b.endTable()
         return b.finish(root: root)
+    }
+}
+
+/// Builds one Arrow IPC stream from a result that arrives in parts (DuckDB's chunks): the schema
+/// first, then each part's record batches as it is appended, then the end-of-stream marker — so a
+/// large result is never held whole next to its stream.
+public struct ArrowStreamBuilder: Sendable {
+    /// The columns every appended part must have.
+    public let fields: [ArchivedField]
+    private let writer: ArrowIPCWriter
+    private var bytes: [UInt8] = []
+    /// The rows appended so far.
+    public private(set) var rowCount = 0
+    private var finished = false
+
+    /// Starts a stream with this schema.
+    /// - Parameters:
+    ///   - fields: the columns' names and types
+    ///   - maxRowsPerBatch: the most rows in one record batch
+    public init(fields: [ArchivedField], maxRowsPerBatch: Int = 65_536) {
+        self.fields = fields
+        writer = ArrowIPCWriter(maxRowsPerBatch: maxRowsPerBatch)
+        ArrowIPCWriter.appendMessage(
+            metadata: ArrowIPCWriter.schemaMetadata(fields.map { (name: $0.name, type: $0.type) }), bodyLength: 0, to: &bytes)
+    }
+
+    /// The bytes written so far.
+    public var byteCount: Int { bytes.count }
+
+    /// Appends a part's rows as record batches.
+    /// - Parameter part: rows with exactly the stream's columns
+    /// - Throws: ``ArchiveError`` `.typeMismatch` for other columns, or what ``ArrowIPCWriter`` throws
+    public mutating func append(_ part: QueryResult) throws {
+        precondition(!finished, "append after finish")
+        guard part.columns.count == fields.count, zip(part.columns, fields).allSatisfy({ $0.name == $1.name && $0.type == $1.type }) else {
+            throw ArchiveError(.typeMismatch, "a part's columns differ from the stream's schema")
+        }
+        try writer.appendBatches(part, to: &bytes)
+        rowCount += part.rowCount
+    }
+
+    /// Ends the stream.
+    /// - Returns: the complete IPC stream
+    public mutating func finish() -> [UInt8] {
+        if !finished {
+            ArrowIPCWriter.appendEndOfStream(to: &bytes)
+            finished = true
+        }
+        return bytes
     }
 }

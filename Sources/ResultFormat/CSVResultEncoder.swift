@@ -21,7 +21,7 @@ public struct CSVResultEncoder: Sendable {
     /// - Returns: UTF-8 CSV bytes, each line (the last too) ending with the line terminator
     /// - Complexity: O(bytes of output)
     public func encode(_ result: QueryResult) -> [UInt8] {
-        TextEncoding.encode(result, bytesPerValue: 8, encode)
+        TextEncoding.encode(result, bytesPerValue: 8, loop)
     }
 
     /// Encodes an archived result, reading values in place.
@@ -30,7 +30,7 @@ public struct CSVResultEncoder: Sendable {
     /// - Throws: ``ArchiveError`` when a string's offsets are malformed
     /// - Complexity: O(bytes of output)
     public func encode(_ archive: ArchivedResult) throws -> [UInt8] {
-        try TextEncoding.encode(archive, bytesPerValue: 8, encode)
+        try TextEncoding.encode(archive, bytesPerValue: 8, loop)
     }
 
     /// Writes an archived result in chunks, for streaming a large result without holding its text.
@@ -40,20 +40,55 @@ public struct CSVResultEncoder: Sendable {
     ///   - sink: receives the chunks in order
     /// - Throws: ``ArchiveError`` when a string's offsets are malformed, or what `sink` throws
     public func write(_ archive: ArchivedResult, chunkSize: Int = 1 << 16, to sink: ([UInt8]) throws -> Void) throws {
-        try TextEncoding.write(archive, chunkSize: chunkSize, to: sink, encode)
+        try TextEncoding.write(archive, chunkSize: chunkSize, to: sink, loop)
     }
 
-    func encode(_ batches: [RawBatch], _ out: inout [UInt8], flushAt limit: Int, _ sink: ([UInt8]) throws -> Void) throws {
-        guard let first = batches.first else { return }
-        for (c, name) in first.names.enumerated() {
-            if c > 0 { out.append(UInt8(ascii: ",")) }
-            let name = Array(name.utf8)
-            name.withUnsafeBytes { Self.appendField($0, forceQuotes: name.isEmpty, to: &out) }
+    /// The encoding of an archived result as an async sequence of byte chunks, each encoded when
+    /// the consumer pulls it (an HTTP response body streams it).
+    /// - Parameters:
+    ///   - archive: the result to encode
+    ///   - chunkSize: about how many bytes each chunk holds
+    /// - Returns: the chunks, in order; their concatenation equals ``encode(_:)-(ArchivedResult)``
+    public func chunks(_ archive: ArchivedResult, chunkSize: Int = 1 << 16) -> EncodedChunks {
+        EncodedChunks(source: .archive(archive), chunkSize: chunkSize, loop: loop)
+    }
+
+    /// The encoding of a result as an async sequence of byte chunks, encoded as they are pulled.
+    /// - Parameters:
+    ///   - result: the result to encode
+    ///   - chunkSize: about how many bytes each chunk holds
+    /// - Returns: the chunks, in order; their concatenation equals ``encode(_:)-(QueryResult)``
+    public func chunks(_ result: QueryResult, chunkSize: Int = 1 << 16) -> EncodedChunks {
+        EncodedChunks(source: .result(result), chunkSize: chunkSize, loop: loop)
+    }
+
+    /// The resumable loop, as a value the chunk sequences keep.
+    var loop: TextEncoding.Loop {
+        let encoder = self
+        return { batches, cursor, out, limit in try encoder.encode(batches, &cursor, &out, limit: limit) }
+    }
+
+    /// Appends text from `cursor` on until `out` holds `limit` bytes or the output is complete.
+    func encode(_ batches: [RawBatch], _ cursor: inout TextEncoding.Cursor, _ out: inout [UInt8], limit: Int) throws {
+        guard let first = batches.first else {
+            cursor.phase = .done
+            return
         }
-        out.append(contentsOf: lineTerminator)
+        if cursor.phase == .start {
+            for (c, name) in first.names.enumerated() {
+                if c > 0 { out.append(UInt8(ascii: ",")) }
+                let name = Array(name.utf8)
+                name.withUnsafeBytes { Self.appendField($0, forceQuotes: name.isEmpty, to: &out) }
+            }
+            out.append(contentsOf: lineTerminator)
+            cursor.phase = .body
+        }
+        guard cursor.phase == .body else { return }
         var scratch: [UInt8] = []
-        for batch in batches {
-            for row in 0..<batch.rowCount {
+        while cursor.batch < batches.count {
+            let batch = batches[cursor.batch]
+            while cursor.row < batch.rowCount {
+                let row = cursor.row
                 for (c, column) in batch.columns.enumerated() {
                     if c > 0 { out.append(UInt8(ascii: ",")) }
                     if column.isNull(row) { continue }
@@ -72,12 +107,13 @@ public struct CSVResultEncoder: Sendable {
                     }
                 }
                 out.append(contentsOf: lineTerminator)
-                if out.count >= limit {
-                    try sink(out)
-                    out.removeAll(keepingCapacity: true)
-                }
+                cursor.row += 1
+                if out.count >= limit { return }
             }
+            cursor.batch += 1
+            cursor.row = 0
         }
+        cursor.phase = .done
     }
 
     static func appendField(_ field: UnsafeRawBufferPointer, forceQuotes: Bool, to out: inout [UInt8]) {

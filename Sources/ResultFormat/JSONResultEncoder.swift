@@ -39,7 +39,7 @@ public struct JSONResultEncoder: Sendable {
     /// - Returns: UTF-8 JSON bytes, without a trailing newline
     /// - Complexity: O(bytes of output)
     public func encode(_ result: QueryResult) -> [UInt8] {
-        TextEncoding.encode(result, bytesPerValue: 12, encode)
+        TextEncoding.encode(result, bytesPerValue: 12, loop)
     }
 
     /// Encodes an archived result, reading values in place.
@@ -48,7 +48,7 @@ public struct JSONResultEncoder: Sendable {
     /// - Throws: ``ArchiveError`` when a string's offsets are malformed
     /// - Complexity: O(bytes of output)
     public func encode(_ archive: ArchivedResult) throws -> [UInt8] {
-        try TextEncoding.encode(archive, bytesPerValue: 12, encode)
+        try TextEncoding.encode(archive, bytesPerValue: 12, loop)
     }
 
     /// Writes an archived result in chunks, for streaming a large result without holding its text.
@@ -58,69 +58,113 @@ public struct JSONResultEncoder: Sendable {
     ///   - sink: receives the chunks in order
     /// - Throws: ``ArchiveError`` when a string's offsets are malformed, or what `sink` throws
     public func write(_ archive: ArchivedResult, chunkSize: Int = 1 << 16, to sink: ([UInt8]) throws -> Void) throws {
-        try TextEncoding.write(archive, chunkSize: chunkSize, to: sink, encode)
+        try TextEncoding.write(archive, chunkSize: chunkSize, to: sink, loop)
     }
 
-    func encode(_ batches: [RawBatch], _ out: inout [UInt8], flushAt limit: Int, _ sink: ([UInt8]) throws -> Void) throws {
-        func flushIfFull() throws {
-            if out.count >= limit {
-                try sink(out)
-                out.removeAll(keepingCapacity: true)
-            }
-        }
+    /// The encoding of an archived result as an async sequence of byte chunks, each encoded when
+    /// the consumer pulls it (an HTTP response body streams it).
+    /// - Parameters:
+    ///   - archive: the result to encode
+    ///   - chunkSize: about how many bytes each chunk holds
+    /// - Returns: the chunks, in order; their concatenation equals ``encode(_:)-(ArchivedResult)``
+    public func chunks(_ archive: ArchivedResult, chunkSize: Int = 1 << 16) -> EncodedChunks {
+        EncodedChunks(source: .archive(archive), chunkSize: chunkSize, loop: loop)
+    }
+
+    /// The encoding of a result as an async sequence of byte chunks, encoded as they are pulled.
+    /// - Parameters:
+    ///   - result: the result to encode
+    ///   - chunkSize: about how many bytes each chunk holds
+    /// - Returns: the chunks, in order; their concatenation equals ``encode(_:)-(QueryResult)``
+    public func chunks(_ result: QueryResult, chunkSize: Int = 1 << 16) -> EncodedChunks {
+        EncodedChunks(source: .result(result), chunkSize: chunkSize, loop: loop)
+    }
+
+    /// The resumable loop, as a value the chunk sequences keep.
+    var loop: TextEncoding.Loop {
+        let encoder = self
+        return { batches, cursor, out, limit in try encoder.encode(batches, &cursor, &out, limit: limit) }
+    }
+
+    /// Appends text from `cursor` on until `out` holds `limit` bytes or the output is complete.
+    func encode(_ batches: [RawBatch], _ cursor: inout TextEncoding.Cursor, _ out: inout [UInt8], limit: Int) throws {
         guard let first = batches.first else {
-            out.append(contentsOf: layout == .rows ? "[]".utf8 : #"{"rowCount":0,"columns":[]}"#.utf8)
+            if cursor.phase == .start { out.append(contentsOf: layout == .rows ? "[]".utf8 : #"{"rowCount":0,"columns":[]}"#.utf8) }
+            cursor.phase = .done
             return
         }
         switch layout {
         case .rows:
-            let keys: [[UInt8]] = first.names.map { name in
-                var key: [UInt8] = []
-                Self.appendString(name.utf8, to: &key)
-                key.append(UInt8(ascii: ":"))
-                return key
+            if cursor.phase == .start {
+                out.append(UInt8(ascii: "["))
+                cursor.phase = .body
             }
-            out.append(UInt8(ascii: "["))
-            var firstRow = true
-            for batch in batches {
-                for row in 0..<batch.rowCount {
-                    if !firstRow { out.append(UInt8(ascii: ",")) }
-                    firstRow = false
-                    out.append(UInt8(ascii: "{"))
-                    for (c, column) in batch.columns.enumerated() {
-                        if c > 0 { out.append(UInt8(ascii: ",")) }
-                        out.append(contentsOf: keys[c])
-                        try Self.appendValue(column, row: row, to: &out)
-                    }
-                    out.append(UInt8(ascii: "}"))
-                    try flushIfFull()
+            if cursor.phase == .body {
+                let keys: [[UInt8]] = first.names.map { name in
+                    var key: [UInt8] = []
+                    Self.appendString(name.utf8, to: &key)
+                    key.append(UInt8(ascii: ":"))
+                    return key
                 }
-            }
-            out.append(UInt8(ascii: "]"))
-        case .columns:
-            out.append(contentsOf: #"{"rowCount":"#.utf8)
-            ValueFormatting.appendInt(Int64(batches.reduce(0) { $0 + $1.rowCount }), to: &out)
-            out.append(contentsOf: #","columns":["#.utf8)
-            for c in first.columns.indices {
-                if c > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: #"{"name":"#.utf8)
-                Self.appendString(first.names[c].utf8, to: &out)
-                out.append(contentsOf: #","type":"#.utf8)
-                Self.appendString(first.columns[c].type.sqlName.utf8, to: &out)
-                out.append(contentsOf: #","values":["#.utf8)
-                var firstValue = true
-                for batch in batches {
-                    let column = batch.columns[c]
-                    for row in 0..<batch.rowCount {
-                        if !firstValue { out.append(UInt8(ascii: ",")) }
-                        firstValue = false
-                        try Self.appendValue(column, row: row, to: &out)
-                        try flushIfFull()
+                while cursor.batch < batches.count {
+                    let batch = batches[cursor.batch]
+                    while cursor.row < batch.rowCount {
+                        if cursor.started { out.append(UInt8(ascii: ",")) }
+                        cursor.started = true
+                        out.append(UInt8(ascii: "{"))
+                        for (c, column) in batch.columns.enumerated() {
+                            if c > 0 { out.append(UInt8(ascii: ",")) }
+                            out.append(contentsOf: keys[c])
+                            try Self.appendValue(column, row: cursor.row, to: &out)
+                        }
+                        out.append(UInt8(ascii: "}"))
+                        cursor.row += 1
+                        if out.count >= limit { return }
                     }
+                    cursor.batch += 1
+                    cursor.row = 0
+                }
+                out.append(UInt8(ascii: "]"))
+                cursor.phase = .done
+            }
+        case .columns:
+            if cursor.phase == .start {
+                out.append(contentsOf: #"{"rowCount":"#.utf8)
+                ValueFormatting.appendInt(Int64(batches.reduce(0) { $0 + $1.rowCount }), to: &out)
+                out.append(contentsOf: #","columns":["#.utf8)
+                cursor.phase = .body
+            }
+            if cursor.phase == .body {
+                while cursor.column < first.columns.count {
+                    let c = cursor.column
+                    if cursor.batch == 0 && cursor.row == 0 && !cursor.started {
+                        if c > 0 { out.append(UInt8(ascii: ",")) }
+                        out.append(contentsOf: #"{"name":"#.utf8)
+                        Self.appendString(first.names[c].utf8, to: &out)
+                        out.append(contentsOf: #","type":"#.utf8)
+                        Self.appendString(first.columns[c].type.sqlName.utf8, to: &out)
+                        out.append(contentsOf: #","values":["#.utf8)
+                    }
+                    while cursor.batch < batches.count {
+                        let column = batches[cursor.batch].columns[c]
+                        while cursor.row < batches[cursor.batch].rowCount {
+                            if cursor.started { out.append(UInt8(ascii: ",")) }
+                            cursor.started = true
+                            try Self.appendValue(column, row: cursor.row, to: &out)
+                            cursor.row += 1
+                            if out.count >= limit { return }
+                        }
+                        cursor.batch += 1
+                        cursor.row = 0
+                    }
+                    out.append(contentsOf: "]}".utf8)
+                    cursor.column += 1
+                    cursor.batch = 0
+                    cursor.started = false
                 }
                 out.append(contentsOf: "]}".utf8)
+                cursor.phase = .done
             }
-            out.append(contentsOf: "]}".utf8)
         }
     }
 

@@ -1,14 +1,27 @@
 /// The entry points the JSON and CSV encoders share: a ``QueryResult`` or an ``ArchivedResult`` in,
-/// bytes (whole or in chunks) out, around each encoder's own loop over raw batches.
+/// bytes out — whole, pushed to a sink in chunks, or pulled chunk by chunk — around each encoder's
+/// own resumable loop over raw batches.
 extension TextEncoding {
-    /// An encoder's loop: appends the text of `batches` to `out`, handing `out` to `sink` and
-    /// emptying it whenever it reaches `flushAt` bytes.
-    typealias Loop = (_ batches: [RawBatch], _ out: inout [UInt8], _ flushAt: Int, _ sink: ([UInt8]) throws -> Void) throws -> Void
+    /// Where an encoder's output stands: encoders append from here and leave it where they stopped.
+    struct Cursor: Sendable {
+        enum Phase: Sendable { case start, body, done }
+        var phase = Phase.start
+        var batch = 0
+        var row = 0
+        var column = 0
+        /// Whether a value (or row) has been written in the current list, for separators.
+        var started = false
+    }
+
+    /// An encoder's loop: appends text from the cursor on until `out` holds `limit` bytes or the
+    /// output is complete (the cursor's phase is then `.done`).
+    typealias Loop = @Sendable (_ batches: [RawBatch], _ cursor: inout Cursor, _ out: inout [UInt8], _ limit: Int) throws -> Void
 
     static func encode(_ result: QueryResult, bytesPerValue: Int, _ loop: Loop) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(16 + result.rowCount * max(1, result.columns.count) * bytesPerValue)
-        trusted { try result.withRawBatches { try loop($0, &out, .max) { _ in } } }
+        var cursor = Cursor()
+        trusted { try result.withRawBatches { try loop($0, &cursor, &out, .max) } }
         return out
     }
 
@@ -16,18 +29,76 @@ extension TextEncoding {
         var out: [UInt8] = []
         // Clamped: the sizes come from the archive, which may claim far more than it holds.
         out.reserveCapacity(min(1 << 26, 16 + archive.rowCount.multipliedReportingOverflow(by: max(1, archive.columnCount) * bytesPerValue).partialValue.magnitude.clampedToInt))
-        try archive.withRawBatches { try loop($0, &out, .max) { _ in } }
+        var cursor = Cursor()
+        try archive.withRawBatches { try loop($0, &cursor, &out, .max) }
         return out
     }
 
     static func write(_ archive: ArchivedResult, chunkSize: Int, to sink: ([UInt8]) throws -> Void, _ loop: Loop) throws {
         var out: [UInt8] = []
         out.reserveCapacity(min(1 << 26, chunkSize) + 4096)
-        try withoutActuallyEscaping(sink) { sink in
-            try archive.withRawBatches { try loop($0, &out, chunkSize, sink) }
+        var cursor = Cursor()
+        try archive.withRawBatches { batches in
+            while cursor.phase != .done {
+                try loop(batches, &cursor, &out, max(1, chunkSize))
+                if !out.isEmpty {
+                    try sink(out)
+                    out.removeAll(keepingCapacity: true)
+                }
+            }
         }
-        if !out.isEmpty { try sink(out) }
     }
+}
+
+/// Encoded bytes of a result, produced chunk by chunk as they are pulled — for an HTTP response
+/// body that streams a large result without holding its text, and stops encoding when the client
+/// goes away (iteration ends, or the task is cancelled).
+///
+/// Each `next()` encodes about `chunkSize` bytes (one row or value may overshoot it) from where
+/// the previous one stopped; nothing is encoded ahead of the consumer.
+public struct EncodedChunks: AsyncSequence, Sendable {
+    public typealias Element = [UInt8]
+
+    enum Source: Sendable {
+        case archive(ArchivedResult)
+        case result(QueryResult)
+    }
+
+    let source: Source
+    let chunkSize: Int
+    let loop: TextEncoding.Loop
+
+    /// Pulls chunks; throws ``ArchiveError`` for a malformed archive, `CancellationError` when
+    /// the consuming task is cancelled.
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let chunks: EncodedChunks
+        var cursor = TextEncoding.Cursor()
+
+        public mutating func next() async throws -> [UInt8]? {
+            try nextChunk()
+        }
+
+        /// The next chunk, or nil when the output is complete.
+        public mutating func nextChunk() throws -> [UInt8]? {
+            guard cursor.phase != .done else { return nil }
+            try Task.checkCancellation()
+            var out: [UInt8] = []
+            out.reserveCapacity(chunks.chunkSize + 1024)
+            let limit = Swift.max(1, chunks.chunkSize)
+            let loop = chunks.loop
+            var position = cursor
+            switch chunks.source {
+            case .archive(let archive):
+                try archive.withRawBatches { try loop($0, &position, &out, limit) }
+            case .result(let result):
+                TextEncoding.trusted { try result.withRawBatches { try loop($0, &position, &out, limit) } }
+            }
+            cursor = position
+            return out.isEmpty && cursor.phase == .done ? nil : out
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(chunks: self) }
 }
 
 extension UInt {

@@ -71,3 +71,41 @@ import Testing
         return String(field.dropFirst().dropLast()).replacing("\"\"", with: "\"")
     }
 }
+
+/// Results are bounded in memory and can be streamed to Arrow as DuckDB produces them.
+@Suite struct ResultSizeTests {
+    @Test func aResultPastTheCapFailsNamingTheCapAndThePoolStaysHealthy() async throws {
+        let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1, maxResultBytes: 1 << 20))
+        let wide = "SELECT range AS i, repeat('x', 100) AS s FROM range(100000)"
+        for run in [{ _ = try await pool.query(wide) }, { _ = try await pool.queryArrow(wide) }] {
+            do {
+                try await run()
+                Issue.record("a 10 MB result passed a 1 MiB cap")
+            } catch let error as DuckDBError {
+                #expect(error.kind == .resultTooLarge)
+                #expect(error.message.contains("1048576"))
+                #expect(error.message.contains("maxResultBytes"))
+            }
+        }
+        #expect(try await pool.query("SELECT count(*) AS n FROM range(100000)").row(0) == [.int(100_000)])
+        #expect(try await pool.query("SELECT range AS i FROM range(1000)").rowCount == 1000)
+        await pool.shutdown()
+    }
+
+    @Test func arrowWrittenAsChunksArriveHoldsTheWholeResult() throws {
+        let connection = try Database().connect()
+        let sql = """
+            SELECT i, i::VARCHAR || 'x' AS s, [i, NULL] AS l, {'k': i % 7} AS st, (i * 1.25)::DECIMAL(18,2) AS d,
+                   CASE WHEN i % 11 = 0 THEN NULL ELSE i END AS n
+            FROM range(10000) r(i) ORDER BY i
+            """
+        let bytes = try connection.queryArrow(sql, maxRowsPerBatch: 3000)
+        let archive = try ArchivedResult(bytes: bytes)
+        try archive.validate()
+        #expect(archive.batchCount > 1)
+        #expect(try archive.materialize() == connection.query(sql))
+        // Statements without a result set still give a stream.
+        #expect(try ArchivedResult(bytes: connection.queryArrow("CREATE TABLE t (i INTEGER)")).rowCount == 0)
+        #expect(try ArchivedResult(bytes: connection.queryArrow("SELECT 1 AS x WHERE false")).fields == [ArchivedField(name: "x", type: .int32)])
+    }
+}

@@ -225,3 +225,57 @@ func nestedSample(rows: Int, seed: UInt64 = 3) throws -> QueryResult {
         #expect(csv == "h,d,u\n9007199254740992,123456789012.345,9007199254740992\n9007199254740993,1234567890123.456,9007199254740993\n-9007199254740992,-0.005,0\n-170141183460469231731687303715884105728,120000000000000.000,340282366920938463463374607431768211455\n")
     }
 }
+
+@Suite struct StreamingEncoderTests {
+    @Test(arguments: [1, 7, 500, 1 << 16])
+    func pulledChunksConcatenateToTheWholeEncoding(chunkSize: Int) async throws {
+        for result in [try arrowSample(rows: 30), try nestedSample(rows: 30), try arrowSample(rows: 0)] {
+            let archive = try ArchivedResult(bytes: try ArrowIPCWriter(maxRowsPerBatch: 8).encode(result))
+            let encoders: [(String, (ArchivedResult) throws -> [UInt8], EncodedChunks, EncodedChunks)] = [
+                ("json rows", { try JSONResultEncoder().encode($0) }, JSONResultEncoder().chunks(archive, chunkSize: chunkSize),
+                 JSONResultEncoder().chunks(result, chunkSize: chunkSize)),
+                ("json columns", { try JSONResultEncoder(layout: .columns).encode($0) },
+                 JSONResultEncoder(layout: .columns).chunks(archive, chunkSize: chunkSize),
+                 JSONResultEncoder(layout: .columns).chunks(result, chunkSize: chunkSize)),
+                ("csv", { try CSVResultEncoder().encode($0) }, CSVResultEncoder().chunks(archive, chunkSize: chunkSize),
+                 CSVResultEncoder().chunks(result, chunkSize: chunkSize)),
+            ]
+            for (name, whole, fromArchive, fromResult) in encoders {
+                let expected = try whole(archive)
+                for chunks in [fromArchive, fromResult] {
+                    var joined: [UInt8] = []
+                    var count = 0
+                    for try await chunk in chunks {
+                        #expect(!chunk.isEmpty)
+                        joined += chunk
+                        count += 1
+                    }
+                    #expect(joined == expected, "\(name), chunk size \(chunkSize)")
+                    if chunkSize == 1 { #expect(count >= result.rowCount, "\(name): a chunk per row at least") }
+                }
+            }
+        }
+    }
+
+    @Test func aCancelledConsumerStopsTheEncoding() async throws {
+        let chunks = JSONResultEncoder().chunks(try arrowSample(rows: 200), chunkSize: 64)
+        let task = Task {
+            var iterator = chunks.makeAsyncIterator()
+            _ = try await iterator.next()
+            withUnsafeCurrentTask { $0?.cancel() }
+            return try await iterator.next()
+        }
+        await #expect(throws: CancellationError.self) { try await task.value }
+    }
+
+    @Test func aStreamBuiltFromPartsReadsAsTheWholeResult() throws {
+        let whole = try nestedSample(rows: 50)
+        var builder = ArrowStreamBuilder(fields: whole.columns.map { ArchivedField(name: $0.name, type: $0.type) }, maxRowsPerBatch: 16)
+        for part in [try nestedSample(rows: 50)] { try builder.append(part) }
+        let wrong = try QueryResult(columns: [try Column(name: "x", type: .int32, values: .int32([1]))], rowCount: 1)
+        #expect(throws: ArchiveError.self) { try builder.append(wrong) }
+        let archive = try ArchivedResult(bytes: builder.finish())
+        #expect(archive.batchCount == 4)
+        #expect(try archive.materialize() == whole)
+    }
+}
