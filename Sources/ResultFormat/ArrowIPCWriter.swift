@@ -29,13 +29,12 @@
 /// a schema message followed by the end-of-stream marker.
 public struct ArrowIPCWriter: Sendable {
     /// The most rows in one record batch (fewer when a batch's strings would pass 2 GiB).
-    public var maxRowsPerBatch: Int
+    public let maxRowsPerBatch: Int
 
     /// Creates a writer.
-    /// - Parameter maxRowsPerBatch: the most rows in one record batch; at least 1
+    /// - Parameter maxRowsPerBatch: the most rows in one record batch, clamped to 1…2^31 − 1
     public init(maxRowsPerBatch: Int = 65_536) {
-        precondition(maxRowsPerBatch >= 1, "a batch holds at least one row")
-        self.maxRowsPerBatch = maxRowsPerBatch
+        self.maxRowsPerBatch = min(max(1, maxRowsPerBatch), Int(Int32.max))
     }
 
     /// Encodes the whole stream into one buffer.
@@ -115,7 +114,16 @@ public struct ArrowIPCWriter: Sendable {
             default: break
             }
         }
-        for column in result.columns { try check(column) }
+        for column in result.columns {
+            // What a reader (this module's, pyarrow) refuses is refused before the first byte.
+            guard column.type.nestingDepth < Arrow.maxNestingDepth else {
+                throw ArchiveError(.unsupported, "column \"\(column.name)\" nests \(column.type.nestingDepth) levels deep (at most \(Arrow.maxNestingDepth - 1) are written)")
+            }
+            if let problem = column.type.arrowProblem {
+                throw ArchiveError(.outOfRange, "column \"\(column.name)\": \(problem)")
+            }
+            try check(column)
+        }
         var start = 0
         var ends: [Int] = []
         while start < result.rowCount {
@@ -140,7 +148,7 @@ public struct ArrowIPCWriter: Sendable {
             default: return true
             }
         }
-        var end = min(result.rowCount, start + maxRowsPerBatch)
+        var end = start + min(result.rowCount - start, maxRowsPerBatch)
         // Halve until it fits (spans only shrink with fewer rows).
         while end > start, !result.columns.allSatisfy({ fits($0, start..<end) }) {
             end = start + (end - start) / 2
@@ -156,7 +164,7 @@ public struct ArrowIPCWriter: Sendable {
         for column in result.columns {
             bytes += column.byteCount
         }
-        let batches = (result.rowCount + maxRowsPerBatch - 1) / maxRowsPerBatch
+        let batches = result.rowCount / maxRowsPerBatch + 1
         return bytes + batches * (256 + 64 * result.columns.count)
     }
 
@@ -193,8 +201,14 @@ public struct ArrowIPCWriter: Sendable {
     }
 
     /// Writes one `Field` table, its children first (FlatBuffers are built bottom up).
-    static func writeField(name: String, type: ColumnType, nullable: Bool, into b: inout FlatBufferBuilder) -> FlatBufferBuilder.Offset {
-        let children = type.arrowChildren.map { writeField(name: $0.name, type: $0.type, nullable: $0.nullable, into: &b) }
+    static func writeField(
+        name: String, type: ColumnType, nullable: Bool, isMapEntry: Bool = false, into b: inout FlatBufferBuilder
+    ) -> FlatBufferBuilder.Offset {
+        let isMap: Bool
+        if case .map = type { isMap = true } else { isMap = false }
+        let children = type.arrowChildren(isMapEntry: isMapEntry).map {
+            writeField(name: $0.name, type: $0.type, nullable: $0.nullable, isMapEntry: isMap, into: &b)
+        }
         let childVector = b.createVector(children)
         let nameOffset = b.createString(name)
         let (typeID, typeTable) = type.writeArrowType(into: &b)

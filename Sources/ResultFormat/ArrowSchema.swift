@@ -89,11 +89,15 @@ extension ColumnType {
     /// The types of the child arrays, with their Arrow field names and nullability, as DuckDB's
     /// Arrow export names them: a LIST's `l`, a MAP's non-null `entries` struct of a non-null
     /// `key` and a `value`, a STRUCT's fields.
-    var arrowChildren: [(name: String, type: ColumnType, nullable: Bool)] {
+    var arrowChildren: [(name: String, type: ColumnType, nullable: Bool)] { arrowChildren(isMapEntry: false) }
+
+    /// The child arrays; `isMapEntry` for a MAP's `entries` struct, whose `key` is not nullable
+    /// (any other struct's fields are, even one whose fields happen to be named key and value).
+    func arrowChildren(isMapEntry: Bool) -> [(name: String, type: ColumnType, nullable: Bool)] {
         switch self {
         case .list(let element): [("l", element, true)]
         case .map(let key, let value): [("entries", .mapEntry(key: key, value: value), false)]
-        case .structure(let fields): fields.map { ($0.name, $0.type, !($0.name == "key" && self.isMapEntry)) }
+        case .structure(let fields): fields.map { ($0.name, $0.type, !(isMapEntry && $0.name == "key")) }
         default: []
         }
     }
@@ -101,11 +105,7 @@ extension ColumnType {
     /// The name of a LIST's element column or a MAP's entry column (`l`, `entries`).
     package var arrowElementName: String { arrowChildren.first?.name ?? "l" }
 
-    /// Whether this is a MAP's entry struct (`key` is then not nullable).
-    private var isMapEntry: Bool {
-        if case .structure(let fields) = self, fields.count == 2, fields[0].name == "key", fields[1].name == "value" { return true }
-        return false
-    }
+
 
     /// Writes the Arrow type table for this column type.
     /// - Returns: the `Type` union member and its table

@@ -87,24 +87,13 @@ public struct CSVResultEncoder: Sendable {
         var scratch: [UInt8] = []
         while cursor.batch < batches.count {
             let batch = batches[cursor.batch]
+            if cursor.row == 0 { for c in batch.columns.indices { try batch.columns[c].checkMonotone(0..<batch.rowCount) } }
             while cursor.row < batch.rowCount {
                 let row = cursor.row
-                for (c, column) in batch.columns.enumerated() {
+                // Indices, not enumerated(): a RawColumn copy per value would retain its children.
+                for c in batch.columns.indices {
                     if c > 0 { out.append(UInt8(ascii: ",")) }
-                    if column.isNull(row) { continue }
-                    switch column.type {
-                    case .varchar, .uuid, .enumeration:
-                        let bytes = try column.bytes(row)
-                        Self.appendField(bytes, forceQuotes: bytes.isEmpty, to: &out)
-                    case .boolean, .int8, .int16, .int32, .int64, .uint8, .uint16, .uint32, .uint64:
-                        // Never contain a comma, quote or line break.
-                        try TextEncoding.appendPlain(column, row: row, timestampSeparator: UInt8(ascii: " "), to: &out)
-                    default:
-                        scratch.removeAll(keepingCapacity: true)
-                        try TextEncoding.appendPlain(column, row: row, timestampSeparator: UInt8(ascii: " "), to: &scratch)
-                        // An empty blob is `""`, apart from NULL's empty field.
-                        scratch.withUnsafeBytes { Self.appendField($0, forceQuotes: scratch.isEmpty, to: &out) }
-                    }
+                    try Self.appendField(batch.columns[c], row: row, scratch: &scratch, to: &out)
                 }
                 out.append(contentsOf: lineTerminator)
                 cursor.row += 1
@@ -114,6 +103,25 @@ public struct CSVResultEncoder: Sendable {
             cursor.row = 0
         }
         cursor.phase = .done
+    }
+
+    /// Appends one value's field (nothing for NULL).
+    @inline(__always)
+    static func appendField(_ column: borrowing RawColumn, row: Int, scratch: inout [UInt8], to out: inout [UInt8]) throws {
+        if column.isNull(row) { return }
+        switch column.layoutKind {
+        case .text:
+            let bytes = try column.bytes(row)
+            appendField(bytes, forceQuotes: bytes.isEmpty, to: &out)
+        case .plainNumber:
+            // Never contain a comma, quote or line break.
+            try TextEncoding.appendPlain(column, row: row, timestampSeparator: UInt8(ascii: " "), to: &out)
+        case .other:
+            scratch.removeAll(keepingCapacity: true)
+            try TextEncoding.appendPlain(column, row: row, timestampSeparator: UInt8(ascii: " "), to: &scratch)
+            // An empty blob is `""`, apart from NULL's empty field.
+            scratch.withUnsafeBytes { appendField($0, forceQuotes: scratch.isEmpty, to: &out) }
+        }
     }
 
     static func appendField(_ field: UnsafeRawBufferPointer, forceQuotes: Bool, to out: inout [UInt8]) {

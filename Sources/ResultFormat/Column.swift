@@ -28,6 +28,13 @@ public struct Column: Sendable, Equatable {
         if let validity, validity.count != values.count {
             throw ResultShapeError("column \"\(name)\": validity covers \(validity.count) rows, values \(values.count)")
         }
+        if let problem = type.arrowProblem { throw ResultShapeError("column \"\(name)\": \(problem)") }
+        if case .map = type, case .list(let entries) = values {
+            // DuckDB's maps hold neither NULL entries nor NULL keys (Arrow declares both non-null).
+            guard entries.elements.nullCount == 0, case .structure(let pairs) = entries.elements.values, pairs.fields[0].nullCount == 0 else {
+                throw ResultShapeError("column \"\(name)\": a MAP holds a NULL entry or key")
+            }
+        }
         self.init(unchecked: name, type: type, values: values, validity: validity)
     }
 

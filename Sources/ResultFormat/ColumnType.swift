@@ -92,6 +92,20 @@ public enum ColumnType: Sendable, Hashable {
         }
     }
 
+    /// Why Arrow (and so this module's reader) cannot hold this type, or nil: DECIMAL widths outside
+    /// 1…38 or scales above the width, STRUCTs without fields, at any depth.
+    public var arrowProblem: String? {
+        switch self {
+        case .decimal(let width, let scale):
+            return width >= 1 && width <= 38 && scale <= width ? nil : "\(sqlName) is outside DECIMAL(1…38, 0…width)"
+        case .list(let element): return element.arrowProblem
+        case .map(let key, let value): return key.arrowProblem ?? value.arrowProblem
+        case .structure(let fields):
+            return fields.isEmpty ? "a STRUCT without fields" : fields.lazy.compactMap(\.type.arrowProblem).first
+        default: return nil
+        }
+    }
+
     /// The entry type of a MAP's list: `STRUCT(key K, value V)`.
     public static func mapEntry(key: ColumnType, value: ColumnType) -> ColumnType {
         .structure([StructField(name: "key", type: key), StructField(name: "value", type: value)])

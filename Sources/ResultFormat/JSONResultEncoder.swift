@@ -108,14 +108,16 @@ public struct JSONResultEncoder: Sendable {
                 }
                 while cursor.batch < batches.count {
                     let batch = batches[cursor.batch]
+                    if cursor.row == 0 { for c in batch.columns.indices { try batch.columns[c].checkMonotone(0..<batch.rowCount) } }
                     while cursor.row < batch.rowCount {
                         if cursor.started { out.append(UInt8(ascii: ",")) }
                         cursor.started = true
                         out.append(UInt8(ascii: "{"))
-                        for (c, column) in batch.columns.enumerated() {
+                        // Indices, not enumerated(): a RawColumn copy per value would retain its children.
+                        for c in batch.columns.indices {
                             if c > 0 { out.append(UInt8(ascii: ",")) }
                             out.append(contentsOf: keys[c])
-                            try Self.appendValue(column, row: cursor.row, to: &out)
+                            try Self.appendValue(batch.columns[c], row: cursor.row, to: &out)
                         }
                         out.append(UInt8(ascii: "}"))
                         cursor.row += 1
@@ -146,11 +148,11 @@ public struct JSONResultEncoder: Sendable {
                         out.append(contentsOf: #","values":["#.utf8)
                     }
                     while cursor.batch < batches.count {
-                        let column = batches[cursor.batch].columns[c]
+                        if cursor.row == 0 { try batches[cursor.batch].columns[c].checkMonotone(0..<batches[cursor.batch].rowCount) }
                         while cursor.row < batches[cursor.batch].rowCount {
                             if cursor.started { out.append(UInt8(ascii: ",")) }
                             cursor.started = true
-                            try Self.appendValue(column, row: cursor.row, to: &out)
+                            try Self.appendValue(batches[cursor.batch].columns[c], row: cursor.row, to: &out)
                             cursor.row += 1
                             if out.count >= limit { return }
                         }
@@ -169,7 +171,7 @@ public struct JSONResultEncoder: Sendable {
     }
 
     @inline(__always)
-    static func appendValue(_ column: RawColumn, row: Int, to out: inout [UInt8]) throws {
+    static func appendValue(_ column: borrowing RawColumn, row: Int, to out: inout [UInt8]) throws {
         if column.isNull(row) {
             out.append(contentsOf: "null".utf8)
             return
@@ -211,6 +213,7 @@ public struct JSONResultEncoder: Sendable {
             if quoted { out.append(UInt8(ascii: "\"")) }
         case .list:
             let range = try column.listRange(row)
+            try column.children[0].checkMonotone(range)
             out.append(UInt8(ascii: "["))
             for r in range {
                 if r > range.lowerBound { out.append(UInt8(ascii: ",")) }
@@ -229,6 +232,7 @@ public struct JSONResultEncoder: Sendable {
         case .map:
             let range = try column.listRange(row)
             let entries = column.children[0]
+            try entries.checkMonotone(range)
             out.append(UInt8(ascii: "{"))
             for r in range {
                 if r > range.lowerBound { out.append(UInt8(ascii: ",")) }

@@ -15,6 +15,7 @@ public struct QueryResult: Sendable, Equatable {
     /// - Throws: ``ResultShapeError`` naming a column of another length
     public init(columns: [Column], rowCount: Int) throws(ResultShapeError) {
         guard rowCount >= 0 else { throw ResultShapeError("negative row count \(rowCount)") }
+        guard !columns.isEmpty || rowCount == 0 else { throw ResultShapeError("\(rowCount) rows without columns") }
         for column in columns where column.count != rowCount {
             throw ResultShapeError("column \"\(column.name)\" has \(column.count) rows, the result \(rowCount)")
         }

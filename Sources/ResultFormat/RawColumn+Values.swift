@@ -32,18 +32,23 @@ extension RawColumn {
         case .timestamp: return .timestamp(load(row, as: Int64.self))
         case .timestampTZ: return .timestampTZ(load(row, as: Int64.self))
         case .interval: return .interval(interval(row))
-        case .list: return .list(try listRange(row).map { try children[0].value($0) })
+        case .list:
+            let range = try listRange(row)
+            try children[0].checkMonotone(range)
+            return .list(try range.map { try children[0].value($0) })
         case .structure(let fields):
             return .structure(names: fields.map(\.name), values: try children.map { try $0.value(row) })
         case .map:
             let range = try listRange(row)
             let entries = children[0]
+            try entries.checkMonotone(range)
             return .map(keys: try range.map { try entries.children[0].value($0) }, values: try range.map { try entries.children[1].value($0) })
         }
     }
 
     /// Rows `rows` copied into a ``Column`` (null rows hold zero values, as ``QueryResult`` documents).
     func column(name: String, rows: Range<Int>) throws -> Column {
+        try checkMonotone(rows)
         var validity = Validity()
         for row in rows { validity.append(!isNull(row)) }
         let hasNulls = validity.nullCount > 0

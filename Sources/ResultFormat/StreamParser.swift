@@ -7,6 +7,11 @@ enum StreamParser {
         var nodes: [ArchivedNode] = []
         /// The node of each top-level column.
         var roots: [Int] = []
+        /// Per node, its layout and its parent's index when the parent is a STRUCT (its length is
+        /// then the node's minimum), -1 for a column (its length is the batch's), -2 for a LIST's or
+        /// MAP's child (any length): flat arrays, so checking a batch copies no node.
+        var layouts: [PhysicalLayout] = []
+        var structParents: [Int] = []
         /// Buffers per record batch, from the layouts.
         var bufferCount = 0
         var lengths: [Int] = []
@@ -15,6 +20,9 @@ enum StreamParser {
         /// Batch after batch, one entry per node.
         var buffers: [ColumnBuffers] = []
     }
+
+    /// The most columns and nested fields a schema may have.
+    static let maxNodes = 1 << 16
 
     /// The most rows one batch may claim; keeps every size computation far from overflow.
     static let maxBatchLength = Int(Int32.max)
@@ -60,9 +68,16 @@ enum StreamParser {
             case .schema:
                 guard !schemaSeen else { throw ArchiveError(.malformedMetadata, "a second schema message") }
                 try parseSchema(header, into: &parsed)
+                parsed.layouts = parsed.nodes.map(\.layout)
+                parsed.structParents = [Int](repeating: -2, count: parsed.nodes.count)
+                for root in parsed.roots { parsed.structParents[root] = -1 }
+                for (index, node) in parsed.nodes.enumerated() where node.layout == .structure {
+                    for child in node.children { parsed.structParents[child] = index }
+                }
                 parsed.bufferCount = parsed.nodes.reduce(0) { $0 + $1.layout.bufferCount }
-                // Room for 16 batches (1 M rows at the writer's default) without regrowing.
-                parsed.buffers.reserveCapacity(16 * parsed.nodes.count)
+                // Room for 16 batches (1 M rows at the writer's default) without regrowing, bounded
+                // whatever the schema claims.
+                parsed.buffers.reserveCapacity(min(16 * parsed.nodes.count, 1 << 16))
                 parsed.lengths.reserveCapacity(16)
                 parsed.starts.reserveCapacity(16)
                 schemaSeen = true
@@ -143,6 +158,9 @@ enum StreamParser {
             }
         }
         let index = nodes.count
+        guard index < maxNodes else {
+            throw ArchiveError(.unsupported, "the schema has more than \(maxNodes) columns and nested fields")
+        }
         nodes.append(ArchivedNode(name: name, type: .boolean, layout: .structure, children: []))
         var children: [ArchivedField] = []
         var childNodes: [Int] = []
@@ -194,29 +212,24 @@ enum StreamParser {
             parsed.buffers.reserveCapacity(2 * (parsed.buffers.count + nodeCount))
         }
         let first = parsed.buffers.count
-        // The length each node must have at least: the batch's for columns, the parent's for a
-        // struct's fields; a list's child may hold any number of elements (offsets are checked
-        // against it on access and by validate()).
-        var minimum = [Int](repeating: 0, count: nodeCount)
-        for root in parsed.roots { minimum[root] = -1 }
         for n in 0..<nodeCount {
             let nodeLength = cursor.int64(nodes.start + 16 * n)
             let nullCount = cursor.int64(nodes.start + 16 * n + 8)
-            let exact = minimum[n] == -1
-            guard nodeLength >= 0, nodeLength <= maxBatchLength, exact ? nodeLength == length : nodeLength >= minimum[n],
-                  nullCount >= 0, nullCount <= nodeLength
-            else {
+            // The length each node must have: the batch's for a column, at least the parent's for a
+            // struct's field (its parent, earlier in depth-first order, is already appended); a
+            // list's child may hold any number of elements (offsets are checked against it on
+            // access and by validate()).
+            let parent = parsed.structParents[n]
+            let lengthFits = parent == -1 ? nodeLength == length
+                : parent >= 0 ? nodeLength >= parsed.buffers[first + parent].length : true
+            guard nodeLength >= 0, nodeLength <= maxBatchLength, lengthFits, nullCount >= 0, nullCount <= nodeLength else {
                 failure = (n, "has \(nodeLength) rows and \(nullCount) nulls in a batch of \(length)")
                 break
             }
-            let node = parsed.nodes[n]
-            // A type whose Arrow children disagree with the schema's child fields was refused by
-            // fromArrow; the layouts here follow the types.
-            if node.layout == .structure { for child in node.children { minimum[child] = nodeLength } }
             let validity = cursor.next(minimum: nullCount > 0 ? (nodeLength + 7) / 8 : 0)
             var values = 0..<0
             var data = 0..<0
-            switch node.layout {
+            switch parsed.layouts[n] {
             case .bitmap: values = cursor.next(minimum: (nodeLength + 7) / 8)
             case .fixed(let width): values = cursor.next(minimum: nodeLength * width)
             case .variable:

@@ -19,7 +19,7 @@ extension TextEncoding {
 
     static func encode(_ result: QueryResult, bytesPerValue: Int, _ loop: Loop) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(16 + result.rowCount * max(1, result.columns.count) * bytesPerValue)
+        out.reserveCapacity(min(1 << 26, 16 + result.rowCount.multipliedReportingOverflow(by: max(1, result.columns.count) * bytesPerValue).partialValue.magnitude.clampedToInt))
         var cursor = Cursor()
         trusted { try result.withRawBatches { try loop($0, &cursor, &out, .max) } }
         return out
@@ -36,11 +36,11 @@ extension TextEncoding {
 
     static func write(_ archive: ArchivedResult, chunkSize: Int, to sink: ([UInt8]) throws -> Void, _ loop: Loop) throws {
         var out: [UInt8] = []
-        out.reserveCapacity(min(1 << 26, chunkSize) + 4096)
+        out.reserveCapacity(min(1 << 26, max(1, chunkSize)) + 4096)
         var cursor = Cursor()
         try archive.withRawBatches { batches in
             while cursor.phase != .done {
-                try loop(batches, &cursor, &out, max(1, chunkSize))
+                try loop(batches, &cursor, &out, min(max(1, chunkSize), 1 << 30))
                 if !out.isEmpty {
                     try sink(out)
                     out.removeAll(keepingCapacity: true)
@@ -83,8 +83,8 @@ public struct EncodedChunks: AsyncSequence, Sendable {
             guard cursor.phase != .done else { return nil }
             try Task.checkCancellation()
             var out: [UInt8] = []
-            out.reserveCapacity(chunks.chunkSize + 1024)
-            let limit = Swift.max(1, chunks.chunkSize)
+            let limit = Swift.min(Swift.max(1, chunks.chunkSize), 1 << 30)
+            out.reserveCapacity(Swift.min(limit, 1 << 20) + 1024)
             let loop = chunks.loop
             var position = cursor
             switch chunks.source {

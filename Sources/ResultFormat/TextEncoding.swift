@@ -13,7 +13,7 @@ enum TextEncoding {
     /// Appends the unquoted text of a non-null value: numbers, booleans, dates (`YYYY-MM-DD`), times,
     /// timestamps (with `timestampSeparator`), intervals, base64 blobs, raw string bytes.
     @inline(__always)
-    static func appendPlain(_ column: RawColumn, row: Int, timestampSeparator: UInt8, to out: inout [UInt8]) throws {
+    static func appendPlain(_ column: borrowing RawColumn, row: Int, timestampSeparator: UInt8, to out: inout [UInt8]) throws {
         switch column.type {
         case .boolean: out.append(contentsOf: column.bool(row) ? "true".utf8 : "false".utf8)
         case .int8: ValueFormatting.appendInt(Int64(column.load(row, as: Int8.self)), to: &out)
@@ -68,6 +68,7 @@ enum TextEncoding {
         switch column.type {
         case .list:
             let range = try column.listRange(row)
+            try column.children[0].checkMonotone(range)
             out.append(UInt8(ascii: "["))
             for r in range {
                 if r > range.lowerBound { out.append(contentsOf: ", ".utf8) }
@@ -86,6 +87,7 @@ enum TextEncoding {
         case .map:
             let range = try column.listRange(row)
             let entries = column.children[0]
+            try entries.checkMonotone(range)
             out.append(UInt8(ascii: "{"))
             for r in range {
                 if r > range.lowerBound { out.append(contentsOf: ", ".utf8) }

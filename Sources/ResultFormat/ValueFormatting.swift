@@ -77,18 +77,42 @@ package enum ValueFormatting {
     /// of them (at least one digit before the point).
     static func appendDecimal(_ unscaled: Int128, scale: Int, to out: inout [UInt8]) {
         guard scale > 0 else { return appendInt128(unscaled, to: &out) }
-        var digits: [UInt8] = []
-        appendUInt128(unscaled.magnitude, to: &digits)
         if unscaled < 0 { out.append(UInt8(ascii: "-")) }
-        if digits.count <= scale {
-            out.append(UInt8(ascii: "0"))
-            out.append(UInt8(ascii: "."))
-            out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: scale - digits.count))
-            out.append(contentsOf: digits)
-        } else {
-            out.append(contentsOf: digits[..<(digits.count - scale)])
-            out.append(UInt8(ascii: "."))
-            out.append(contentsOf: digits[(digits.count - scale)...])
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { buf in
+            // The magnitude's digits, right-aligned in the buffer (no heap allocation per value).
+            var v = unscaled.magnitude
+            var i = 40
+            if let small = UInt64(exactly: v) {
+                var w = small
+                repeat {
+                    i -= 1
+                    buf[i] = UInt8(truncatingIfNeeded: w % 10) &+ 48
+                    w /= 10
+                } while w > 0
+            } else {
+                while v > 0 {
+                    let (q, r) = v.quotientAndRemainder(dividingBy: 10_000_000_000_000_000_000)
+                    var chunk = UInt64(r)
+                    for _ in 0..<19 {
+                        i -= 1
+                        buf[i] = UInt8(truncatingIfNeeded: chunk % 10) &+ 48
+                        chunk /= 10
+                        if q == 0 && chunk == 0 { break }
+                    }
+                    v = q
+                }
+            }
+            let count = 40 - i
+            if count <= scale {
+                out.append(UInt8(ascii: "0"))
+                out.append(UInt8(ascii: "."))
+                out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: scale - count))
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<40]))
+            } else {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<(40 - scale)]))
+                out.append(UInt8(ascii: "."))
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[(40 - scale)..<40]))
+            }
         }
     }
 
@@ -97,8 +121,10 @@ package enum ValueFormatting {
 
     /// Whether a JSON reader that parses numbers as doubles reads this decimal back as the same
     /// decimal: at most 15 significant digits (every such decimal survives the round trip).
+    @inline(__always)
     static func isDoubleExact(decimal unscaled: Int128) -> Bool {
         var v = unscaled.magnitude
+        if v < 1_000_000_000_000_000 { return true }
         while v != 0 && v % 10 == 0 { v /= 10 }
         return v < 1_000_000_000_000_000
     }

@@ -33,15 +33,22 @@ import Testing
         await pool.shutdown()
     }
 
-    func expect(_ result: QueryResult, equals peer: [[Any]], sourceLocation: SourceLocation = #_sourceLocation) throws {
+    /// Compares every value, by its exact CSV text (DECIMAL sums digit for digit), with the peer's.
+    func expect(_ result: QueryResult, equals peer: [[TPCH.PeerValue]], sourceLocation: SourceLocation = #_sourceLocation) throws {
         #expect(result.rowCount == peer.count, sourceLocation: sourceLocation)
         #expect(result.rowCount > 0, sourceLocation: sourceLocation)
-        let json = try JSONSerialization.jsonObject(with: Data(JSONResultEncoder().encode(result))) as? [[String: Any]] ?? []
-        for (index, row) in json.enumerated() where index < peer.count {
-            for (c, name) in result.columnNames.enumerated() {
-                let got = row[name] ?? NSNull()
-                #expect(TPCH.matches(got, peer[index][c]), "row \(index) \(name): \(got) vs \(peer[index][c])", sourceLocation: sourceLocation)
+        let lines = String(decoding: CSVResultEncoder(lineTerminator: "\n").encode(result), as: UTF8.self)
+            .split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        try #require(lines.count == peer.count, sourceLocation: sourceLocation)
+        var compared = 0
+        for (index, fields) in lines.enumerated() {
+            try #require(fields.count == result.columns.count && peer[index].count == fields.count, sourceLocation: sourceLocation)
+            for (c, field) in fields.enumerated() {
+                let got: String? = result.columns[c].isNull(index) ? nil : field
+                #expect(TPCH.matches(got, peer[index][c]), "row \(index) \(result.columnNames[c]): \(field) vs \(peer[index][c])", sourceLocation: sourceLocation)
+                compared += 1
             }
         }
+        #expect(compared == result.rowCount * result.columns.count, sourceLocation: sourceLocation)
     }
 }

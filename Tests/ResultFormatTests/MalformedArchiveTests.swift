@@ -210,8 +210,9 @@ import Testing
     }
 }
 
-/// Cases found by reviewing the Arrow code.
-@Suite struct ArchiveReviewTests {
+/// Schema decoding stays proportional to the bytes, empty blobs stay distinct from NULL, and a
+/// writer fails before its first byte.
+@Suite struct SchemaCostAndWriterFailureTests {
     @Test func fieldsSharingOneHugeNameAreRejectedInsteadOfDecodedOverAndOver() throws {
         // Build the field after its type table (children before parents).
         var c = FlatBufferBuilder()

@@ -279,3 +279,99 @@ func nestedSample(rows: Int, seed: UInt64 = 3) throws -> QueryResult {
         #expect(try archive.materialize() == whole)
     }
 }
+
+/// Hostile archives and extreme parameters found by reviewing the nested and exact-number code.
+@Suite(.timeLimit(.minutes(2))) struct HostileNestedArchiveTests {
+    /// pyarrow writes 20 levels of 9-row lists whose NULL rows carry backwards offsets, so every
+    /// valid row covers its whole child again: 5^20 × 9 leaf visits for one row unless offsets are
+    /// checked for order before they are followed. `validate()` refuses it; nothing else may hang.
+    @Test func backwardOffsetsOfNullRowsCannotMultiplyTheWork() throws {
+        let script = #"""
+            import io, struct, sys, pyarrow as pa, pyarrow.ipc as ipc
+            M, D = 9, 20
+            def bitmap(bits):
+                out = bytearray((len(bits) + 7) // 8)
+                for i, b in enumerate(bits):
+                    if b: out[i >> 3] |= 1 << (i & 7)
+                return pa.py_buffer(bytes(out))
+            child = pa.array(list(range(M)), pa.int8())
+            for level in range(D):
+                offs = [0 if i % 2 == 0 else M for i in range(M + 1)]
+                valid = [i % 2 == 0 for i in range(M)]
+                child = pa.Array.from_buffers(pa.list_(child.type), M,
+                    [bitmap(valid), pa.py_buffer(struct.pack('<%di' % (M + 1), *offs))],
+                    null_count=valid.count(False), children=[child])
+            root = pa.Array.from_buffers(pa.list_(child.type), 1, [None, pa.py_buffer(struct.pack('<2i', 0, M))], null_count=0, children=[child])
+            batch = pa.record_batch([root], names=['c'])
+            with ipc.new_stream(sys.stdout.buffer, batch.schema) as w: w.write_batch(batch)
+            """#
+        let bytes = Array(try TestSupport.runPython(script))
+        #expect(bytes.count < 8192)
+        let archive = try ArchivedResult(bytes: bytes)
+        #expect(throws: ArchiveError.self) { try archive.validate() }
+        #expect(throws: ArchiveError.self) { try archive.column(0).value(at: 0) }
+        #expect(throws: ArchiveError.self) { try JSONResultEncoder().encode(archive) }
+        #expect(throws: ArchiveError.self) { try CSVResultEncoder().encode(archive) }
+        #expect(throws: ArchiveError.self) { try archive.materialize() }
+    }
+
+    @Test func aStructWithFieldsNamedKeyAndValueKeepsANullableKey() throws {
+        // Only a MAP's entries have a non-null key; DuckDB exports {'key': …, 'value': …} with both nullable.
+        let type = ColumnType.structure([StructField(name: "key", type: .int32), StructField(name: "value", type: .int32)])
+        let column = try Column(
+            name: "kv", type: type,
+            values: .structure(try StructValues(count: 1, fields: [
+                try Column(name: "key", type: .int32, values: .int32([0]), validity: Validity([false])),
+                try Column(name: "value", type: .int32, values: .int32([2])),
+            ])))
+        let bytes = try ArrowIPCWriter().encode(try QueryResult(columns: [column], rowCount: 1))
+        let printed = String(decoding: try TestSupport.runPython(
+            "import sys, pyarrow.ipc as ipc; t = ipc.open_stream(sys.stdin.buffer.read()).read_all(); t.validate(full=True); print(t.schema.field('kv').type, t.to_pylist())",
+            stdin: Data(bytes)), as: UTF8.self)
+        #expect(printed == "struct<key: int32, value: int32> [{'kv': {'key': None, 'value': 2}}]\n")
+    }
+
+    @Test func extremeBatchAndChunkSizesAreClampedNotTrapped() async throws {
+        let result = try arrowSample(rows: 5)
+        for rows in [Int.min, -1, 0, 1, Int.max] {
+            let archive = try ArchivedResult(bytes: try ArrowIPCWriter(maxRowsPerBatch: rows).encode(result))
+            #expect(try archive.materialize().rowCount == 5)
+        }
+        var joined: [UInt8] = []
+        for try await chunk in CSVResultEncoder().chunks(result, chunkSize: .max) { joined += chunk }
+        #expect(joined == CSVResultEncoder().encode(result))
+        joined = []
+        for try await chunk in JSONResultEncoder().chunks(result, chunkSize: .min) { joined += chunk }
+        #expect(joined == JSONResultEncoder().encode(result))
+        #expect(throws: ResultShapeError.self) { try QueryResult(columns: [], rowCount: Int.max / 2) }
+    }
+
+    @Test func typesNoReaderAcceptsAreRefusedBeforeAByteIsWritten() throws {
+        #expect(throws: ResultShapeError.self) { try Column(name: "d", type: .decimal(width: 0, scale: 0), values: .int128([1])) }
+        #expect(throws: ResultShapeError.self) { try Column(name: "d", type: .decimal(width: 39, scale: 2), values: .int128([1])) }
+        #expect(throws: ResultShapeError.self) { try Column(name: "s", type: .structure([]), values: .structure(try StructValues(count: 1, fields: []))) }
+        // A MAP's keys are never NULL.
+        let entries = try Column(
+            name: "entries", type: .mapEntry(key: .int32, value: .int32),
+            values: .structure(try StructValues(count: 1, fields: [
+                try Column(name: "key", type: .int32, values: .int32([0]), validity: Validity([false])),
+                try Column(name: "value", type: .int32, values: .int32([1])),
+            ])))
+        #expect(throws: ResultShapeError.self) {
+            try Column(name: "m", type: .map(key: .int32, value: .int32), values: .list(try ListValues(offsets: [0, 1], elements: entries)))
+        }
+        // Deeper than any reader opens: refused by the writer.
+        var type = ColumnType.int32
+        var column = try Column(name: "l", type: type, values: .int32([1]))
+        for _ in 0..<64 {
+            type = .list(type)
+            column = try Column(name: "l", type: type, values: .list(try ListValues(offsets: [0, 1], elements: column)))
+        }
+        var sunk = 0
+        let error = #expect(throws: ArchiveError.self) {
+            try ArrowIPCWriter().write(try QueryResult(columns: [column], rowCount: 1)) { sunk += $0.count }
+        }
+        #expect(error?.kind == .unsupported)
+        #expect(sunk == 0)
+    }
+}

@@ -39,15 +39,36 @@ public enum TPCH {
           AND l_discount BETWEEN ?::DECIMAL(15,2) AND ?::DECIMAL(15,2) AND l_quantity < ?::DECIMAL(15,2)
         """
 
+    /// A value the peer computed: exact text for integers, decimals, strings and dates (Python's
+    /// `str` of an int or `Decimal` keeps every digit and the scale), a double for DOUBLE columns.
+    public enum PeerValue: Sendable, CustomStringConvertible {
+        case null
+        case exact(String)
+        case double(Double)
+
+        public var description: String {
+            switch self {
+            case .null: "NULL"
+            case .exact(let text): text
+            case .double(let x): "\(x) (double)"
+            }
+        }
+    }
+
     /// Runs `queries` on the database file read-only in Python's duckdb; returns, per query, its
-    /// rows as JSON-decoded arrays (decimals as doubles).
-    public static func peerAnswers(databasePath: String, queries: [String]) throws -> [[[Any]]] {
+    /// rows.
+    public static func peerAnswers(databasePath: String, queries: [String]) throws -> [[[PeerValue]]] {
         let script = """
-            import decimal, json, sys, duckdb
+            import datetime, decimal, json, sys, duckdb
             con = duckdb.connect(sys.argv[1], read_only=True)
+            def encode(v):
+                if v is None: return None
+                if isinstance(v, float): return {"double": v}
+                if isinstance(v, (datetime.date, datetime.datetime)): return {"exact": v.isoformat()}
+                return {"exact": str(v)}
             out = []
             for q in json.loads(sys.argv[2]):
-                out.append([[float(v) if isinstance(v, decimal.Decimal) else v for v in row] for row in con.execute(q).fetchall()])
+                out.append([[encode(v) for v in row] for row in con.execute(q).fetchall()])
             print(json.dumps(out))
             """
         let queriesJSON = String(decoding: try JSONSerialization.data(withJSONObject: queries), as: UTF8.self)
@@ -55,16 +76,49 @@ public enum TPCH {
         guard let answers = try JSONSerialization.jsonObject(with: data) as? [[[Any]]] else {
             throw TestSupport.ProcessFailure(description: "peer printed no answer")
         }
-        return answers
+        return try answers.map { rows in
+            try rows.map { row in
+                try row.map { value -> PeerValue in
+                    if value is NSNull { return .null }
+                    guard let object = value as? [String: Any] else {
+                        throw TestSupport.ProcessFailure(description: "peer value \(value) has no kind")
+                    }
+                    if let text = object["exact"] as? String { return .exact(text) }
+                    if let number = object["double"] as? NSNumber { return .double(number.doubleValue) }
+                    throw TestSupport.ProcessFailure(description: "peer value \(value) has no kind")
+                }
+            }
+        }
     }
 
-    /// Whether `got` matches `want`: strings and integers exactly, other numbers within a relative 1e-9.
-    public static func matches(_ got: Any, _ want: Any) -> Bool {
-        switch (got, want) {
-        case (let g as String, let w as String): return g == w
-        case (let g as NSNumber, let w as NSNumber):
-            let a = g.doubleValue, b = w.doubleValue
-            return a == b || abs(a - b) <= 1e-9 * max(abs(a), abs(b))
+    /// Whether our text of a value (`nil` for NULL) is the peer's value: integers, decimals,
+    /// strings and dates digit for digit; DOUBLE values within a relative 1e-12 (DuckDB may add a
+    /// double aggregate's parts in another order on another thread count).
+    public static func matches(_ text: String?, _ want: PeerValue) -> Bool {
+        switch (text, want) {
+        case (nil, .null): return true
+        case (let text?, .exact(let exact)): return text == exact
+        case (let text?, .double(let b)):
+            guard let a = Double(text) else { return false }
+            return a == b || abs(a - b) <= 1e-12 * max(abs(a), abs(b))
+        default: return false
+        }
+    }
+
+    /// Whether two JSON values decoded by `JSONSerialization` (ours and DuckDB's own JSON export)
+    /// denote the same value: strings exactly, integers exactly, other numbers as the same double
+    /// (both sides print the same exact digits; a decimal we print as a string because a double
+    /// cannot hold it is compared by its nearest double, which is what DuckDB's number parses to).
+    public static func sameJSONValue(_ a: Any, _ b: Any) -> Bool {
+        switch (a, b) {
+        case (is NSNull, is NSNull): return true
+        case (let x as String, let y as String): return x == y
+        case (let x as NSNumber, let y as NSNumber):
+            if x.doubleValue.rounded() == x.doubleValue, y.doubleValue.rounded() == y.doubleValue, abs(x.doubleValue) < 9e15 {
+                return x.int64Value == y.int64Value
+            }
+            return x.doubleValue == y.doubleValue
+        case (let x as String, let y as NSNumber): return Double(x) == y.doubleValue
         default: return false
         }
     }
