@@ -147,7 +147,8 @@ struct ColumnBuilder {
     }
 
     /// Appends `count` rows of `vector`.
-    mutating func append(vector: duckdb_vector, count: Int) {
+    /// - Throws: ``DuckDBError`` when a list entry points outside its child vector
+    mutating func append(vector: duckdb_vector, count: Int) throws {
         let mask = duckdb_vector_get_validity(vector)
         if let mask {
             validity.append(bitmap: UnsafePointer(mask), rowCount: count)
@@ -158,7 +159,7 @@ struct ColumnBuilder {
         switch conversion {
         case .structure:
             for i in children.indices {
-                if let field = duckdb_struct_vector_get_child(vector, idx_t(i)) { children[i].append(vector: field, count: count) }
+                if let field = duckdb_struct_vector_get_child(vector, idx_t(i)) { try children[i].append(vector: field, count: count) }
             }
             return
         case .list:
@@ -167,8 +168,8 @@ struct ColumnBuilder {
                 return
             }
             let entries = data.assumingMemoryBound(to: duckdb_list_entry.self)
-            appendLists(child: child, childSize: Int(duckdb_list_vector_get_size(vector)), count: count, valid: valid) {
-                (Int(entries[$0].offset), Int(entries[$0].length))
+            try appendLists(child: child, childSize: Int(clamping: duckdb_list_vector_get_size(vector)), count: count, valid: valid) {
+                (Int(clamping: entries[$0].offset), Int(clamping: entries[$0].length))
             }
             return
         case .array(let size):
@@ -176,7 +177,7 @@ struct ColumnBuilder {
                 for _ in 0..<count { listOffsets.append(listOffsets[listOffsets.count - 1]) }
                 return
             }
-            appendLists(child: child, childSize: count * size, count: count, valid: valid) { ($0 * size, size) }
+            try appendLists(child: child, childSize: count * size, count: count, valid: valid) { ($0 * size, size) }
             return
         default:
             break
@@ -196,7 +197,7 @@ struct ColumnBuilder {
     /// rows' elements into a fresh vector first.
     private mutating func appendLists(
         child: duckdb_vector, childSize: Int, count: Int, valid: ValidityView, entry: (Int) -> (offset: Int, length: Int)
-    ) {
+    ) throws {
         var expected = 0
         var sequential = true
         var total = 0
@@ -204,6 +205,10 @@ struct ColumnBuilder {
         for row in 0..<count {
             if valid[row] {
                 let (offset, length) = entry(row)
+                let (end, overflow) = offset.addingReportingOverflow(length)
+                guard offset >= 0, length >= 0, !overflow, end <= childSize, total <= Int(UInt32.max) - length else {
+                    throw DuckDBError(.execute, "a list entry of \(type.sqlName) (\(offset), \(length)) lies outside its \(childSize) elements")
+                }
                 if offset != expected { sequential = false }
                 expected = offset + length
                 total += length
@@ -211,8 +216,8 @@ struct ColumnBuilder {
             }
             listOffsets.append(base)  // a null row holds no elements
         }
-        if sequential && expected <= childSize {
-            children[0].append(vector: child, count: total)
+        if sequential {
+            try children[0].append(vector: child, count: total)
             return
         }
         guard total > 0, let sel = duckdb_create_selection_vector(idx_t(total)) else { return }
@@ -234,7 +239,7 @@ struct ColumnBuilder {
         defer { duckdb_destroy_vector(&gathered) }
         guard let gathered else { return }
         duckdb_vector_copy_sel(child, gathered, sel, idx_t(total), 0, 0)
-        children[0].append(vector: gathered, count: total)
+        try children[0].append(vector: gathered, count: total)
     }
 
     /// One vector's values in this column's storage; `data == nil` gives zeros.

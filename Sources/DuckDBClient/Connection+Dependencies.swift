@@ -1,15 +1,18 @@
 import CDuckDB
 
 extension Connection {
-    /// The tables a statement reads or writes, as DuckDB's parser finds them
+    /// The tables a statement reads or writes, as DuckDB finds them when it binds the statement
     /// (`duckdb_get_table_names`), for deriving which data a cached result depends on.
     ///
-    /// Views are reported by their own name (not the tables behind them) and table functions such
-    /// as `read_parquet` are not tables; a caller that needs the base tables resolves views itself.
+    /// Views and table macros are resolved to the tables they read. Names are canonical: lower
+    /// case (DuckDB's identifiers are case-insensitive, quoted or not) and without aliases. Table
+    /// functions (`read_parquet`, `duckdb_tables()`, DuckLake's), sequences and the catalog are
+    /// not tables and are not listed: an empty list means "no table", not "no dependency" — a
+    /// cache must treat a statement that reads anything else as depending on everything.
     /// - Parameters:
-    ///   - sql: one or more statements; nothing runs
-    ///   - qualified: names as qualified in the SQL text (`schema.table`, DuckDB 1.4 also keeps an
-    ///     alias: `s.b AS x`) instead of bare table names
+    ///   - sql: one statement; nothing runs
+    ///   - qualified: names as qualified in the SQL text (`schema.table`, `catalog.schema.table`)
+    ///     instead of bare table names
     /// - Returns: the distinct names, sorted
     /// - Throws: ``DuckDBError`` of kind `.prepare` when the SQL does not parse or bind (an unknown
     ///   table is listed, not an error)
@@ -35,8 +38,11 @@ extension Connection {
             var child: duckdb_value? = duckdb_get_list_child(list, index)
             defer { duckdb_destroy_value(&child) }
             guard let child, let text = duckdb_get_varchar(child) else { continue }
-            names.insert(String(cString: text))
+            var name = String(cString: text)
             duckdb_free(text)
+            // DuckDB 1.4 keeps an alias in qualified names ("s.b AS x").
+            if let alias = name.range(of: " AS ") { name = String(name[..<alias.lowerBound]) }
+            names.insert(name.lowercased())
         }
         return names.sorted()
     }

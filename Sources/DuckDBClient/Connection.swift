@@ -64,6 +64,26 @@ public final class Connection {
     /// Prepares exactly one statement. `duckdb_prepare` runs every statement but the last of a
     /// script at once, which would bypass the select-only check and the transaction tracking.
     private func prepareHandle(_ sql: String) throws -> duckdb_prepared_statement {
+        let handle = try unrestrictedPrepare(sql)
+        if session.selectOnly {
+            do {
+                let type = duckdb_prepared_statement_type(handle)
+                guard type == DUCKDB_STATEMENT_TYPE_SELECT else {
+                    let name = StatementType(rawValue: Int(type.rawValue))?.name ?? "an unknown statement type"
+                    throw DuckDBError(.readOnly, "only SELECT statements may run here, not \(name)")
+                }
+                try inspectServedStatement(sql)
+            } catch {
+                var h: duckdb_prepared_statement? = handle
+                duckdb_destroy_prepare(&h)
+                throw error
+            }
+        }
+        return handle
+    }
+
+    /// Prepares exactly one statement, without the select-only inspection.
+    func unrestrictedPrepare(_ sql: String) throws -> duckdb_prepared_statement {
         var extracted: duckdb_extracted_statements?
         let count = duckdb_extract_statements(handle, sql, &extracted)
         defer { duckdb_destroy_extracted(&extracted) }
@@ -121,6 +141,8 @@ public final class Connection {
     /// - Returns: the last statement's outcome
     /// - Throws: ``DuckDBError`` from the first failing statement (earlier ones stay applied)
     public func execute(_ sql: String) throws -> StatementOutcome {
+        // A select-only connection runs one inspected statement at a time.
+        if session.selectOnly { return try prepare(sql).execute([]) }
         var extracted: duckdb_extracted_statements?
         let count = duckdb_extract_statements(handle, sql, &extracted)
         defer { duckdb_destroy_extracted(&extracted) }

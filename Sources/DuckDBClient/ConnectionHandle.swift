@@ -14,7 +14,8 @@ final class ConnectionHandle: @unchecked Sendable {
     let raw: duckdb_connection
     /// Keeps the database open for as long as the connection is.
     let database: Database
-    private let epoch = Mutex<UInt64>(0)
+    /// The epoch, and whether the connection was closed early (then interrupts do nothing).
+    private let epoch = Mutex<(epoch: UInt64, closed: Bool)>((0, false))
 
     init(database: Database) throws {
         var connection: duckdb_connection?
@@ -26,26 +27,39 @@ final class ConnectionHandle: @unchecked Sendable {
     }
 
     deinit {
-        var c: duckdb_connection? = raw
-        duckdb_disconnect(&c)
+        close()
+    }
+
+    /// Disconnects now (the pool replacing or retiring a connection), even while an
+    /// ``InterruptHandle`` still holds this object; later interrupts do nothing. Idempotent.
+    /// Its ``Connection`` (and so its prepared statements) must be gone.
+    func close() {
+        epoch.withLock { state in
+            guard !state.closed else { return }
+            state.closed = true
+            var c: duckdb_connection? = raw
+            duckdb_disconnect(&c)
+        }
     }
 
     /// The current epoch.
-    var currentEpoch: UInt64 { epoch.withLock { $0 } }
+    var currentEpoch: UInt64 { epoch.withLock { $0.epoch } }
 
     /// Ends the current epoch: handles made before stop working. Interrupts in flight finish first.
-    func advanceEpoch() { epoch.withLock { $0 &+= 1 } }
+    func advanceEpoch() { epoch.withLock { $0.epoch &+= 1 } }
 
     /// Interrupts the running statement if `made` is still the current epoch.
     func interrupt(epoch made: UInt64) {
-        epoch.withLock { current in
-            if current == made { duckdb_interrupt(raw) }
+        epoch.withLock { state in
+            if state.epoch == made && !state.closed { duckdb_interrupt(raw) }
         }
     }
 
     /// Interrupts the running statement, whatever the epoch (the pool, under its own lock).
     func interrupt() {
-        epoch.withLock { _ in duckdb_interrupt(raw) }
+        epoch.withLock { state in
+            if !state.closed { duckdb_interrupt(raw) }
+        }
     }
 }
 
@@ -59,6 +73,10 @@ final class SessionState {
     var mayBeInTransaction = false
     /// Results may hold at most this many bytes (a pool's `maxResultBytes`).
     var maxResultBytes: Int?
+    /// A statement ran that changes the session for later statements (SET, USE, PREPARE, ATTACH,
+    /// CREATE — a TEMP view can hide a table —, LOAD, PRAGMA …): a pool replaces the connection
+    /// after the job rather than let the next caller inherit it.
+    var changedSession = false
 }
 
 /// Interrupts the statement a connection is running; safe to use from any thread.

@@ -100,15 +100,19 @@ public final class Database: @unchecked Sendable {
     public let configuration: Configuration
     /// The settings that change what a query answers, read back from DuckDB at open (time zone,
     /// calendar, collation, default ordering, division and floating-point semantics, insertion
-    /// order) plus `duckdb_version`: fold them into a cache's data version, so results computed
-    /// under other settings are never served for these.
+    /// order, name resolution and identifier case, blob and TIMESTAMPTZ handling, threads — which
+    /// order floating-point sums) plus `duckdb_version`: fold them into a cache's data version, so
+    /// results computed under other settings are never served for these. A snapshot taken at open:
+    /// a later `SET GLOBAL` on the writer is not reflected (served pools refuse SET; pooled
+    /// connections whose session a statement changed are replaced).
     public private(set) var resultSettings: [String: String] = [:]
 
     /// The names of the settings in ``resultSettings`` (besides `duckdb_version`).
     public static let resultSettingNames = [
         "TimeZone", "Calendar", "default_collation", "default_null_order", "default_order", "integer_division",
         "ieee_floating_point_ops", "scalar_subquery_error_on_multiple_rows", "order_by_non_integer_literal",
-        "preserve_insertion_order",
+        "preserve_insertion_order", "search_path", "schema", "preserve_identifier_case", "binary_as_string",
+        "file_search_path", "disable_timestamptz_casts", "threads",
     ]
 
     /// Opens (or creates) a database.

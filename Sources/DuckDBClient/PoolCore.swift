@@ -183,12 +183,11 @@ package final class PoolCore: @unchecked Sendable {
             case .skip(let job, let error): job.fail(error)
             case .exit:
                 worker.connection = nil
-                var handle = lock.withLock { () -> ConnectionHandle? in
+                let handle = lock.withLock { () -> ConnectionHandle? in
                     defer { worker.handle = nil }
                     return worker.handle
                 }
-                handle = nil  // disconnects on this thread, without the lock
-                _ = handle
+                handle?.close()  // on this thread, without the lock, whoever else holds it
                 lock.withLock { threadExited() }
                 return
             }
@@ -256,38 +255,67 @@ package final class PoolCore: @unchecked Sendable {
             job.answered = true
             return (answered, abandon)
         }
-        if !answered { job.complete(abandon: abandon) }
-        // A job may leave its connection inside an open or aborted transaction (its own ROLLBACK
-        // interrupted, say); the next job would then run inside it, on an old snapshot.
-        if let connection = worker.connection {
-            switch connection.resetTransactionState() {
-            case .clean: break
-            case .rolledBack:
-                lock.withLock { counters.transactionsRolledBack += 1 }
-                metrics.rolledBack.increment()
-            case .failed:
-                worker.connection = nil
-                reconnect(worker)
+        if answersStuckJobs {
+            // Readers: answer first, then clean up while nobody waits.
+            if !answered { job.complete(abandon: abandon) }
+            restoreSession(of: worker)
+        } else {
+            // The writer: a job that left a transaction open did not commit, whatever its body
+            // returned; its caller must hear that, so clean up before answering.
+            if restoreSession(of: worker) {
+                job.record(failure: DuckDBError(
+                    .execute, "the write left a transaction open; it was rolled back and nothing of it is committed"))
             }
+            if !answered { job.complete(abandon: abandon) }
         }
         lock.withLock { takeNext(worker) }
     }
 
-    /// Opens a fresh connection for `worker` (its previous one is closed first).
+    /// Brings the worker's connection back to a fresh session: a transaction left open or aborted
+    /// is rolled back (so the next job does not run inside it, on an old snapshot), a connection
+    /// whose session a statement changed (SET, USE, CREATE TEMP, ATTACH …) or that cannot be rolled
+    /// back is replaced, and the pool's policy (select-only, result cap) is put back in case the
+    /// job changed it.
+    /// - Returns: whether a transaction had been left open
+    @discardableResult
+    private func restoreSession(of worker: PoolWorker) -> Bool {
+        guard let connection = worker.connection else { return false }
+        var leftOpen = false
+        var replace = connection.session.changedSession
+        switch connection.resetTransactionState() {
+        case .clean: break
+        case .rolledBack:
+            leftOpen = true
+            lock.withLock { counters.transactionsRolledBack += 1 }
+            metrics.rolledBack.increment()
+        case .failed:
+            leftOpen = true
+            replace = true
+        }
+        if replace {
+            reconnect(worker)
+        } else {
+            connection.session.selectOnly = selectOnly
+            connection.session.maxResultBytes = maxResultBytes
+        }
+        return leftOpen
+    }
+
+    /// Opens a fresh connection for `worker`; the previous one is closed first, even if an
+    /// ``InterruptHandle`` still holds its DuckDB handle.
     private func reconnect(_ worker: PoolWorker) {
-        worker.connection = nil
+        worker.connection = nil  // its prepared statements go first
         let fresh = try? database?.connect()
         fresh?.session.selectOnly = selectOnly
         fresh?.session.maxResultBytes = maxResultBytes
-        var old = lock.withLock { () -> ConnectionHandle? in
+        let old = lock.withLock { () -> ConnectionHandle? in
             defer {
                 worker.handle = fresh?.owner
                 if fresh != nil { counters.connectionsReplaced += 1 }
             }
             return worker.handle
         }
-        old = nil  // closes the old connection without the lock
-        _ = old
+        old?.close()  // without the lock
         if fresh != nil { metrics.replaced.increment() }
         worker.connection = fresh
     }
@@ -418,6 +446,8 @@ package final class PoolCore: @unchecked Sendable {
             if !drain {
                 let now = ContinuousClock.now
                 for worker in workers {
+                    // Handed over but not started: the worker skips it.
+                    worker.assigned?.shutDownRequested = true
                     guard let job = worker.running else { continue }
                     job.shutDownRequested = true
                     worker.handle?.interrupt()

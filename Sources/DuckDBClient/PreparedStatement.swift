@@ -93,12 +93,35 @@ public final class PreparedStatement {
         }
         // Conservatively before it runs: a BEGIN that fails half-way still gets a reset.
         if type == DUCKDB_STATEMENT_TYPE_TRANSACTION { session.mayBeInTransaction = true }
+        if Self.sessionChangingTypes.contains(type.rawValue) { session.changedSession = true }
         try bind(parameters)
         var result = duckdb_result()
         defer { duckdb_destroy_result(&result) }
         guard duckdb_execute_prepared_streaming(handle, &result) == DuckDBSuccess else {
             throw Self.error(of: &result)
         }
+        do {
+            return try read(&result, type: type, readRows: readRows)
+        } catch {
+            // A streaming result dropped before its end keeps its query (and its auto-commit
+            // transaction, which blocks checkpoints) open on the connection until the next
+            // statement: the pool's reset ends it.
+            session.mayBeInTransaction = true
+            throw error
+        }
+    }
+
+    /// The statement types that change what later statements on the connection see.
+    static let sessionChangingTypes: Set<UInt32> = [
+        DUCKDB_STATEMENT_TYPE_SET.rawValue, DUCKDB_STATEMENT_TYPE_VARIABLE_SET.rawValue, DUCKDB_STATEMENT_TYPE_PREPARE.rawValue,
+        DUCKDB_STATEMENT_TYPE_ATTACH.rawValue, DUCKDB_STATEMENT_TYPE_DETACH.rawValue, DUCKDB_STATEMENT_TYPE_LOAD.rawValue,
+        DUCKDB_STATEMENT_TYPE_PRAGMA.rawValue, DUCKDB_STATEMENT_TYPE_CREATE.rawValue, DUCKDB_STATEMENT_TYPE_CREATE_FUNC.rawValue,
+        DUCKDB_STATEMENT_TYPE_DROP.rawValue, DUCKDB_STATEMENT_TYPE_ALTER.rawValue, DUCKDB_STATEMENT_TYPE_EXTENSION.rawValue,
+    ]
+
+    private func read(
+        _ result: inout duckdb_result, type: duckdb_statement_type, readRows: (inout duckdb_result) throws -> StatementOutcome
+    ) throws -> StatementOutcome {
         switch duckdb_result_return_type(result) {
         case DUCKDB_RESULT_TYPE_CHANGED_ROWS:
             let rows = try ResultReader.read(&result)

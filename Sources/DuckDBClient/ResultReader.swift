@@ -43,6 +43,13 @@ enum ResultReader {
         var rowCount = 0
         var emitted = false
         var total = 0
+        func checkCap(_ held: Int) throws {
+            guard let maxBytes, held > maxBytes else { return }
+            throw DuckDBError(
+                .resultTooLarge,
+                "the result passed the cap of \(maxBytes) bytes (maxResultBytes) after \(total) rows; "
+                    + "aggregate or filter further, or raise the cap")
+        }
         func flush() throws {
             var columns: [Column] = []
             columns.reserveCapacity(columnCount)
@@ -54,29 +61,28 @@ enum ResultReader {
             rowCount = 0
             emitted = true
             try emit(batch)
+            try checkCap(emittedBytes())  // what the caller made of it (its encoded stream) counts too
         }
         while let chunk = duckdb_fetch_chunk(result) {
             var owned: duckdb_data_chunk? = chunk
             defer { duckdb_destroy_data_chunk(&owned) }
             let size = Int(duckdb_data_chunk_get_size(chunk))
             if size == 0 { continue }
+            total += size
+            // Checked after every vector, so the cap is passed by at most one vector's values.
+            var held = maxBytes == nil ? 0 : builders.reduce(0) { $0 + $1.byteCount } + emittedBytes()
             for c in 0..<columnCount {
                 guard let vector = duckdb_data_chunk_get_vector(chunk, idx_t(c)) else {
                     throw DuckDBError(.execute, "missing vector for column \(names[c])")
                 }
-                builders[c].append(vector: vector, count: size)
-            }
-            rowCount += size
-            total += size
-            if let maxBytes {
-                let held = builders.reduce(0) { $0 + $1.byteCount } + emittedBytes()
-                if held > maxBytes {
-                    throw DuckDBError(
-                        .resultTooLarge,
-                        "the result passed the cap of \(maxBytes) bytes (maxResultBytes) after \(total) rows; "
-                            + "aggregate or filter further, or raise the cap")
+                let before = maxBytes == nil ? 0 : builders[c].byteCount
+                try builders[c].append(vector: vector, count: size)
+                if maxBytes != nil {
+                    held += builders[c].byteCount - before
+                    try checkCap(held)
                 }
             }
+            rowCount += size
             if rowCount >= batchRows { try flush() }
         }
         // A streaming result reports a failure that happens while fetching as a NULL chunk.

@@ -90,10 +90,8 @@ struct RecordBatchPlan {
             case .uint64(let v): raw(v, rows)
             case .float(let v): raw(v, rows)
             case .double(let v): raw(v, rows)
-            case .int128(let v):
-                for x in v[rows] { ArrowIPCWriter.appendLittleEndian(x, to: &out) }
-            case .uint128(let v):
-                for x in v[rows] { ArrowIPCWriter.appendLittleEndian(x, to: &out) }
+            case .int128(let v): raw(v, rows)  // 16 bytes, little-endian two's complement: decimal128's layout
+            case .uint128(let v): raw(v, rows)
             case .interval(let v):
                 // Checked before the first byte: `micros * 1000` does not overflow.
                 // Arrow's month_day_nano, field by field (no reliance on a Swift struct's layout).

@@ -134,3 +134,94 @@ import Testing
         await writer.shutdown()
     }
 }
+
+/// What one job does to its connection's session never reaches the next job, and served queries
+/// cannot change shared state through functions DuckDB classifies as SELECT.
+@Suite(.timeLimit(.minutes(2))) struct SessionIsolationTests {
+    @Test func sessionSettingsAndTempObjectsOfAJobDoNotReachTheNext() async throws {
+        let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
+        _ = try await pool.execute("CREATE TABLE t (i INTEGER); INSERT INTO t VALUES (1)")
+        try await pool.withConnection { connection in
+            _ = try connection.execute("SET TimeZone = 'Asia/Tokyo'")
+            _ = try connection.execute("CREATE TEMP VIEW t AS SELECT 99 AS i")
+            connection.maxResultBytes = nil
+        }
+        #expect(try await pool.query("SELECT current_setting('TimeZone') AS tz").row(0) == [.string("UTC")])
+        #expect(try await pool.query("SELECT i FROM t").row(0) == [.int(1)])
+        #expect(pool.statistics.connectionsReplaced >= 1)
+        #expect(try await pool.withConnection { $0.maxResultBytes } == 1 << 30)
+        await pool.shutdown()
+    }
+
+    @Test func aWriteThatLeavesItsTransactionOpenIsReportedAsNotCommitted() async throws {
+        let database = try Database()
+        let writer = try DuckDBWriter(database: database)
+        try await writer.write { _ = try $0.execute("CREATE TABLE t (i INTEGER)") }
+        await #expect(throws: DuckDBError.self) {
+            try await writer.write { try $0.execute("BEGIN TRANSACTION; INSERT INTO t VALUES (1)") }
+        }
+        #expect(try await writer.write { try $0.query("SELECT count(*) AS n FROM t") }.row(0) == [.int(0)])
+        await writer.shutdown()
+    }
+
+    @Test func aResultStoppedByTheCapDoesNotHoldItsTransactionOpen() async throws {
+        // A streaming result dropped half-read keeps DuckDB's query and transaction open until the
+        // connection's next statement; a CHECKPOINT waits for it. The pool's reset ends it.
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let database = try Database(path: dir.appendingPathComponent("db.duckdb").path)
+        let writer = try DuckDBWriter(database: database)
+        try await writer.write { _ = try $0.execute("CREATE TABLE t AS SELECT range AS i, repeat('x', 50) AS s FROM range(200000)") }
+        let pool = try DuckDBPool(database: database, configuration: .init(connections: 1, maxResultBytes: 1 << 20))
+        await #expect(throws: DuckDBError.self) { try await pool.query("SELECT * FROM t") }
+        try await writer.write { _ = try $0.execute("INSERT INTO t VALUES (-1, 'y')") }
+        // Checkpoint through a pool, whose deadline answers its caller even if DuckDB stays blocked
+        // (a regression fails here instead of hanging the suite).
+        let other = try DuckDBPool(database: database, configuration: .init(connections: 1))
+        await #expect(throws: Never.self) { try await other.execute("CHECKPOINT", timeout: .seconds(10)) }
+        // Closing the first pool ends its connection's statement in any case, so nothing hangs.
+        await pool.shutdown()
+        await other.shutdown()
+        await writer.shutdown()
+    }
+}
+
+extension ReadOnlyPoolTests {
+    @Test func servedQueriesCannotCallFunctionsThatWriteOrChangeSharedState() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let database = try Database(path: dir.appendingPathComponent("db.duckdb").path)
+        let writer = try DuckDBWriter(database: database)
+        try await writer.write { _ = try $0.execute("CREATE TABLE t (i INTEGER); INSERT INTO t VALUES (1); CREATE SEQUENCE s") }
+        let pool = try Self.servedPool(database)
+        let refused = [
+            "SELECT * FROM enable_logging(storage = 'file', storage_path = '\(dir.path)/logs')",
+            "SELECT nextval('s')", "SELECT * FROM (SELECT i, NextVal('s') AS n FROM t)", "SELECT * FROM checkpoint()",
+            "SELECT * FROM force_checkpoint()", "SELECT setseed(0.5)", "SELECT * FROM query('SELECT nextval(''s'')')",
+            "SELECT list_transform([1], x -> nextval('s'))", "WITH c AS (SELECT * FROM checkpoint()) SELECT 1",
+        ]
+        for sql in refused {
+            do {
+                _ = try await pool.query(sql)
+                Issue.record("ran: \(sql)")
+            } catch let error as DuckDBError {
+                #expect(error.kind == .readOnly, "\(sql): \(error)")
+            }
+        }
+        // PIVOT is several statements to DuckDB (and cannot be inspected): refused too.
+        await #expect(throws: DuckDBError.self) { try await pool.query("PIVOT t ON i USING count(*)") }
+        // The database is untouched and still answers everyone.
+        #expect(try await pool.query("SELECT i FROM t").row(0) == [.int(1)])
+        #expect(try await writer.write { try $0.query("SELECT nextval('s') AS n") }.row(0) == [.int(1)])
+        await pool.shutdown()
+        await writer.shutdown()
+    }
+
+    @Test func tableNamesAreCanonical() async throws {
+        let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
+        _ = try await pool.execute("CREATE TABLE Orders (k INTEGER); CREATE VIEW v AS SELECT * FROM orders")
+        #expect(try await pool.tableNames(in: #"SELECT * FROM "ORDERS" o JOIN v ON o.k = v.k"#) == ["orders"])
+        #expect(try await pool.tableNames(in: "SELECT * FROM memory.main.Orders AS x", qualified: true) == ["memory.main.orders"])
+        await pool.shutdown()
+    }
+}
