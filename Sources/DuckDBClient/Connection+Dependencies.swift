@@ -19,13 +19,7 @@ extension Connection {
     public func tableNames(in sql: String, qualified: Bool = false) throws -> [String] {
         // Parse first: DuckDB reports a parse error as an empty list, which would read as "no
         // dependencies" and let a cache keep a result forever.
-        var extracted: duckdb_extracted_statements?
-        let count = duckdb_extract_statements(handle, sql, &extracted)
-        defer { duckdb_destroy_extracted(&extracted) }
-        guard count > 0 else {
-            let message = extracted.flatMap { duckdb_extract_statements_error($0) }.map { String(cString: $0) }
-            throw DuckDBError(.prepare, message ?? "no statement in the SQL text")
-        }
+        try withStatements(of: sql) { _, _ in }
         var list: duckdb_value? = duckdb_get_table_names(handle, sql, qualified)
         defer { duckdb_destroy_value(&list) }
         guard let list else {

@@ -84,6 +84,18 @@ public final class Connection {
 
     /// Prepares exactly one statement, without the select-only inspection.
     func unrestrictedPrepare(_ sql: String) throws -> duckdb_prepared_statement {
+        try withStatements(of: sql) { extracted, count in
+            guard count == 1 else {
+                throw DuckDBError(.prepare, "expected one statement, got \(count) (use execute(_:) for scripts)")
+            }
+            var statement: duckdb_prepared_statement?
+            return try Self.checkPrepared(duckdb_prepare_extracted_statement(handle, extracted, 0, &statement), &statement)
+        }
+    }
+
+    /// Splits `sql` into statements (parsing only) and calls `body` with them and their count.
+    /// - Throws: ``DuckDBError`` of kind `.prepare` with DuckDB's parse error, or for empty SQL
+    func withStatements<R>(of sql: String, _ body: (duckdb_extracted_statements, Int) throws -> R) throws -> R {
         var extracted: duckdb_extracted_statements?
         let count = duckdb_extract_statements(handle, sql, &extracted)
         defer { duckdb_destroy_extracted(&extracted) }
@@ -91,11 +103,7 @@ public final class Connection {
             let message = extracted.flatMap { duckdb_extract_statements_error($0) }.map { String(cString: $0) }
             throw DuckDBError(.prepare, message ?? "no statement in the SQL text")
         }
-        guard count == 1 else {
-            throw DuckDBError(.prepare, "expected one statement, got \(count) (use execute(_:) for scripts)")
-        }
-        var statement: duckdb_prepared_statement?
-        return try Self.checkPrepared(duckdb_prepare_extracted_statement(handle, extracted, 0, &statement), &statement)
+        return try body(extracted, Int(count))
     }
 
     /// The prepared statement, or DuckDB's error (after freeing the failed statement).
@@ -143,21 +151,16 @@ public final class Connection {
     public func execute(_ sql: String) throws -> StatementOutcome {
         // A select-only connection runs one inspected statement at a time.
         if session.selectOnly { return try prepare(sql).execute([]) }
-        var extracted: duckdb_extracted_statements?
-        let count = duckdb_extract_statements(handle, sql, &extracted)
-        defer { duckdb_destroy_extracted(&extracted) }
-        guard count > 0, let extracted else {
-            let message = extracted.flatMap { duckdb_extract_statements_error($0) }.map { String(cString: $0) }
-            throw DuckDBError(.prepare, message ?? "no statement in the SQL text")
+        return try withStatements(of: sql) { extracted, count in
+            var outcome = StatementOutcome.nothing
+            for index in 0..<count {
+                var statement: duckdb_prepared_statement?
+                let prepared = try Self.checkPrepared(
+                    duckdb_prepare_extracted_statement(handle, extracted, idx_t(index), &statement), &statement)
+                outcome = try PreparedStatement(handle: prepared, session: session, owner: nil).execute([])
+            }
+            return outcome
         }
-        var outcome = StatementOutcome.nothing
-        for index in 0..<count {
-            var statement: duckdb_prepared_statement?
-            let prepared = try Self.checkPrepared(
-                duckdb_prepare_extracted_statement(handle, extracted, index, &statement), &statement)
-            outcome = try PreparedStatement(handle: prepared, session: session, owner: nil).execute([])
-        }
-        return outcome
     }
 
     /// Runs `body` in a transaction: commits when it returns, rolls back when it throws.

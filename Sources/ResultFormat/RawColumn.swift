@@ -76,15 +76,7 @@ struct RawColumn {
     /// The element rows of list `row` in ``children``[0], after checking its offsets.
     @inline(__always)
     func listRange(_ row: Int) throws -> Range<Int> {
-        let start: Int, end: Int
-        switch offsets {
-        case .int32:
-            start = Int(values.loadUnaligned(fromByteOffset: row &* 4, as: Int32.self))
-            end = Int(values.loadUnaligned(fromByteOffset: row &* 4 &+ 4, as: Int32.self))
-        case .int64:
-            start = values.loadUnaligned(fromByteOffset: row &* 8, as: Int.self)
-            end = values.loadUnaligned(fromByteOffset: row &* 8 &+ 8, as: Int.self)
-        }
+        let start = offset(row), end = offset(row &+ 1)
         let available = children.first?.length ?? 0
         guard start >= 0, start <= end, end <= available else {
             throw MalformedOffsets(column: column, row: row, start: start, end: end, dataCount: available)
@@ -123,7 +115,7 @@ struct RawColumn {
 
     /// Offset `index` of a variable-length or list array.
     @inline(__always)
-    private func offset(_ index: Int) -> Int {
+    func offset(_ index: Int) -> Int {
         switch offsets {
         case .int32: Int(values.loadUnaligned(fromByteOffset: index &* 4, as: Int32.self))
         case .int64: values.loadUnaligned(fromByteOffset: index &* 8, as: Int.self)
@@ -133,15 +125,7 @@ struct RawColumn {
     /// The bytes of variable-length value `row`, after checking its offsets.
     @inline(__always)
     func bytes(_ row: Int) throws -> UnsafeRawBufferPointer {
-        let start: Int, end: Int
-        switch offsets {
-        case .int32:
-            start = Int(values.loadUnaligned(fromByteOffset: row &* 4, as: Int32.self))
-            end = Int(values.loadUnaligned(fromByteOffset: row &* 4 &+ 4, as: Int32.self))
-        case .int64:
-            start = values.loadUnaligned(fromByteOffset: row &* 8, as: Int.self)
-            end = values.loadUnaligned(fromByteOffset: row &* 8 &+ 8, as: Int.self)
-        }
+        let start = offset(row), end = offset(row &+ 1)
         guard start >= 0, start <= end, end <= data.count else {
             throw MalformedOffsets(column: column, row: row, start: start, end: end, dataCount: data.count)
         }

@@ -54,35 +54,15 @@ package enum ValueFormatting {
     /// Appends the decimal digits of an unsigned 128-bit integer.
     static func appendUInt128(_ value: UInt128, to out: inout [UInt8]) {
         if let small = UInt64(exactly: value) { return appendUInt(small, to: &out) }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { buf in
-            var v = value
-            var i = 40
-            // 19 digits at a time through UInt64 arithmetic.
-            while v > 0 {
-                let (q, r) = v.quotientAndRemainder(dividingBy: 10_000_000_000_000_000_000)
-                var chunk = UInt64(r)
-                for _ in 0..<19 {
-                    i -= 1
-                    buf[i] = UInt8(truncatingIfNeeded: chunk % 10) &+ 48
-                    chunk /= 10
-                    if q == 0 && chunk == 0 { break }
-                }
-                v = q
-            }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<40]))
-        }
+        withDigits(of: value) { out.append(contentsOf: $0) }
     }
 
-    /// Appends an exact decimal: the unscaled value's digits with a point before the last `scale`
-    /// of them (at least one digit before the point).
-    static func appendDecimal(_ unscaled: Int128, scale: Int, to out: inout [UInt8]) {
-        guard scale > 0 else { return appendInt128(unscaled, to: &out) }
-        if unscaled < 0 { out.append(UInt8(ascii: "-")) }
+    /// Calls `body` with the decimal digits of `value` (at least one), in a stack buffer.
+    @inline(__always)
+    static func withDigits(of value: UInt128, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { buf in
-            // The magnitude's digits, right-aligned in the buffer (no heap allocation per value).
-            var v = unscaled.magnitude
             var i = 40
-            if let small = UInt64(exactly: v) {
+            if let small = UInt64(exactly: value) {
                 var w = small
                 repeat {
                     i -= 1
@@ -90,6 +70,8 @@ package enum ValueFormatting {
                     w /= 10
                 } while w > 0
             } else {
+                // 19 digits at a time through UInt64 arithmetic.
+                var v = value
                 while v > 0 {
                     let (q, r) = v.quotientAndRemainder(dividingBy: 10_000_000_000_000_000_000)
                     var chunk = UInt64(r)
@@ -102,16 +84,26 @@ package enum ValueFormatting {
                     v = q
                 }
             }
-            let count = 40 - i
+            body(UnsafeBufferPointer(rebasing: buf[i..<40]))
+        }
+    }
+
+    /// Appends an exact decimal: the unscaled value's digits with a point before the last `scale`
+    /// of them (at least one digit before the point).
+    static func appendDecimal(_ unscaled: Int128, scale: Int, to out: inout [UInt8]) {
+        guard scale > 0 else { return appendInt128(unscaled, to: &out) }
+        if unscaled < 0 { out.append(UInt8(ascii: "-")) }
+        withDigits(of: unscaled.magnitude) { digits in
+            let count = digits.count
             if count <= scale {
                 out.append(UInt8(ascii: "0"))
                 out.append(UInt8(ascii: "."))
                 out.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: scale - count))
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<40]))
+                out.append(contentsOf: digits)
             } else {
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[i..<(40 - scale)]))
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[..<(count - scale)]))
                 out.append(UInt8(ascii: "."))
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[(40 - scale)..<40]))
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: digits[(count - scale)...]))
             }
         }
     }
