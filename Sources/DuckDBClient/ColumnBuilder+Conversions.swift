@@ -82,7 +82,9 @@ extension ColumnBuilder {
 
     /// A vector of `duckdb_string_t` as offsets and bytes, each allocated once at its exact size.
     /// Strings of at most 12 bytes are inlined in the 16-byte struct; longer ones are behind its pointer.
-    static func strings(_ data: UnsafeMutableRawPointer, _ count: Int, _ valid: ValidityView) -> VariableLengthValues {
+    /// - Throws: ``DuckDBError`` `.resultTooLarge` when the strings' bytes pass `budget` (counted
+    ///   before anything is copied)
+    static func strings(_ data: UnsafeMutableRawPointer, _ count: Int, _ valid: ValidityView, budget: Int? = nil) throws -> VariableLengthValues {
         @inline(__always) func length(_ i: Int) -> Int {
             valid[i] ? Int((data + i * 16).load(as: UInt32.self)) : 0
         }
@@ -94,6 +96,9 @@ extension ColumnBuilder {
                 out.initializeElement(at: i + 1, to: total)
             }
             initialized = count + 1
+        }
+        if let budget, total > budget {
+            throw DuckDBError(.resultTooLarge, "\(total) bytes of strings in one vector pass the result cap")
         }
         let bytes = [UInt8](unsafeUninitializedCapacity: total) { out, initialized in
             if var cursor = UnsafeMutableRawPointer(out.baseAddress) {

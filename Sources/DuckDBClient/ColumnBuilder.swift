@@ -44,6 +44,11 @@ struct ColumnBuilder {
 
     /// The bytes of values held so far, not counting children.
     private var heldBytes = 0
+    /// How many more bytes of strings one vector may bring (the result cap's room), checked before
+    /// they are copied; nil: no cap. Set by the reader before each vector, passed to children.
+    var budget: Int? {
+        didSet { for i in children.indices { children[i].budget = budget } }
+    }
 
     /// The bytes this builder holds so far (for a result cap), nested children included.
     /// - Complexity: O(nested columns)
@@ -183,11 +188,11 @@ struct ColumnBuilder {
             break
         }
         if let data = duckdb_vector_get_data(vector) {
-            let part = convert(data, count, ValidityView(mask: mask))
+            let part = try convert(data, count, ValidityView(mask: mask))
             heldBytes += Column(unchecked: "", type: type, values: part).byteCount
             parts.append(part)
         } else {
-            parts.append(convert(nil, count, ValidityView(mask: nil)))
+            parts.append(try convert(nil, count, ValidityView(mask: nil)))
         }
     }
 
@@ -243,7 +248,7 @@ struct ColumnBuilder {
     }
 
     /// One vector's values in this column's storage; `data == nil` gives zeros.
-    private func convert(_ data: UnsafeMutableRawPointer?, _ count: Int, _ valid: ValidityView) -> ColumnValues {
+    private func convert(_ data: UnsafeMutableRawPointer?, _ count: Int, _ valid: ValidityView) throws -> ColumnValues {
         guard let data else { return Self.zeros(emptyValues, count) }
         switch conversion {
         case .bool:
@@ -289,8 +294,8 @@ struct ColumnBuilder {
                     Int128($0.upper) << 64 | Int128($0.lower)
                 })
             }
-        case .varchar: return .utf8(Self.strings(data, count, valid))
-        case .blob: return .binary(Self.strings(data, count, valid))
+        case .varchar: return .utf8(try Self.strings(data, count, valid, budget: budget))
+        case .blob: return .binary(try Self.strings(data, count, valid, budget: budget))
         case .uuid:
             var values = VariableLengthValues()
             values.reserve(values: count, bytes: count * 36)

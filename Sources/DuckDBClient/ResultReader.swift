@@ -76,7 +76,13 @@ enum ResultReader {
                     throw DuckDBError(.execute, "missing vector for column \(names[c])")
                 }
                 let before = maxBytes == nil ? 0 : builders[c].byteCount
-                try builders[c].append(vector: vector, count: size)
+                if let maxBytes { builders[c].budget = maxBytes - held }
+                do {
+                    try builders[c].append(vector: vector, count: size)
+                } catch let error as DuckDBError where error.kind == .resultTooLarge {
+                    try checkCap(Int.max)  // the same message as any other pass of the cap
+                    throw error
+                }
                 if maxBytes != nil {
                     held += builders[c].byteCount - before
                     try checkCap(held)

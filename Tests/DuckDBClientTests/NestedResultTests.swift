@@ -77,7 +77,9 @@ import Testing
     @Test func aResultPastTheCapFailsNamingTheCapAndThePoolStaysHealthy() async throws {
         let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1, maxResultBytes: 1 << 20))
         let wide = "SELECT range AS i, repeat('x', 100) AS s FROM range(100000)"
-        for run in [{ _ = try await pool.query(wide) }, { _ = try await pool.queryArrow(wide) }] {
+        // Three 4 MiB strings in one vector: refused when their size is counted, before the copy.
+        let fat = "SELECT repeat('x', 4194304) AS s FROM range(3)"
+        for run in [{ _ = try await pool.query(wide) }, { _ = try await pool.queryArrow(wide) }, { _ = try await pool.query(fat) }] {
             do {
                 try await run()
                 Issue.record("a 10 MB result passed a 1 MiB cap")
