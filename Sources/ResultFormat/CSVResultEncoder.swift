@@ -50,7 +50,7 @@ public struct CSVResultEncoder: Sendable {
     ///   - chunkSize: about how many bytes each chunk holds
     /// - Returns: the chunks, in order; their concatenation equals ``encode(_:)-(ArchivedResult)``
     public func chunks(_ archive: ArchivedResult, chunkSize: Int = 1 << 16) -> EncodedChunks {
-        EncodedChunks(source: .archive(archive), chunkSize: chunkSize, loop: loop)
+        EncodedChunks(source: .archive(archive), chunkSize: chunkSize, loop: loop, forwardOnly: true)
     }
 
     /// The encoding of a result as an async sequence of byte chunks, encoded as they are pulled.
@@ -59,7 +59,7 @@ public struct CSVResultEncoder: Sendable {
     ///   - chunkSize: about how many bytes each chunk holds
     /// - Returns: the chunks, in order; their concatenation equals ``encode(_:)-(QueryResult)``
     public func chunks(_ result: QueryResult, chunkSize: Int = 1 << 16) -> EncodedChunks {
-        EncodedChunks(source: .result(result), chunkSize: chunkSize, loop: loop)
+        EncodedChunks(source: .result(result), chunkSize: chunkSize, loop: loop, forwardOnly: true)
     }
 
     /// The resumable loop, as a value the chunk sequences keep.

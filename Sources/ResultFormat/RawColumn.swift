@@ -147,25 +147,25 @@ struct RawBatch {
 }
 
 extension ArchivedResult {
-    /// Calls `body` with every batch's columns as raw memory.
-    func withRawBatches<R>(_ body: ([RawBatch]) throws -> R) throws -> R {
+    /// Calls `body` with the columns of every batch from `first` on as raw memory.
+    func withRawBatches<R>(from first: Int = 0, _ body: ([RawBatch]) throws -> R) throws -> R {
         do {
-            return try withRawBatchesUnnamed(body)
+            return try withRawBatchesUnnamed(from: first, body)
         } catch let e as MalformedOffsets {
             throw ArchiveError(.invalidData, "column \"\(fields[e.column].name)\", row \(e.row) of its batch, has offsets \(e.start)..\(e.end) outside its \(e.dataCount) bytes")
         }
     }
 
-    private func withRawBatchesUnnamed<R>(_ body: ([RawBatch]) throws -> R) throws -> R {
+    private func withRawBatchesUnnamed<R>(from first: Int, _ body: ([RawBatch]) throws -> R) throws -> R {
         try withBytes { bytes in
-            guard let base = bytes.baseAddress, !batchLengths.isEmpty else {
+            guard let base = bytes.baseAddress, first < batchLengths.count else {
                 // No batches: one empty batch still names the columns (CSV header, JSON columns).
                 return try body([RawBatch(rowCount: 0, names: fields.map(\.name), columns: fields.indices.map {
                     emptyRaw(node: roots[$0], column: $0, type: fields[$0].type)
                 })])
             }
             let names = fields.map(\.name)
-            let batches = batchLengths.enumerated().map { b, length in
+            let batches = batchLengths.enumerated().dropFirst(first).map { b, length in
                 RawBatch(rowCount: length, names: names, columns: fields.indices.map { c in
                     raw(node: roots[c], column: c, type: fields[c].type, batch: b, base: base, bytes: bytes)
                 })

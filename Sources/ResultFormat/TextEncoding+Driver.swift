@@ -67,6 +67,9 @@ public struct EncodedChunks: AsyncSequence, Sendable {
     let source: Source
     let chunkSize: Int
     let loop: TextEncoding.Loop
+    /// Whether the loop only moves forward through the batches (JSON rows, CSV): each pull then
+    /// describes only the batches from the cursor's on, not all of them again.
+    let forwardOnly: Bool
 
     /// Pulls chunks; throws ``ArchiveError`` for a malformed archive, `CancellationError` when
     /// the consuming task is cancelled.
@@ -89,7 +92,10 @@ public struct EncodedChunks: AsyncSequence, Sendable {
             var position = cursor
             switch chunks.source {
             case .archive(let archive):
-                try archive.withRawBatches { try loop($0, &position, &out, limit) }
+                let first = chunks.forwardOnly ? Swift.min(position.batch, Swift.max(0, archive.batchCount - 1)) : 0
+                position.batch -= first
+                try archive.withRawBatches(from: first) { try loop($0, &position, &out, limit) }
+                position.batch += first
             case .result(let result):
                 TextEncoding.trusted { try result.withRawBatches { try loop($0, &position, &out, limit) } }
             }
