@@ -30,32 +30,72 @@ extension DiskCache {
         let hash = KeyHash.of(key)
         let started = ContinuousClock.now
         defer { metrics.putTime.record(duration: ContinuousClock.now - started) }
+        let needed = pagesNeeded(forRecordOf: record.count)
         // MDB_MAP_FULL aborts the transaction; evict in a new one and try again.
         for attempt in 0... {
             do {
-                try lmdb.write { txn in
+                // Writes are serialised on one queue: the committed state read here is the one
+                // the write transaction starts from (bar another process's write).
+                let used = try lmdb.read { try $0.usedPages() }
+                let evicted = try lmdb.write { txn -> Int in
                     try writeBackAccess(txn)
                     let replaced = try removeEntry(hash, txn) ?? 0
                     var total = try Meta.bytes(txn) - replaced
-                    while total + record.count > configuration.byteBudget, let freed = try evictOldest(txn) {
+                    // Two limits: the record bytes of the budget, and the LMDB pages the map can
+                    // give the entries and their indexes while keeping headroom for eviction and
+                    // removal (small records cost far more pages than their bytes suggest: counting
+                    // bytes alone filled the map at 67–81 % of the budget). Pages in use = what the
+                    // last commit used (free list, duplicate sub-pages and pinned pages included)
+                    // plus how the counted B-trees grew or shrank in this transaction.
+                    let baseline = try used - livePages(txn)
+                    var evicted = 0
+                    while try total + record.count > configuration.byteBudget || baseline + livePages(txn) + needed > pageLimit,
+                          let freed = try evictOldest(txn)
+                    {
+                        evicted += 1
                         total -= freed
                     }
                     try insert(hash, record: record, tags: tags, expiresAt: expiresAt, now: now, txn)
                     try Meta.setBytes(txn, total + record.count)
+                    return evicted
                 }
+                // Counted once committed: an aborted transaction evicted nothing.
+                for _ in 0..<evicted { metrics.record(.eviction) }
                 return
             } catch let error as LMDBError where error.isMapFull {
                 metrics.record(.mapFull)
                 lmdb.clearStaleReaders()  // a killed process's reader slot pins freed pages
-                let freed = (try? lmdb.write { txn in try evictForSpace(needed: record.count, txn) }) ?? 0
+                let evicted = (try? lmdb.write { txn in try evictForSpace(pages: needed, txn) }) ?? 0
+                for _ in 0..<evicted { metrics.record(.eviction) }
                 // LMDB reuses the pages a transaction frees only two transactions later: commit a
                 // no-op so the retry can use them.
                 try? lmdb.write { txn in try Meta.setBytes(txn, try Meta.bytes(txn)) }
-                if freed == 0 || attempt >= 3 {
+                if evicted == 0 || attempt >= 3 {
                     throw DiskCacheError(description: "a record of \(record.count) bytes does not fit the map of \(configuration.mapSize) bytes")
                 }
             }
         }
+    }
+
+    /// The pages the entries and their indexes may occupy: the map less the headroom that
+    /// copy-on-write needs to evict and remove when the cache is full.
+    var pageLimit: Int { (configuration.mapSize - Self.headroom(mapSize: configuration.mapSize, pageSize: pageSize)) / pageSize }
+
+    /// The part of the map kept free of entries: an eighth, and at least 64 pages.
+    static func headroom(mapSize: Int, pageSize: Int) -> Int { max(mapSize / 8, 64 * pageSize) }
+
+    /// The pages a record and its index entries may take: its own (overflow) pages when it is
+    /// larger than a node fits in a leaf, else a share of one, plus a page per index that might
+    /// split.
+    func pagesNeeded(forRecordOf bytes: Int) -> Int {
+        (bytes + 64 + pageSize - 1) / pageSize + 4
+    }
+
+    /// The pages the entries and every index occupy now.
+    func livePages(_ txn: Transaction) throws -> Int {
+        var total = 0
+        for dbi in [lmdb.entries, lmdb.tags, lmdb.expiry, lmdb.access, lmdb.lru, lmdb.meta] { total += try txn.pages(dbi) }
+        return total
     }
 
     /// Stores `value` under `key` (see the synchronous `put`), off Swift's cooperative threads.
@@ -68,7 +108,7 @@ extension DiskCache {
     @discardableResult
     public func removeValue(forKey key: String) throws -> Bool {
         let hash = KeyHash.of(key)
-        return try lmdb.write { txn in
+        return try writeMakingRoom { txn in
             try writeBackAccess(txn)
             guard let size = try removeEntry(hash, txn, requireKey: key) else { return false }
             try Meta.setBytes(txn, try Meta.bytes(txn) - size)
@@ -82,28 +122,62 @@ extension DiskCache {
     @discardableResult
     public func removeAll(taggedWith tag: String) throws -> Int {
         let tagKey = KeyHash.tagKey(tag)
-        return try lmdb.write { txn in
-            var hashes: [UInt64] = []
-            try tagKey.withUnsafeBytes { k in
-                try txn.scan(lmdb.tags, from: k, duplicatesOf: true) { _, value in
-                    if value.count == 8 { hashes.append(UInt64(bigEndian: value.loadUnaligned(as: UInt64.self))) }
-                    return true
+        var removed = 0
+        // In transactions of at most `removalChunk` entries: one transaction removing thousands
+        // of entries copies every page it touches, more than a full map's headroom holds.
+        let chunk = removalChunk
+        while true {
+            let (count, more) = try writeMakingRoom { txn -> (Int, Bool) in
+                var hashes: [UInt64] = []
+                try tagKey.withUnsafeBytes { k in
+                    try txn.scan(lmdb.tags, from: k, duplicatesOf: true) { _, value in
+                        if value.count == 8 { hashes.append(UInt64(bigEndian: value.loadUnaligned(as: UInt64.self))) }
+                        return hashes.count <= chunk
+                    }
                 }
-            }
-            // Only entries that carry the tag (or whose record no longer decodes): an index entry
-            // can outlive its record's tags (a corrupt record deleted, then the key stored again).
-            let carrying = try hashes.filter { hash in
-                try KeyHash.bytes(hash).withUnsafeBytes { k in
-                    guard let bytes = try txn.get(lmdb.entries, k) else { return false }
-                    guard let record = try? EntryRecord.decode(bytes) else { return true }
-                    return record.tags.contains { KeyHash.tagKey($0) == tagKey }
+                let more = hashes.count > chunk
+                if more { hashes.removeLast() }
+                // Only entries that carry the tag (or whose record no longer decodes): an index
+                // entry can outlive its record's tags (a corrupt record deleted, then the key
+                // stored again). Either way the tag's index entry goes.
+                let carrying = try hashes.filter { hash in
+                    try KeyHash.bytes(hash).withUnsafeBytes { k in
+                        guard let bytes = try txn.get(lmdb.entries, k) else { return false }
+                        guard let record = try? EntryRecord.decode(bytes) else { return true }
+                        return record.tags.contains { KeyHash.tagKey($0) == tagKey }
+                    }
                 }
+                let count = try removeEntries(carrying, txn)
+                try tagKey.withUnsafeBytes { t in
+                    for hash in hashes { _ = try KeyHash.bytes(hash).withUnsafeBytes { try txn.delete(lmdb.tags, t, value: $0) } }
+                }
+                return (count, more)
             }
-            let removed = try removeEntries(carrying, txn)
-            // Duplicates left by entries that were corrupt or replaced without this tag.
-            _ = try tagKey.withUnsafeBytes { try txn.delete(lmdb.tags, $0) }
-            return removed
+            removed += count
+            if !more { return removed }
         }
+    }
+
+    /// The most entries one removal transaction removes: removing an entry copies at most a leaf
+    /// of each of its five trees and their branches (16 pages, generously), and the headroom must
+    /// hold them all (8 entries per transaction in a 4 MiB map, 2 048 in 1 GiB).
+    var removalChunk: Int { max(1, Self.headroom(mapSize: configuration.mapSize, pageSize: pageSize) / pageSize / 16) }
+
+    /// Runs a removal; when LMDB's map is full (pages pinned by a reader, a budget the headroom
+    /// could not cover), releases dead readers' slots, lets freed pages become reusable and tries
+    /// again, so invalidations keep working on a full cache.
+    func writeMakingRoom<R>(_ body: (Transaction) throws -> R) throws -> R {
+        for attempt in 0... {
+            do {
+                return try lmdb.write(body)
+            } catch let error as LMDBError where error.isMapFull && attempt < 3 {
+                metrics.record(.mapFull)
+                lmdb.clearStaleReaders()
+                // Freed pages are reusable two commits later: two no-op commits.
+                for _ in 0..<2 { try? lmdb.write { txn in try Meta.setBytes(txn, try Meta.bytes(txn)) } }
+            }
+        }
+        fatalError("unreachable")
     }
 
     /// Removes the entry for `key`, off Swift's cooperative threads.
@@ -122,7 +196,7 @@ extension DiskCache {
 
     /// Removes every entry.
     public func removeAll() throws {
-        try lmdb.write { txn in
+        try writeMakingRoom { txn in
             for dbi in [lmdb.entries, lmdb.tags, lmdb.expiry, lmdb.access, lmdb.lru] { try txn.drop(dbi) }
             try Meta.setBytes(txn, 0)
         }
@@ -203,8 +277,8 @@ extension DiskCache {
         return removed
     }
 
-    /// Evicts the least recently read entry.
-    /// - Returns: the bytes freed, or `nil` when the cache is empty
+    /// Evicts the least recently read entry (the caller counts it once its transaction commits).
+    /// - Returns: the record bytes freed, or `nil` when the cache is empty
     func evictOldest(_ txn: Transaction) throws -> Int? {
         var oldest: UInt64?
         try txn.scan(lmdb.lru) { key, _ in
@@ -223,23 +297,22 @@ extension DiskCache {
             _ = try stale.withUnsafeBytes { try txn.delete(lmdb.lru, $0) }
             return 0
         }
-        metrics.record(.eviction)
         return size
     }
 
-    /// After `MDB_MAP_FULL`: evicts the least recently read quarter of the record bytes (at least
-    /// `needed` bytes) so pages free up for the retried write.
-    /// - Returns: the bytes freed
-    func evictForSpace(needed: Int, _ txn: Transaction) throws -> Int {
-        var total = try Meta.bytes(txn)
-        let target = max(needed, total / 4)
+    /// After `MDB_MAP_FULL` (pages pinned by a reader, say): evicts the least recently read entries
+    /// until `pages` pages are free for the retried write — only what the write needs.
+    /// - Returns: how many entries were evicted
+    func evictForSpace(pages: Int, _ txn: Transaction) throws -> Int {
+        let start = try livePages(txn)
+        var evicted = 0
         var freed = 0
-        while freed < target, let size = try evictOldest(txn) {
+        while try start - livePages(txn) < pages, let size = try evictOldest(txn) {
+            if size > 0 { evicted += 1 }
             freed += size
-            total -= size
             if size == 0, try txn.count(lmdb.lru) == 0 { break }
         }
-        try Meta.setBytes(txn, total)
-        return freed
+        try Meta.setBytes(txn, try Meta.bytes(txn) - freed)
+        return evicted
     }
 }

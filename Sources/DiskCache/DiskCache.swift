@@ -22,6 +22,8 @@ import Synchronization
 public final class DiskCache: Sendable {
     let configuration: DiskCacheConfiguration
     let lmdb: LMDBEnvironment
+    /// LMDB's page size, read at open.
+    let pageSize: Int
     /// Read times not yet written back: key hash → seconds since the epoch.
     let pendingAccess = Mutex<[UInt64: Int64]>([:])
     let metrics: DiskCacheMetrics
@@ -67,6 +69,12 @@ public final class DiskCache: Sendable {
             lmdb = try Self.openChecked(configuration, marker: marker, unfinished: 0)
         }
         movedAsidePath = aside
+        pageSize = lmdb.pageSize
+        let room = configuration.mapSize - Self.headroom(mapSize: configuration.mapSize, pageSize: pageSize)
+        guard configuration.byteBudget <= room else {
+            throw DiskCacheError(description: "a byte budget of \(configuration.byteBudget) bytes does not fit a map of \(configuration.mapSize) bytes: "
+                + "at most \(max(0, room)) bytes of entries, keeping \(Self.headroom(mapSize: configuration.mapSize, pageSize: pageSize)) free for eviction and removal")
+        }
     }
 
     /// Whether an open failure means the files are damaged or of another format (rather than,

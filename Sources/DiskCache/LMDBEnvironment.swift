@@ -104,6 +104,13 @@ final class LMDBEnvironment: @unchecked Sendable {
     /// Flushes the data to disk (for `.none` and `.eventual` durability).
     func sync() throws(LMDBError) { try check(mdb_env_sync(env, 1), "sync") }
 
+    /// LMDB's page size.
+    var pageSize: Int {
+        var stat = MDB_stat()
+        mdb_env_stat(env, &stat)
+        return Int(stat.ms_psize)
+    }
+
     /// The map's size and the pages in use.
     func usage() -> (mapSize: Int, usedBytes: Int) {
         var info = MDB_envinfo()
@@ -177,6 +184,38 @@ struct Transaction {
             if !keep { return }
             op = duplicatesOf ? MDB_NEXT_DUP : MDB_NEXT
         }
+    }
+
+    /// The map's pages in use as of the last commit: up to the last page ever used, less the free
+    /// pages LMDB can hand out again (every record of its free list but the newest: pages freed by
+    /// the last transaction are reusable only after the next one). Counts everything — B-trees,
+    /// duplicate sub-pages, the free list itself. Read transactions only (LMDB refuses a cursor on
+    /// its free list in a write transaction).
+    func usedPages() throws(LMDBError) -> Int {
+        var info = MDB_envinfo()
+        mdb_env_info(environment.env, &info)
+        var free = 0
+        var newest = 0
+        var cursor: OpaquePointer?
+        try check(mdb_cursor_open(txn, 0, &cursor), "cursor_open free")  // FREE_DBI
+        defer { mdb_cursor_close(cursor) }
+        var k = MDB_val(), v = MDB_val()
+        var op = MDB_FIRST
+        while mdb_cursor_get(cursor, &k, &v, op) == 0 {
+            op = MDB_NEXT
+            guard v.mv_size >= MemoryLayout<Int>.size, let data = v.mv_data else { continue }
+            let count = data.loadUnaligned(as: Int.self)  // an ID list: its length, then the page numbers
+            free += count
+            newest = count
+        }
+        return info.me_last_pgno + 1 - (free - newest)
+    }
+
+    /// The pages a database occupies in this transaction's view (branch, leaf and overflow pages).
+    func pages(_ dbi: MDB_dbi) throws(LMDBError) -> Int {
+        var stat = MDB_stat()
+        try check(mdb_stat(txn, dbi, &stat), "stat")
+        return stat.ms_branch_pages + stat.ms_leaf_pages + stat.ms_overflow_pages
     }
 
     /// The number of entries in a database.

@@ -192,15 +192,19 @@ extension DiskCache {
         #expect(try cache.consistencyProblems() == [])
     }
 
-    @Test func aFullMapIsRecoveredByEvicting() throws {
+    @Test func aBudgetTheMapCannotHoldIsRefusedAtOpenAndAFittingOneNeverFillsTheMap() throws {
         let dir = try CacheDirectory()
-        // The budget allows far more than the 2 MiB map can hold.
-        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 2 << 20, byteBudget: 1 << 30))
+        // A budget far above what the 2 MiB map can hold: refused, naming both sizes.
+        let error = #expect(throws: DiskCacheError.self) {
+            try DiskCache(configuration: .init(path: dir.path, mapSize: 2 << 20, byteBudget: 1 << 30))
+        }
+        #expect(error?.description.contains("2097152") == true)
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 2 << 20, byteBudget: (2 << 20) / 8 * 7))
         for i in 0..<200 {
             try cache.store([UInt8](repeating: UInt8(i & 0xFF), count: 50_000), forKey: "k\(i)")
         }
         let stats = try cache.statistics()
-        #expect(stats.mapFullRecoveries > 0 && stats.entries < 200 && stats.entries > 0)
+        #expect(stats.mapFullRecoveries == 0 && stats.entries < 200 && stats.entries > 0)
         #expect(try cache.value(forKey: "k199") == [UInt8](repeating: 199, count: 50_000))
         #expect(try cache.consistencyProblems() == [])
     }
