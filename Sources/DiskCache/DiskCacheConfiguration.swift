@@ -74,8 +74,9 @@ public struct DiskCacheConfiguration: Sendable {
     /// - Parameters:
     ///   - path: the directory for the cache's files
     ///   - mapSize: the largest the file may grow (default 1 GiB)
-    ///   - byteBudget: the most record bytes kept (default 3/4 of `mapSize`, leaving LMDB room for
-    ///     its B-tree pages and copy-on-write)
+    ///   - byteBudget: the most record bytes kept (default 3/4 of `mapSize`); at most the map less
+    ///     an eighth kept free for copy-on-write (opening refuses more). Entries are also evicted when
+    ///     LMDB's pages in use reach that limit, whatever their record bytes
     ///   - durability: how hard commits try to reach the disk (default `.eventual`)
     ///   - clock: the time source (default: the system's real-time clock)
     ///   - accessFlushThreshold: access times buffered before a write-back (default 1 024)
