@@ -50,7 +50,7 @@ struct DiskBench: AsyncParsableCommand {
                 let cache = try DiskCache(configuration: .init(
                     path: lmdbPath, mapSize: max(1 << 30, 4 * count * (size + 4096)), durability: durability))
                 let lmdb = try measure(keys) { key in
-                    try value.withUnsafeBytes { try cache.put($0, forKey: key) }
+                    _ = try value.withUnsafeBytes { try cache.put($0, forKey: key) }
                 } get: { key in
                     try cache.withValue(forKey: key) { $0.count } ?? 0
                 }

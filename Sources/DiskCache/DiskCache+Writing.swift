@@ -9,16 +9,37 @@ extension DiskCache {
     /// The longest tag accepted, in UTF-8 bytes.
     public static let maxTagBytes = 4096
 
+    /// The invalidation generation: advanced by every ``removeValue(forKey:)``,
+    /// ``removeAll(taggedWith:)`` and ``removeAll()`` — in every process sharing the files — and by
+    /// nothing else. Read it before loading a value; store the value with
+    /// `put(_:forKey:expiresAt:tags:ifGenerationIs:)`.
+    /// - Returns: the current generation
+    public func generation() throws -> UInt64 {
+        try lmdb.read { try Meta.generation($0) }
+    }
+
     /// Stores `value` under `key`, replacing any entry with that key, evicting the least recently
     /// read entries while the budget would be exceeded.
+    ///
+    /// With `ifGenerationIs`, the store happens only if no removal (of any key or tag) committed
+    /// since that ``generation()`` was read — checked inside the write transaction, so a load that
+    /// raced an invalidation can never store its value after the invalidation removed the old one.
+    /// The check is deliberately coarse: any invalidation refuses, and the value is then simply not
+    /// cached (never a stale entry).
     /// - Parameters:
     ///   - value: the bytes
     ///   - key: the entry's key
     ///   - expiresAt: when the entry stops being returned (µs since the Unix epoch), or `nil`
     ///   - tags: the entry's tags, for ``removeAll(taggedWith:)``
+    ///   - ifGenerationIs: store only if the generation is still this one
+    /// - Returns: whether the value was stored
     /// - Throws: ``DiskCacheError`` when the record alone exceeds the budget or cannot fit the map
     ///   even when the cache is empty; ``LMDBError`` for I/O failures
-    public func put(_ value: UnsafeRawBufferPointer, forKey key: String, expiresAt: Int64? = nil, tags: [String] = []) throws {
+    @discardableResult
+    public func put(
+        _ value: UnsafeRawBufferPointer, forKey key: String, expiresAt: Int64? = nil, tags: [String] = [],
+        ifGenerationIs expected: UInt64? = nil
+    ) throws -> Bool {
         let now = configuration.clock.now()
         if let long = tags.first(where: { $0.utf8.count > Self.maxTagBytes }) {
             throw DiskCacheError(description: "a tag of \(long.utf8.count) bytes is longer than \(Self.maxTagBytes)")
@@ -37,7 +58,8 @@ extension DiskCache {
                 // Writes are serialised on one queue: the committed state read here is the one
                 // the write transaction starts from (bar another process's write).
                 let used = try lmdb.read { try $0.usedPages() }
-                let evicted = try lmdb.write { txn -> Int in
+                let evicted = try lmdb.write { txn -> Int? in
+                    if let expected, try Meta.generation(txn) != expected { return nil }
                     try writeBackAccess(txn)
                     let replaced = try removeEntry(hash, txn) ?? 0
                     var total = try Meta.bytes(txn) - replaced
@@ -59,9 +81,10 @@ extension DiskCache {
                     try Meta.setBytes(txn, total + record.count)
                     return evicted
                 }
+                guard let evicted else { return false }  // an invalidation committed since the load began
                 // Counted once committed: an aborted transaction evicted nothing.
                 for _ in 0..<evicted { metrics.record(.eviction) }
-                return
+                return true
             } catch let error as LMDBError where error.isMapFull {
                 metrics.record(.mapFull)
                 lmdb.clearStaleReaders()  // a killed process's reader slot pins freed pages
@@ -75,6 +98,7 @@ extension DiskCache {
                 }
             }
         }
+        fatalError("unreachable: the loop returns or throws")
     }
 
     /// The pages the entries and their indexes may occupy: the map less the headroom that
@@ -99,8 +123,14 @@ extension DiskCache {
     }
 
     /// Stores `value` under `key` (see the synchronous `put`), off Swift's cooperative threads.
-    public func put(_ value: [UInt8], forKey key: String, expiresAt: Int64? = nil, tags: [String] = []) async throws {
-        try await run(on: writes) { try value.withUnsafeBytes { try self.put($0, forKey: key, expiresAt: expiresAt, tags: tags) } }
+    /// - Returns: whether the value was stored (false: an invalidation since `ifGenerationIs`)
+    @discardableResult
+    public func put(
+        _ value: [UInt8], forKey key: String, expiresAt: Int64? = nil, tags: [String] = [], ifGenerationIs expected: UInt64? = nil
+    ) async throws -> Bool {
+        try await run(on: writes) {
+            try value.withUnsafeBytes { try self.put($0, forKey: key, expiresAt: expiresAt, tags: tags, ifGenerationIs: expected) }
+        }
     }
 
     /// Removes the entry for `key`.
@@ -109,6 +139,8 @@ extension DiskCache {
     public func removeValue(forKey key: String) throws -> Bool {
         let hash = KeyHash.of(key)
         return try writeMakingRoom { txn in
+            // Even for an absent key: a load of it may be in flight.
+            try Meta.advanceGeneration(txn)
             try writeBackAccess(txn)
             guard let size = try removeEntry(hash, txn, requireKey: key) else { return false }
             try Meta.setBytes(txn, try Meta.bytes(txn) - size)
@@ -126,8 +158,11 @@ extension DiskCache {
         // In transactions of at most `removalChunk` entries: one transaction removing thousands
         // of entries copies every page it touches, more than a full map's headroom holds.
         let chunk = removalChunk
+        var first = true
         while true {
             let (count, more) = try writeMakingRoom { txn -> (Int, Bool) in
+                // With the first chunk: loads that began before it may not store afterwards.
+                if first { try Meta.advanceGeneration(txn) }
                 var hashes: [UInt64] = []
                 try tagKey.withUnsafeBytes { k in
                     try txn.scan(lmdb.tags, from: k, duplicatesOf: true) { _, value in
@@ -153,6 +188,7 @@ extension DiskCache {
                 }
                 return (count, more)
             }
+            first = false
             removed += count
             if !more { return removed }
         }
@@ -197,6 +233,7 @@ extension DiskCache {
     /// Removes every entry.
     public func removeAll() throws {
         try writeMakingRoom { txn in
+            try Meta.advanceGeneration(txn)
             for dbi in [lmdb.entries, lmdb.tags, lmdb.expiry, lmdb.access, lmdb.lru] { try txn.drop(dbi) }
             try Meta.setBytes(txn, 0)
         }

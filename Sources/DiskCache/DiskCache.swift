@@ -227,6 +227,23 @@ enum Meta {
     static let currentVersion: UInt32 = 1
     static let versionKey = Array("format-version".utf8)
     static let bytesKey = Array("record-bytes".utf8)
+    static let generationKey = Array("invalidation-generation".utf8)
+
+    /// The invalidation generation: advanced by every removal request (not by evictions or
+    /// expiry, which make nothing stale).
+    static func generation(_ txn: Transaction) throws -> UInt64 {
+        try generationKey.withUnsafeBytes { k in
+            guard let v = try txn.get(txn.environment.meta, k), v.count == 8 else { return 0 }
+            return UInt64(littleEndian: v.loadUnaligned(as: UInt64.self))
+        }
+    }
+
+    static func advanceGeneration(_ txn: Transaction) throws {
+        let next = try generation(txn) &+ 1
+        try generationKey.withUnsafeBytes { k in
+            try withUnsafeBytes(of: next.littleEndian) { try txn.put(txn.environment.meta, k, $0) }
+        }
+    }
 
     static func version(_ txn: Transaction) throws -> UInt32? {
         try versionKey.withUnsafeBytes { k in

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import TestSupport
 @testable import DiskCache
@@ -45,5 +46,77 @@ import TestSupport
         #expect(try cache.statistics().entries == 0)
         try cache.removeAll()
         #expect(try cache.consistencyProblems() == [])
+    }
+}
+
+/// A load that raced an invalidation cannot store its (possibly stale) value after the
+/// invalidation removed the old one: the store is conditional on the invalidation generation,
+/// checked inside the write transaction.
+@Suite struct ConditionalPutTests {
+    @Test func everyKindOfInvalidationAdvancesTheGenerationAndNothingElseDoes() throws {
+        let dir = try CacheDirectory()
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 4 << 20, byteBudget: 64 * 1024))
+        var g = try cache.generation()
+        try cache.store(bytes("v"), forKey: "k", tags: ["t"])
+        for i in 0..<200 { try cache.store([UInt8](repeating: 1, count: 2000), forKey: "filler-\(i)") }  // evicts
+        _ = try cache.removeExpired()
+        #expect(try cache.generation() == g)
+        for invalidate in [{ _ = try cache.removeValue(forKey: "absent") }, { _ = try cache.removeAll(taggedWith: "none") },
+                           { try cache.removeAll() }] {
+            try invalidate()
+            let next = try cache.generation()
+            #expect(next > g)
+            g = next
+        }
+    }
+
+    @Test func aLoadThatBeganBeforeAnInvalidationDoesNotStoreAfterIt() async throws {
+        let dir = try CacheDirectory()
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 4 << 20))
+        try cache.store(bytes("old"), forKey: "orders:today", tags: ["orders"])
+        for invalidate in [{ _ = try cache.removeAll(taggedWith: "orders") }, { _ = try cache.removeValue(forKey: "orders:today") }] {
+            // The load starts (reads the generation), the invalidation commits, the load finishes.
+            let loadStarted = try cache.generation()
+            try invalidate()
+            let stored = try await cache.put(bytes("computed before the change"), forKey: "orders:today", tags: ["orders"], ifGenerationIs: loadStarted)
+            #expect(!stored)
+            #expect(try await cache.value(forKey: "orders:today") == nil)
+        }
+        // Without an invalidation in between, the conditional store happens.
+        let now = try cache.generation()
+        #expect(try await cache.put(bytes("fresh"), forKey: "orders:today", tags: ["orders"], ifGenerationIs: now))
+        #expect(try await cache.value(forKey: "orders:today") == bytes("fresh"))
+    }
+
+    @Test func racingLoadsAndInvalidationsNeverLeaveAValueLoadedBeforeTheLastInvalidation() async throws {
+        let dir = try CacheDirectory()
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 8 << 20))
+        // Each load stores the version of the data it read; the data version advances right
+        // before each invalidation. Afterwards the entry, if any, holds the newest version.
+        final class Version: Sendable {
+            let value = Mutex<UInt8>(0)
+        }
+        let version = Version()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for _ in 0..<300 {
+                    version.value.withLock { $0 &+= 1 }
+                    _ = try await cache.removeAll(taggedWith: "orders")
+                }
+            }
+            for _ in 0..<2 {
+                group.addTask {
+                    for _ in 0..<300 {
+                        let g = try cache.generation()
+                        let read = version.value.withLock { $0 }
+                        _ = try await cache.put([read], forKey: "k", tags: ["orders"], ifGenerationIs: g)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        if let stored = try await cache.value(forKey: "k") {
+            #expect(stored == [version.value.withLock { $0 }])
+        }
     }
 }
