@@ -69,21 +69,58 @@ final class LMDBEnvironment: @unchecked Sendable {
         (entries, tags, expiry, access, lru, meta) = (handles[0], handles[1], handles[2], handles[3], handles[4], handles[5])
     }
 
-    deinit { mdb_env_close(env) }
+    deinit {
+        mdb_env_close(env)
+        pthread_rwlock_destroy(resizeLock)
+        resizeLock.deallocate()
+    }
+
+    /// Held shared by every transaction of this process, exclusively while adopting a map size
+    /// another process set (LMDB allows that only with no transaction active in this process).
+    private let resizeLock: UnsafeMutablePointer<pthread_rwlock_t> = {
+        let lock = UnsafeMutablePointer<pthread_rwlock_t>.allocate(capacity: 1)
+        pthread_rwlock_init(lock, nil)
+        return lock
+    }()
+
+    /// Begins a transaction with the resize lock held shared; when another process grew the map
+    /// past this process's size (`MDB_MAP_RESIZED`), adopts the new size and begins again.
+    private func begin(_ flags: Int32, _ what: String) throws(LMDBError) -> OpaquePointer? {
+        while true {
+            pthread_rwlock_rdlock(resizeLock)
+            var txn: OpaquePointer?
+            let code = mdb_txn_begin(env, nil, UInt32(flags), &txn)
+            if code == 0 { return txn }
+            pthread_rwlock_unlock(resizeLock)
+            guard code == MDB_MAP_RESIZED else { throw LMDBError(code: code, operation: what) }
+            // Wait (bounded) for this process's other transactions to end. A caller that began
+            // this transaction inside another one (a body of `withValue` writing, say) would wait
+            // for itself: after a second it gets the error instead of a deadlock.
+            var deadline = timespec()
+            clock_gettime(CLOCK_REALTIME, &deadline)
+            deadline.tv_sec += 1
+            guard pthread_rwlock_timedwrlock(resizeLock, &deadline) == 0 else { throw LMDBError(code: code, operation: what) }
+            let adopted = mdb_env_set_mapsize(env, 0)
+            pthread_rwlock_unlock(resizeLock)
+            try check(adopted, "set_mapsize (adopting another process's)")
+        }
+    }
 
     /// Runs `body` in a read-only transaction; what it sees stays valid until it returns.
     func read<R>(_ body: (Transaction) throws -> R) throws -> R {
-        var txn: OpaquePointer?
-        try check(mdb_txn_begin(env, nil, UInt32(MDB_RDONLY), &txn), "read txn_begin")
-        defer { mdb_txn_abort(txn) }
+        let txn = try begin(MDB_RDONLY, "read txn_begin")
+        defer {
+            mdb_txn_abort(txn)
+            pthread_rwlock_unlock(resizeLock)
+        }
         return try body(Transaction(txn: txn, environment: self))
     }
 
     /// Runs `body` in the write transaction and commits it; aborts it if `body` throws.
     /// LMDB admits one write transaction at a time: a second writer waits here.
     func write<R>(_ body: (Transaction) throws -> R) throws -> R {
-        var txn: OpaquePointer?
-        try check(mdb_txn_begin(env, nil, 0, &txn), "write txn_begin")
+        let txn = try begin(0, "write txn_begin")
+        defer { pthread_rwlock_unlock(resizeLock) }
         let result: R
         do {
             result = try body(Transaction(txn: txn, environment: self))

@@ -8,6 +8,20 @@ import DiskCache
 import Foundation
 
 let arguments = CommandLine.arguments
+// `disk-cache-crash-child PATH grow BYTES`: opens the cache with a 256 MiB map, stores BYTES of
+// distinct 64 KiB values (growing the file past a smaller map another process has open), prints
+// the count stored and exits.
+if arguments.count == 4, arguments[2] == "grow", let total = Int(arguments[3]) {
+    let cache = try DiskCache(configuration: DiskCacheConfiguration(path: arguments[1], mapSize: 256 << 20, byteBudget: 64 << 20))
+    let value = [UInt8](repeating: 0x5A, count: 64 << 10)
+    var stored = 0
+    while stored * value.count < total {
+        _ = try value.withUnsafeBytes { try cache.put($0, forKey: "grow-\(stored)") }
+        stored += 1
+    }
+    print(stored)
+    exit(0)
+}
 guard arguments.count == 4, let first = Int(arguments[3]) else {
     FileHandle.standardError.write(Data("usage: disk-cache-crash-child PATH DURABILITY FIRST-INDEX\n".utf8))
     exit(2)

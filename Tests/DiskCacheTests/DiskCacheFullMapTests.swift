@@ -122,3 +122,29 @@ import TestSupport
         }
     }
 }
+
+/// Another process growing the map past this process's size does not stop this one: it adopts
+/// the new size (`MDB_MAP_RESIZED`) and goes on.
+@Suite(.timeLimit(.minutes(2))) struct MapResizedTests {
+    @Test func aMapGrownByAnotherProcessIsAdoptedNotAnErrorUntilRestart() throws {
+        let dir = try CacheDirectory()
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 4 << 20, byteBudget: 3 << 20))
+        try cache.store(bytes("before"), forKey: "mine")
+        // The other process maps 256 MiB and writes 16 MiB: the file grows past our 4 MiB map.
+        let child = Process()
+        child.executableURL = TestSupport.builtExecutable(named: "disk-cache-crash-child")
+        child.arguments = [dir.path, "grow", String(16 << 20)]
+        child.standardOutput = FileHandle.nullDevice
+        try child.run()
+        child.waitUntilExit()
+        #expect(child.terminationStatus == 0)
+        let size = try FileManager.default.attributesOfItem(atPath: dir.path + "/data.mdb")[.size] as? Int ?? 0
+        #expect(size > 4 << 20)
+        // Reads and writes go on (before: MDB_MAP_RESIZED from every call until a restart).
+        #expect(try cache.value(forKey: "mine") == bytes("before"))
+        #expect(try cache.value(forKey: "grow-0")?.count == 64 << 10)
+        try cache.store(bytes("after"), forKey: "mine")
+        #expect(try cache.value(forKey: "mine") == bytes("after"))
+        #expect(try cache.removeAll(taggedWith: "none") == 0)
+    }
+}
