@@ -37,6 +37,12 @@ extension DiskCache {
             defer { pending.removeAll(keepingCapacity: true) }
             return pending
         }
+        // Taken out now, put back if the transaction does not commit (newer reads win).
+        txn.hooks?.onAbort.append { [self] in
+            self.pendingAccess.withLock { current in
+                for (hash, seconds) in pending where (current[hash] ?? .min) < seconds { current[hash] = seconds }
+            }
+        }
         for (hash, seconds) in pending {
             let exists = try KeyHash.bytes(hash).withUnsafeBytes { try txn.get(lmdb.access, $0) != nil }
             if exists { try setAccess(hash, seconds: seconds, txn) }

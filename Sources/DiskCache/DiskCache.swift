@@ -131,6 +131,21 @@ public final class DiskCache: Sendable {
     /// - Returns: what `body` returned, or `nil` on a miss (absent, expired or corrupt)
     /// - Throws: ``LMDBError`` for I/O failures, or what `body` throws
     public func withValue<R>(forKey key: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        try withRecord(forKey: key) { value, _ in try body(value) }
+    }
+
+    /// The value stored for `key` with when it was stored and when it expires (for an HTTP `Age`
+    /// and `Cache-Control: max-age`), copied.
+    /// - Parameter key: the entry's key
+    /// - Returns: the entry, or `nil` on a miss (absent, expired or corrupt)
+    public func entry(forKey key: String) throws -> DiskCacheEntry? {
+        try withRecord(forKey: key) { value, record in
+            DiskCacheEntry(value: Array(value), createdAt: record.createdAt, expiresAt: record.expiresAt == .max ? nil : record.expiresAt)
+        }
+    }
+
+    /// Calls `body` with the value and the record's header of `key`'s live entry.
+    func withRecord<R>(forKey key: String, _ body: (UnsafeRawBufferPointer, EntryRecord) throws -> R) throws -> R? {
         let hash = KeyHash.of(key)
         let hashKey = KeyHash.bytes(hash)
         let now = configuration.clock.now()
@@ -148,7 +163,7 @@ public final class DiskCache: Sendable {
                     return nil
                 }
                 guard record.key == key, record.expiresAt > now else { return nil }
-                return try body(value)
+                return try body(value, record)
             }
         }
         if let corrupt {
@@ -270,4 +285,14 @@ enum Meta {
             try withUnsafeBytes(of: Int64(value).littleEndian) { try txn.put(txn.environment.meta, k, $0) }
         }
     }
+}
+
+/// An entry read with its times.
+public struct DiskCacheEntry: Sendable, Equatable {
+    /// The value's bytes.
+    public var value: [UInt8]
+    /// When it was stored, µs since the Unix epoch (the cache's clock).
+    public var createdAt: Int64
+    /// When it stops being returned, µs since the Unix epoch, or nil for never.
+    public var expiresAt: Int64?
 }

@@ -113,7 +113,7 @@ final class LMDBEnvironment: @unchecked Sendable {
             mdb_txn_abort(txn)
             pthread_rwlock_unlock(resizeLock)
         }
-        return try body(Transaction(txn: txn, environment: self))
+        return try body(Transaction(txn: txn, environment: self, hooks: nil))
     }
 
     /// Runs `body` in the write transaction and commits it; aborts it if `body` throws.
@@ -121,14 +121,21 @@ final class LMDBEnvironment: @unchecked Sendable {
     func write<R>(_ body: (Transaction) throws -> R) throws -> R {
         let txn = try begin(0, "write txn_begin")
         defer { pthread_rwlock_unlock(resizeLock) }
+        let hooks = TransactionHooks()
         let result: R
         do {
-            result = try body(Transaction(txn: txn, environment: self))
+            result = try body(Transaction(txn: txn, environment: self, hooks: hooks))
         } catch {
             mdb_txn_abort(txn)
+            for undo in hooks.onAbort { undo() }
             throw error
         }
-        try check(mdb_txn_commit(txn), "commit")
+        do {
+            try check(mdb_txn_commit(txn), "commit")
+        } catch {
+            for undo in hooks.onAbort { undo() }
+            throw error
+        }
         return result
     }
 
@@ -159,9 +166,17 @@ final class LMDBEnvironment: @unchecked Sendable {
 }
 
 /// One LMDB transaction, valid inside the closure that received it.
+/// What to undo in memory when a write transaction does not commit; used on the transaction's
+/// thread only.
+final class TransactionHooks {
+    var onAbort: [() -> Void] = []
+}
+
 struct Transaction {
     let txn: OpaquePointer?
     let environment: LMDBEnvironment
+    /// Nil for read transactions.
+    let hooks: TransactionHooks?
 
     /// The value stored under `key`, valid until the transaction ends, or `nil`.
     func get(_ dbi: MDB_dbi, _ key: UnsafeRawBufferPointer) throws(LMDBError) -> UnsafeRawBufferPointer? {

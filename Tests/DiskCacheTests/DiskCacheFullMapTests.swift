@@ -148,3 +148,45 @@ import TestSupport
         #expect(try cache.removeAll(taggedWith: "none") == 0)
     }
 }
+
+/// Reads report their entry's times; buffered read times are not lost when the write that was to
+/// carry them back aborts.
+@Suite struct EntryTimesAndAccessBufferTests {
+    struct Aborted: Error {}
+
+    @Test func readsReturnTheEntrysCreationAndExpiryTimes() throws {
+        let dir = try CacheDirectory()
+        let clock = ManualDiskClock()
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 4 << 20, clock: clock))
+        let stored = clock.now()
+        try cache.store(bytes("v"), forKey: "k", expiresAt: stored + 60_000_000)
+        try cache.store(bytes("w"), forKey: "forever")
+        clock.advance(seconds: 5)
+        #expect(try cache.entry(forKey: "k") == DiskCacheEntry(value: bytes("v"), createdAt: stored, expiresAt: stored + 60_000_000))
+        #expect(try cache.entry(forKey: "forever")?.expiresAt == nil)
+        clock.advance(seconds: 60)
+        #expect(try cache.entry(forKey: "k") == nil)
+    }
+
+    @Test func bufferedReadTimesSurviveAWriteThatAborts() throws {
+        let dir = try CacheDirectory()
+        let clock = ManualDiskClock()
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 4 << 20, clock: clock))
+        try cache.store(bytes("v"), forKey: "k")
+        clock.advance(seconds: 100)
+        _ = try cache.value(forKey: "k")  // buffered: k was read at +100 s
+        #expect(throws: Aborted.self) {
+            try cache.lmdb.write { txn in
+                try cache.writeBackAccess(txn)
+                throw Aborted()
+            }
+        }
+        try cache.flushAccessTimes()
+        let stored = try cache.lmdb.read { txn in
+            try KeyHash.bytes(KeyHash.of("k")).withUnsafeBytes { k in
+                try txn.get(cache.lmdb.access, k).map { Int64(littleEndian: $0.loadUnaligned(as: Int64.self)) }
+            }
+        }
+        #expect(stored == clock.now() / 1_000_000)
+    }
+}
