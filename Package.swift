@@ -106,7 +106,9 @@ let package = Package(
             ]
         ),
         // Helpers shared by the test targets (Python peer, temporary files); not a product.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["CTestSupport"], path: "Tests/TestSupport"),
+        // pidfd_open/pidfd_send_signal for the test children's watchdog (a pid can be reused; a pidfd cannot).
+        .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(
             name: "MemoryCacheTests",
             dependencies: ["MemoryCache", "TestSupport", .product(name: "MetricsTestKit", package: "swift-metrics")]

@@ -34,40 +34,74 @@ public final class DiskCache: Sendable {
 
     /// Where the files went when they had to be moved aside at open, if they had to.
     public let movedAsidePath: String?
+    /// Held shared for the cache's life: tells other processes' opens that these files are in use.
+    private let holders: FileLock
 
     /// Opens or creates the cache.
+    ///
+    /// Opens of one path are serialised across processes by a lock file beside the directory
+    /// (`<path>.open-lock`). Every open cache holds a shared lock on `<path>/holders.lock`; an open
+    /// that finds it held knows the files are in use by a live process that already checked them,
+    /// so it neither walks nor ever moves them aside. Of the copies moved aside, only the newest is
+    /// kept.
     /// - Parameter configuration: where and how
     /// - Throws: when the environment cannot be opened for a reason that is not damage (permissions,
     ///   a map size the system refuses, LMDB's reader table full, another process's incompatible
     ///   map size): those files are left alone. A damaged or incompatible file, or one whose
-    ///   previous open check never finished (it crashed the process), is moved aside instead.
+    ///   previous open check never finished (it crashed the process), is moved aside instead —
+    ///   unless another live process has it open: then the open fails and the files stay.
     public init(configuration: DiskCacheConfiguration) throws {
         self.configuration = configuration
         metrics = DiskCacheMetrics(name: configuration.name, factory: configuration.metricsFactory)
         let logger = configuration.logger
-        let marker = configuration.path + "/open-check.marker"
-        func moveAside(_ reason: String) throws -> String {
-            let aside = configuration.path + ".corrupt-\(configuration.clock.now() / 1_000_000)-\(UInt32.random(in: 0...UInt32.max))"
-            logger.error("disk cache unusable, moving it aside and starting empty", metadata: [
-                "path": "\(configuration.path)", "moved_to": "\(aside)", "reason": "\(reason)",
-            ])
-            try FileManager.default.moveItem(atPath: configuration.path, toPath: aside)
-            return aside
-        }
+        let path = configuration.path
+        let marker = path + "/open-check.marker"
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        let openLock = try FileLock(path: path + ".open-lock")
+        try openLock.lock(exclusive: true)
+        defer { openLock.unlock() }
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        var holders = try FileLock(path: path + "/holders.lock")
         var aside: String?
-        // The marker counts opens whose check never finished. One may be a process killed while
-        // opening; three in a row mean the check dies on a damaged page: do not walk that file
-        // again, or every restart would crash the same way.
-        let unfinished = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap { Int($0) } ?? 0
-        if unfinished >= Self.unfinishedChecksBeforeMovingAside {
-            aside = try moveAside("\(unfinished) opens in a row died checking the file")
+        if try !holders.tryLock(exclusive: true) {
+            // Another live process has these files open and checked them when it opened them:
+            // join it. Whatever goes wrong here is reported, never cured by moving its files.
+            try holders.lock(exclusive: false)
+            lmdb = try Self.openShared(configuration)
+        } else {
+            func moveAside(_ reason: String) throws -> String {
+                let aside = path + ".corrupt-\(configuration.clock.now() / 1_000_000)-\(UInt32.random(in: 0...UInt32.max))"
+                logger.error("disk cache unusable, moving it aside and starting empty", metadata: [
+                    "path": "\(path)", "moved_to": "\(aside)", "reason": "\(reason)",
+                ])
+                try FileManager.default.moveItem(atPath: path, toPath: aside)
+                // The old holders lock moved with its directory; the new directory gets its own.
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                holders = try FileLock(path: path + "/holders.lock")
+                guard try holders.tryLock(exclusive: true) else {
+                    throw DiskCacheError(description: "another process opened \(path) while it was being moved aside")
+                }
+                return aside
+            }
+            // The marker counts opens whose check never finished. One may be a process killed while
+            // opening; three in a row mean the check dies on a damaged page: do not walk that file
+            // again, or every restart would crash the same way. Only a process alone with the files
+            // (holding the open lock) writes it, so concurrent opens cannot add to each other's count.
+            let unfinished = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap { Int($0) } ?? 0
+            if unfinished >= Self.unfinishedChecksBeforeMovingAside {
+                aside = try moveAside("\(unfinished) opens in a row died checking the file")
+            }
+            do {
+                lmdb = try Self.openChecked(configuration, marker: marker, unfinished: aside == nil ? unfinished : 0)
+            } catch where aside == nil && Self.isDamage(error) {
+                aside = try moveAside("\(error)")
+                lmdb = try Self.openChecked(configuration, marker: marker, unfinished: 0)
+            }
+            try holders.lock(exclusive: false)  // under the open lock: no other open sees it free meanwhile
+            Self.removeOlderCopies(of: path, logger: logger)
         }
-        do {
-            lmdb = try Self.openChecked(configuration, marker: marker, unfinished: aside == nil ? unfinished : 0)
-        } catch where aside == nil && Self.isDamage(error) {
-            aside = try moveAside("\(error)")
-            lmdb = try Self.openChecked(configuration, marker: marker, unfinished: 0)
-        }
+        self.holders = holders
         movedAsidePath = aside
         pageSize = lmdb.pageSize
         let room = configuration.mapSize - Self.headroom(mapSize: configuration.mapSize, pageSize: pageSize)
@@ -114,6 +148,44 @@ public final class DiskCache: Sendable {
             guard entries == (try txn.count(lmdb.access)) else { throw OpenProblem.indexes }
         }
         return lmdb
+    }
+
+    /// Opens an environment another live process has open (and checked): no walk, no marker, and
+    /// a format this release cannot read is an error, not a reason to move anything.
+    private static func openShared(_ configuration: DiskCacheConfiguration) throws -> LMDBEnvironment {
+        let lmdb = try LMDBEnvironment(
+            path: configuration.path, mapSize: configuration.mapSize, flags: configuration.durability.flags)
+        let stored = try lmdb.read { try Meta.version($0) }
+        guard stored == Meta.currentVersion else {
+            throw DiskCacheError(description: "\(configuration.path) is in use by another process with format version "
+                + "\(stored.map(String.init) ?? "none"), not \(Meta.currentVersion): left alone")
+        }
+        return lmdb
+    }
+
+    /// Deletes the copies of `path` moved aside earlier, except the newest, and except any a live
+    /// process still holds (an older release moved files aside that were in use).
+    private static func removeOlderCopies(of path: String, logger: Logger) {
+        let url = URL(fileURLWithPath: path)
+        let parent = url.deletingLastPathComponent().path
+        let prefix = url.lastPathComponent + ".corrupt-"
+        guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
+        // `<prefix><milliseconds>-<random>`: newest first by time, then by name for a stable order.
+        let copies = names.filter { $0.hasPrefix(prefix) }.map { name -> (Int64, String) in
+            (Int64(name.dropFirst(prefix.count).prefix { $0 != "-" }) ?? 0, name)
+        }.sorted { $0 > $1 }
+        for (_, name) in copies.dropFirst() {
+            let copy = parent + "/" + name
+            if let holders = try? FileLock(path: copy + "/holders.lock"), (try? holders.tryLock(exclusive: true)) != true {
+                continue
+            }
+            do {
+                try FileManager.default.removeItem(atPath: copy)
+                logger.notice("removed an older copy of the disk cache moved aside", metadata: ["path": "\(copy)"])
+            } catch {
+                logger.warning("cannot remove an older copy of the disk cache", metadata: ["path": "\(copy)", "error": "\(error)"])
+            }
+        }
     }
 
     enum OpenProblem: Error {

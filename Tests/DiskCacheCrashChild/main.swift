@@ -3,6 +3,7 @@
 // the parent kills it with SIGKILL.
 //
 // Usage: disk-cache-crash-child PATH none|eventual|immediate FIRST-INDEX
+// (and the `grow` and `hold` modes below, for the tests of several processes on one cache)
 import CrashWorkload
 import DiskCache
 import Foundation
@@ -22,6 +23,14 @@ if arguments.count == 4, arguments[2] == "grow", let total = Int(arguments[3]) {
     print(stored)
     exit(0)
 }
+// `disk-cache-crash-child PATH hold MAP-BYTES`: opens the cache, prints its entry count (or -1
+// when the open moved the files aside), then keeps it open until killed.
+if arguments.count == 4, arguments[2] == "hold", let mapSize = Int(arguments[3]) {
+    let cache = try DiskCache(configuration: DiskCacheConfiguration(path: arguments[1], mapSize: mapSize, byteBudget: mapSize / 2))
+    let line = "\(cache.movedAsidePath == nil ? try cache.statistics().entries : -1)\n"
+    _ = line.withCString { write(1, $0, strlen($0)) }
+    while true { pause() }
+}
 guard arguments.count == 4, let first = Int(arguments[3]) else {
     FileHandle.standardError.write(Data("usage: disk-cache-crash-child PATH DURABILITY FIRST-INDEX\n".utf8))
     exit(2)
@@ -37,7 +46,7 @@ var index = first
 while true {
     let operation = CrashWorkload.operation(index)
     switch operation {
-    case .put(let key, let value, let tags): try value.withUnsafeBytes { try cache.put($0, forKey: key, tags: tags) }
+    case .put(let key, let value, let tags): _ = try value.withUnsafeBytes { try cache.put($0, forKey: key, tags: tags) }
     case .remove(let key): try cache.removeValue(forKey: key)
     case .removeTag(let tag): try cache.removeAll(taggedWith: tag)
     }

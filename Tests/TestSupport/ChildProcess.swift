@@ -1,3 +1,4 @@
+import CTestSupport
 import Foundation
 
 #if canImport(Glibc)
@@ -9,23 +10,63 @@ import Glibc
 public struct ChildProcess {
     public let process: Process
     private let output: FileHandle
+    private let resources: Resources
     private var text = ""
+
+    /// What outlives the struct's copies: the pidfd the watchdog signals through, and the file
+    /// that collects the child's standard error.
+    private final class Resources: @unchecked Sendable {
+        // Unchecked: both fields are set once in init and only read afterwards; the descriptor is
+        // closed in deinit, after the watchdog closure (which holds a reference) has run or been dropped.
+        let pidfd: Int32
+        let errorFile: URL
+
+        init(pidfd: Int32, errorFile: URL) {
+            self.pidfd = pidfd
+            self.errorFile = errorFile
+        }
+
+        deinit {
+            if pidfd >= 0 { close(pidfd) }
+            try? FileManager.default.removeItem(at: errorFile)
+        }
+    }
 
     /// Starts `executable` (built next to the test bundle) with `arguments`.
     ///
     /// A bound against a test hanging on a child that never writes: the child is killed after
-    /// 120 s, its pipe ends and every blocking read returns.
-    public init(_ executable: String, _ arguments: [String]) throws {
+    /// 120 s, its pipe ends and every blocking read returns. The watchdog signals through a pidfd,
+    /// so it can never reach another process that was given the pid after this child was reaped.
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
         process = Process()
         process.executableURL = TestSupport.builtExecutable(named: executable)
         process.arguments = arguments
+        if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let pipe = Pipe()
         process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
+        let errorFile = FileManager.default.temporaryDirectory.appendingPathComponent("child-stderr-\(UUID().uuidString)")
+        guard FileManager.default.createFile(atPath: errorFile.path, contents: nil) else {
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: errorFile.path])
+        }
+        process.standardError = try FileHandle(forWritingTo: errorFile)
         output = pipe.fileHandleForReading
         try process.run()
-        let pid = process.processIdentifier
-        DispatchQueue.global().asyncAfter(deadline: .now() + 120) { _ = Glibc.kill(pid, SIGKILL) }
+        let resources = Resources(pidfd: ctest_pidfd_open(process.processIdentifier), errorFile: errorFile)
+        self.resources = resources
+        DispatchQueue.global().asyncAfter(deadline: .now() + 120) {
+            if resources.pidfd >= 0 { _ = ctest_pidfd_send_signal(resources.pidfd, SIGKILL) }
+        }
+    }
+
+    /// What the child wrote to its standard error so far.
+    public var errorOutput: String {
+        (try? String(contentsOf: resources.errorFile, encoding: .utf8)) ?? ""
+    }
+
+    /// Whether the child ended through SIGKILL (the test's kill or the watchdog), rather than by
+    /// itself, with an exit status or another signal.
+    public var wasKilled: Bool {
+        !process.isRunning && process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
     }
 
     /// The complete lines so far, as integers (a half-written last line is left out).
@@ -48,7 +89,19 @@ public struct ChildProcess {
     /// SIGKILLs the child and drains what it wrote before the kill landed (those lines count).
     /// - Returns: all complete lines
     public mutating func kill() -> [Int64] {
-        _ = Glibc.kill(process.processIdentifier, SIGKILL)
+        if resources.pidfd >= 0 {
+            _ = ctest_pidfd_send_signal(resources.pidfd, SIGKILL)
+        } else if process.isRunning {
+            _ = Glibc.kill(process.processIdentifier, SIGKILL)  // no pidfd (a kernel before 5.3)
+        }
+        text += String(decoding: output.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return complete
+    }
+
+    /// Waits for the child to end by itself, draining its output.
+    /// - Returns: all complete lines
+    public mutating func waitForExit() -> [Int64] {
         text += String(decoding: output.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return complete
