@@ -77,6 +77,7 @@ extension DiskCache {
                         evicted += 1
                         total -= freed
                     }
+                    try faultAfterEviction.withLock { $0 }?()
                     try insert(hash, record: record, tags: tags, expiresAt: expiresAt, now: now, txn)
                     try Meta.setBytes(txn, total + record.count)
                     return evicted

@@ -27,6 +27,9 @@ public final class DiskCache: Sendable {
     /// Read times not yet written back: key hash → seconds since the epoch.
     let pendingAccess = Mutex<[UInt64: Int64]>([:])
     let metrics: DiskCacheMetrics
+    /// Failure injection for tests: called inside a put's write transaction after its evictions
+    /// and before its insert; what it throws aborts the transaction. Always `nil` outside tests.
+    let faultAfterEviction = Mutex<(@Sendable () throws -> Void)?>(nil)
     /// Whether a write-back of read times is already queued.
     private let flushQueued = Atomic<Bool>(false)
     private let writeQueue = DispatchQueue(label: "swift-analytics-cache.disk.write")

@@ -168,6 +168,30 @@ import TestSupport
         #expect(try cache.entry(forKey: "k") == nil)
     }
 
+    @Test func evictionsOfAPutThatAbortsAreNotCountedAndTheEntriesStay() throws {
+        let dir = try CacheDirectory()
+        let value = [UInt8](repeating: 3, count: 1000)
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 4 << 20, byteBudget: 10_000))
+        var stored = 0
+        while try cache.statistics().evictions == 0 {
+            try cache.store(value, forKey: "k\(stored)")
+            stored += 1
+        }
+        let before = try cache.statistics()
+        let present = try (0..<stored).filter { try cache.value(forKey: "k\($0)") != nil }
+        cache.faultAfterEviction.withLock { $0 = { throw Aborted() } }
+        #expect(throws: Aborted.self) { try cache.store(value, forKey: "new") }
+        let after = try cache.statistics()
+        #expect(after.evictions == before.evictions, "an aborted put evicted nothing")
+        #expect(after.entries == before.entries)
+        #expect(try (0..<stored).filter { try cache.value(forKey: "k\($0)") != nil } == present)
+        #expect(try cache.value(forKey: "new") == nil)
+        cache.faultAfterEviction.withLock { $0 = nil }
+        try cache.store(value, forKey: "new")
+        #expect(try cache.statistics().evictions > before.evictions)
+        #expect(try cache.consistencyProblems() == [])
+    }
+
     @Test func bufferedReadTimesSurviveAWriteThatAborts() throws {
         let dir = try CacheDirectory()
         let clock = ManualDiskClock()
