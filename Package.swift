@@ -9,6 +9,7 @@ let package = Package(
         .library(name: "ResultFormat", targets: ["ResultFormat"]),
         .library(name: "DuckDBClient", targets: ["DuckDBClient"]),
         .library(name: "DiskCache", targets: ["DiskCache"]),
+        .library(name: "EventLogCore", targets: ["EventLogCore"]),
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "EventProjection", targets: ["EventProjection"]),
         .library(name: "RemoteData", targets: ["RemoteData"]),
@@ -49,10 +50,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The event log's types and protocol, with no backend: what the cache, the projector and a
+        // PostgreSQL log depend on.
+        .target(name: "EventLogCore"),
         // The append-only event log (SQLite through GRDB).
         .target(
             name: "EventStore",
             dependencies: [
+                "EventLogCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -62,7 +67,7 @@ let package = Package(
         .target(
             name: "EventProjection",
             dependencies: [
-                "EventStore", "DuckDBClient",
+                "EventLogCore", "DuckDBClient", "ResultFormat",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -134,6 +139,7 @@ let package = Package(
             name: "EventStoreTests",
             dependencies: ["EventStore", "EventProjection", "DuckDBClient", "EventWorkload", "event-store-child", "TestSupport",
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "MetricsTestKit", package: "swift-metrics"),
                            .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // The crash test's workload, and the child process that runs it until it is killed.

@@ -1,5 +1,5 @@
 import DuckDBClient
-import EventStore
+import EventLogCore
 
 /// How one kind of event changes DuckDB tables: the event types it handles, the SQL that creates
 /// its tables, and how an event becomes rows.

@@ -1,14 +1,20 @@
 import DuckDBClient
-import EventStore
+import EventLogCore
 import Logging
+import Metrics
 import ServiceLifecycle
 
 /// Applies committed events to DuckDB tables, in log order, through the database's single writer.
 ///
 /// Each batch of events is applied in one DuckDB transaction that also stores the projector's
-/// checkpoint (the last applied position) in the table `projector_checkpoints`. After a crash the
-/// projector resumes after the stored checkpoint: every event is applied exactly once — no loss,
-/// no duplicate — whatever moment the process died at.
+/// checkpoint (the last applied position, the log's identity and that event's fingerprint) in the
+/// table `projector_checkpoints`. After a crash the projector resumes after the stored checkpoint:
+/// every event is applied exactly once — no loss, no duplicate — whatever moment the process died
+/// at. It refuses to go on over a log that is not the one it applied (another identity), or whose
+/// event at the checkpoint is not the one it applied (a log that lost acknowledged appends).
+///
+/// After each commit it publishes a ``ProjectedBatch`` to every ``commits(bufferLimit:)``
+/// subscriber and wakes ``waitUntilApplied(_:timeout:)`` callers.
 public final class Projector: Service, Sendable {
     let name: String
     let log: any EventLog
@@ -17,6 +23,12 @@ public final class Projector: Service, Sendable {
     let batchSize: Int
     let logger: Logger
     let onCommit: @Sendable (Int64) -> Void
+    let failurePolicy: ProjectionFailurePolicy
+    let eventTime: @Sendable (RecordedEvent) -> Int64
+    let feed = CommitFeed()
+    let applied = AppliedPosition()
+    let retried: Counter
+    let skipped: Counter
 
     /// Creates a projector.
     /// - Parameters:
@@ -25,27 +37,48 @@ public final class Projector: Service, Sendable {
     ///   - writer: the DuckDB database's writer
     ///   - projections: what to apply
     ///   - batchSize: the most events applied per transaction
+    ///   - failurePolicy: retries, and what to do with an event that always fails (default: stop)
+    ///   - eventTime: an event's time for ``ProjectedBatch/eventTimes`` (default: when recorded)
     ///   - logger: where failures are reported
+    ///   - metricsFactory: where `projector_retries_total` and `projector_skipped_events_total`
+    ///     (dimension `projector`) go (default: the bootstrapped `MetricsSystem`)
     ///   - onCommit: called after each committed batch with the new checkpoint (for progress)
     public init(
         name: String, log: any EventLog, writer: DuckDBWriter, projections: [Projection], batchSize: Int = 1000,
-        logger: Logger = Logger(label: "swift-analytics-cache.projector"), onCommit: @escaping @Sendable (Int64) -> Void = { _ in }
+        failurePolicy: ProjectionFailurePolicy = ProjectionFailurePolicy(),
+        eventTime: @escaping @Sendable (RecordedEvent) -> Int64 = { $0.recordedAt },
+        logger: Logger = Logger(label: "swift-analytics-cache.projector"), metricsFactory: (any MetricsFactory)? = nil,
+        onCommit: @escaping @Sendable (Int64) -> Void = { _ in }
     ) {
         self.name = name
         self.log = log
         self.writer = writer
         self.projections = projections
         self.batchSize = max(1, batchSize)
+        self.failurePolicy = failurePolicy
+        self.eventTime = eventTime
         self.logger = logger
         self.onCommit = onCommit
+        let factory = metricsFactory ?? MetricsSystem.factory
+        retried = Counter(label: "projector_retries_total", dimensions: [("projector", name)], factory: factory)
+        skipped = Counter(label: "projector_skipped_events_total", dimensions: [("projector", name)], factory: factory)
     }
 
-    /// Creates the checkpoint table and the projections' tables if they do not exist.
+    /// Creates the checkpoint and failure tables and the projections' tables if they do not exist.
     public func setUp() async throws {
         let setup = projections.map(\.setupSQL)
         try await writer.write { connection in
             _ = try connection.execute(
                 "CREATE TABLE IF NOT EXISTS projector_checkpoints (projector VARCHAR PRIMARY KEY, position BIGINT NOT NULL)")
+            // Added by a later release: the log the checkpoint belongs to and its event there.
+            _ = try connection.execute("ALTER TABLE projector_checkpoints ADD COLUMN IF NOT EXISTS log_id VARCHAR")
+            _ = try connection.execute("ALTER TABLE projector_checkpoints ADD COLUMN IF NOT EXISTS last_event VARCHAR")
+            _ = try connection.execute("""
+                CREATE TABLE IF NOT EXISTS projection_failures (
+                    projector VARCHAR NOT NULL, position BIGINT NOT NULL, event_type VARCHAR NOT NULL,
+                    aggregate_type VARCHAR NOT NULL, aggregate_id VARCHAR NOT NULL, error VARCHAR NOT NULL,
+                    failed_at TIMESTAMPTZ NOT NULL DEFAULT current_timestamp, PRIMARY KEY (projector, position))
+                """)
             for sql in setup where !sql.isEmpty { _ = try connection.execute(sql) }
         }
     }
@@ -53,28 +86,23 @@ public final class Projector: Service, Sendable {
     /// The last position applied (0 before the first batch).
     public func checkpoint() async throws -> Int64 {
         let name = self.name
-        return try await writer.write { try Self.storedCheckpoint(name, $0) }
-    }
-
-    /// The checkpoint stored for projector `name` (0 when there is none).
-    static func storedCheckpoint(_ name: String, _ connection: Connection) throws -> Int64 {
-        let result = try connection.query("SELECT position FROM projector_checkpoints WHERE projector = ?", [.string(name)])
-        guard result.rowCount > 0 else { return 0 }
-        guard case .int(let position) = result.row(0)[0] else {
-            throw EventStoreError(.inconsistentLog, "checkpoint of projector \(name) is not an integer: \(result.row(0)[0])")
-        }
-        return position
+        return try await writer.write { try Self.storedCheckpoint(name, $0).position }
     }
 
     /// Applies events until the task is cancelled or the service group shuts down.
     public func run() async throws {
-        try await setUp()
         do {
+            try await setUp()
             try await cancelWhenGracefulShutdown {
                 try await self.apply(until: nil)
             }
+            stopped(ProjectorStopped(name: name, reason: "it shut down"))
         } catch is CancellationError where Task.isCancelled {
             // Shut down mid-read or mid-commit: the open batch rolled back, the checkpoint stands.
+            stopped(ProjectorStopped(name: name, reason: "it shut down"))
+        } catch {
+            stopped(error)
+            throw error
         }
     }
 
@@ -86,53 +114,71 @@ public final class Projector: Service, Sendable {
         return try await checkpoint()
     }
 
+    /// Batches committed from now on, as they commit, for any number of consumers (each call is
+    /// a new subscription with its own buffer). The sequence ends when the projector stops —
+    /// with its error if it failed — and throws ``ProjectedBatchesMissed`` if this consumer falls
+    /// `bufferLimit` batches behind.
+    /// - Parameter bufferLimit: the most batches held for this consumer
+    /// - Returns: the subscription
+    public func commits(bufferLimit: Int = 1024) -> AsyncThrowingStream<ProjectedBatch, any Error> {
+        feed.subscribe(bufferLimit: bufferLimit)
+    }
+
+    /// Returns once every event up to `position` is applied (read-your-writes: pass the position an
+    /// append returned, then query DuckDB).
+    /// - Parameters:
+    ///   - position: a log position
+    ///   - timeout: the longest wait
+    /// - Throws: ``ProjectorTimeout`` after `timeout`; `CancellationError` when cancelled; the
+    ///   projector's error (or ``ProjectorStopped``) when it is not running
+    public func waitUntilApplied(_ position: Int64, timeout: Duration) async throws {
+        if let current = applied.current, current >= position { return }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.applied.wait(for: position) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw ProjectorTimeout(name: self.name, position: position, applied: self.applied.current, timeout: timeout)
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    func stopped(_ error: any Error) {
+        applied.stop(error)
+        feed.finish(throwing: error is ProjectorStopped ? nil : error)
+    }
+
     /// Applies batches from the checkpoint on, until `target` (or forever when `nil`).
     func apply(until target: Int64?) async throws {
-        var position = try await checkpoint()
-        let end = try await log.lastPosition()
-        guard position <= end else {
-            throw EventStoreError(.inconsistentLog, "projector \(name) has applied up to \(position), the log ends at \(end)")
-        }
+        let identity = try await log.identity()
+        var position = try await verifiedCheckpoint(identity: identity)
+        feed.start(at: position)
+        applied.advance(to: position)
         if let target, position >= target { return }
         var iterator = log.subscribe(from: position + 1, batchSize: batchSize).makeAsyncIterator()
         while let batch = try await iterator.nextBatch(maxCount: batchSize) {
-            position = try await commit(batch)
+            position = try await commitRetrying(batch, identity: identity)
             onCommit(position)
             if let target, position >= target { return }
         }
     }
+}
 
-    /// Applies one batch and stores its last position, in one transaction.
-    func commit(_ events: [RecordedEvent]) async throws -> Int64 {
-        let name = self.name, projections = self.projections
-        guard let first = events.first?.position, let last = events.last?.position else {
-            preconditionFailure("a subscription batch holds at least one event")
-        }
-        try await writer.write { connection in
-            try connection.transaction {
-                // Another projector with this name (or a concurrent catchUp) must not apply these
-                // events a second time: the batch must start right after the stored checkpoint.
-                let checkpoint = try Self.storedCheckpoint(name, connection)
-                guard checkpoint == first - 1 else {
-                    throw EventStoreError(.inconsistentLog, "projector \(name): batch from \(first) after checkpoint \(checkpoint)")
-                }
-                for projection in projections {
-                    let relevant = events.filter { projection.eventTypes.contains($0.type) }
-                    if relevant.isEmpty { continue }
-                    switch projection.apply {
-                    case .statement(let sql, let parameters):
-                        let statement = try connection.prepare(sql)
-                        for event in relevant { _ = try statement.execute(try parameters(event)) }
-                    case .appender(let table, let row):
-                        let appender = try connection.appender(table: table)
-                        for event in relevant { try appender.appendRow(try row(event)) }
-                        try appender.close()
-                    }
-                }
-                _ = try connection.query(
-                    "INSERT OR REPLACE INTO projector_checkpoints VALUES (?, ?)", [.string(name), .int(last)])
-            }
-        }
-        return last
+/// ``Projector/waitUntilApplied(_:timeout:)`` waited its whole timeout.
+public struct ProjectorTimeout: Error, Sendable, CustomStringConvertible {
+    public var name: String
+    public var position: Int64
+    public var applied: Int64?
+    public var timeout: Duration
+    public var description: String {
+        "projector \(name) did not apply position \(position) within \(timeout) (applied: \(applied.map(String.init) ?? "unknown"))"
     }
+}
+
+/// The projector is not running (it shut down), so a position will not be applied by it.
+public struct ProjectorStopped: Error, Sendable, CustomStringConvertible {
+    public var name: String
+    public var reason: String
+    public var description: String { "projector \(name) stopped: \(reason)" }
 }

@@ -20,16 +20,40 @@ public final class SQLiteEventStore: EventLog {
         public var busyTimeout: Duration
         /// Events read (and held) at once by each subscription.
         public var subscriptionBatchSize: Int
+        /// Payload and metadata bytes read (and held) at once by each subscription: a batch ends
+        /// before the event that would pass it (it always holds at least one event).
+        public var subscriptionBatchBytes: Int
+        /// How hard SQLite syncs each commit. See ``Synchronous``.
+        public var synchronous: Synchronous
+
+        /// SQLite's `synchronous` setting for the log (in WAL mode).
+        public enum Synchronous: String, Sendable {
+            /// Every commit is synced to disk before `append` returns (`synchronous=FULL`): an
+            /// acknowledged append survives an OS crash or power loss. The default: a projection
+            /// or a cache that has seen an append must never find the log without it.
+            case full = "FULL"
+            /// Commits are synced at WAL checkpoints only (`synchronous=NORMAL`): faster appends,
+            /// but an OS crash or power loss can lose the last acknowledged ones (a process crash
+            /// cannot). A projector then refuses to go on rather than skip (see the log identity).
+            case normal = "NORMAL"
+        }
 
         /// Creates settings.
         /// - Parameters:
         ///   - maxPayloadBytes: default 1 MiB
         ///   - busyTimeout: default 5 s
         ///   - subscriptionBatchSize: default 512
-        public init(maxPayloadBytes: Int = 1 << 20, busyTimeout: Duration = .seconds(5), subscriptionBatchSize: Int = 512) {
+        ///   - subscriptionBatchBytes: default 4 MiB
+        ///   - synchronous: default `.full`
+        public init(
+            maxPayloadBytes: Int = 1 << 20, busyTimeout: Duration = .seconds(5), subscriptionBatchSize: Int = 512,
+            subscriptionBatchBytes: Int = 4 << 20, synchronous: Synchronous = .full
+        ) {
             self.maxPayloadBytes = maxPayloadBytes
             self.busyTimeout = busyTimeout
             self.subscriptionBatchSize = subscriptionBatchSize
+            self.subscriptionBatchBytes = subscriptionBatchBytes
+            self.synchronous = synchronous
         }
     }
 
@@ -47,8 +71,13 @@ public final class SQLiteEventStore: EventLog {
         let busy = configuration.busyTimeout.components
         config.busyMode = .timeout(TimeInterval(busy.seconds) + TimeInterval(busy.attoseconds) / 1e18)
         pool = try DatabasePool(path: path, configuration: config)
+        // On the one writer connection, after GRDB's WAL set-up (which sets NORMAL). The value is
+        // one of the enum's fixed strings.
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = \(configuration.synchronous.rawValue)")
+        }
         self.configuration = configuration
-        try pool.write { db in
+        logID = try pool.write { db in
             try db.execute(sql: """
                 CREATE TABLE IF NOT EXISTS events (
                     position INTEGER PRIMARY KEY,
@@ -62,8 +91,21 @@ public final class SQLiteEventStore: EventLog {
                     UNIQUE (aggregate_type, aggregate_id, version)
                 )
                 """)
+            // The log's identity, drawn once when the log is created (or first opened by a release
+            // that has it): a projection's checkpoint names the log it belongs to.
+            try db.execute(sql: "CREATE TABLE IF NOT EXISTS log_identity (id TEXT NOT NULL)")
+            if try String.fetchOne(db, sql: "SELECT id FROM log_identity") == nil {
+                try db.execute(sql: "INSERT INTO log_identity (id) VALUES (?)", arguments: [UUID().uuidString.lowercased()])
+            }
+            return try String.fetchOne(db, sql: "SELECT id FROM log_identity") ?? ""
         }
     }
+
+    /// The log's identity: a random id stored when the log was created. A copy of the file keeps
+    /// it; another file, even with the same events, has another.
+    public let logID: String
+
+    public func identity() async throws -> String { logID }
 
     // MARK: Appending
 
@@ -101,25 +143,7 @@ public final class SQLiteEventStore: EventLog {
 
     /// Checks everything that does not need the database, before any write.
     func validate(_ events: [NewEvent], _ aggregate: AggregateID, _ expected: ExpectedVersion) throws {
-        guard !events.isEmpty else { throw EventStoreError(.invalidArgument, "an append needs at least one event") }
-        guard !aggregate.type.isEmpty, !aggregate.id.isEmpty else {
-            throw EventStoreError(.invalidArgument, "the aggregate type and id must not be empty")
-        }
-        if case .exact(let n) = expected, n < 1 {
-            throw EventStoreError(.invalidArgument, "expected version \(n) is not a version (versions start at 1; use .noStream)")
-        }
-        for (i, event) in events.enumerated() {
-            guard !event.type.isEmpty else { throw EventStoreError(.invalidArgument, "event \(i) has no type") }
-            for (field, text) in [("payload", event.payload), ("metadata", event.metadata)] {
-                let size = text.utf8.count
-                guard size <= configuration.maxPayloadBytes else {
-                    throw EventStoreError(.tooLarge, "event \(i) (\(event.type)): \(field) of \(size) bytes exceeds the limit of \(configuration.maxPayloadBytes)")
-                }
-                guard (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: .fragmentsAllowed)) != nil else {
-                    throw EventStoreError(.invalidJSON, "event \(i) (\(event.type)): \(field) is not valid JSON")
-                }
-            }
-        }
+        try AppendValidation.check(events, to: aggregate, expectedVersion: expected, maxPayloadBytes: configuration.maxPayloadBytes)
     }
 
     func insert(_ events: [NewEvent], _ aggregate: AggregateID, _ expected: ExpectedVersion, _ db: Database) throws -> [RecordedEvent] {
@@ -207,9 +231,27 @@ public final class SQLiteEventStore: EventLog {
     }
 
     public func subscribe(from position: Int64, batchSize: Int?) -> EventSubscription {
-        let pool = self.pool
+        let pool = self.pool, maxBytes = configuration.subscriptionBatchBytes
         return EventSubscription(from: position, batchSize: batchSize ?? configuration.subscriptionBatchSize, signal: changes) { from, limit in
-            try await pool.read { db in try Self.fetch(db, from: from, limit: limit) }
+            try await pool.read { db in try Self.fetch(db, from: from, limit: limit, maxBytes: maxBytes) }
         }
+    }
+
+    /// Events from `position` on, at most `limit`, ending before the event whose payload and
+    /// metadata would take the batch past `maxBytes` (but at least one event).
+    static func fetch(_ db: Database, from position: Int64, limit: Int, maxBytes: Int) throws -> [RecordedEvent] {
+        let cursor = try Row.fetchCursor(db, sql: """
+            SELECT position, aggregate_type, aggregate_id, version, event_type, payload, metadata, recorded_at
+            FROM events WHERE position >= ? ORDER BY position LIMIT ?
+            """, arguments: [position, limit])
+        var events: [RecordedEvent] = []
+        var bytes = 0
+        while let row = try cursor.next() {
+            let event = Self.event(row)
+            bytes += event.payload.utf8.count + event.metadata.utf8.count
+            if bytes > maxBytes, !events.isEmpty { break }
+            events.append(event)
+        }
+        return events
     }
 }

@@ -30,7 +30,7 @@ case "append":
 case "project":
     let database = try Database(path: arguments[3])
     let writer = try DuckDBWriter(database: database)
-    let projector = Projector(name: "orders", log: store, writer: writer, projections: EventWorkload.projections, batchSize: 37) { say(String($0)) }
+    let projector = Projector(name: "orders", log: store, writer: writer, projections: EventWorkload.projections, batchSize: 37, onCommit: { say(String($0)) })
     try await projector.run()
 default:
     exit(2)

@@ -131,6 +131,11 @@ public protocol EventLog: Sendable {
     /// The position of the last committed event (0 when the log is empty).
     func lastPosition() async throws -> Int64
 
+    /// The log's identity: an id drawn at random when the log was created, kept by copies and
+    /// backups of it. A projection records it with its checkpoint and refuses to apply another
+    /// log's events as if they continued the ones it applied.
+    func identity() async throws -> String
+
     /// Committed events from `position` (inclusive) on: the log up to now, then new events as they
     /// commit, in order, each once.
     /// - Parameters:
