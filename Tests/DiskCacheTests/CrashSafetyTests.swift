@@ -17,8 +17,8 @@ import Glibc
 @Suite struct CrashSafetyTests {
     /// Runs the child from operation `first`, kills it after it has reported `reports` operations,
     /// and returns the last operation it reported (after draining its output), or `first - 1`.
-    func runChild(path: String, durability: String, first: Int, reports: Int) throws -> Int {
-        var child = try ChildProcess("disk-cache-crash-child", [path, durability, String(first)])
+    func runChild(path: String, durability: String, first: Int, reports: Int, profile: CrashWorkload.Profile) throws -> Int {
+        var child = try ChildProcess("disk-cache-crash-child", [path, durability, String(first), profile.rawValue])
         _ = child.lines(atLeast: reports)
         let complete = child.kill().map { Int($0) }
         #expect(child.wasKilled, "the child must have been killed, not have failed or crashed: \(child.errorOutput)")
@@ -31,10 +31,11 @@ import Glibc
 
     static func apply(_ operation: CrashWorkload.Operation, to model: inout Model) {
         switch operation {
-        case .put(let key, let value, _): model[key] = .some(value)
+        case .put(let key, let value, _, let expired): model[key] = .some(expired ? nil : value)
         case .remove(let key): model[key] = .some(nil)
         case .removeTag(let tag):
             for (key, _) in model where tagsOf(key).contains(tag) { model[key] = .some(nil) }
+        case .sweep: break
         }
     }
 
@@ -46,47 +47,88 @@ import Glibc
     @Test func killedWritersLoseNothingCommittedAndLeaveConsistentIndexes() throws {
         let cycles = ProcessInfo.processInfo.environment["DISK_CACHE_CRASH_CYCLES"].flatMap(Int.init) ?? 20
         let dir = try CacheDirectory()
-        var random = SeededRandom(seed: 0xC0FFEE)
+        let (next, _) = try killCycles(path: dir.path, profile: .roomy, cycles: cycles, seed: 0xC0FFEE)
+        print("disk cache crash test (roomy): \(cycles) kill cycles, \(next) operations")
+        #expect(next > cycles)
+    }
+
+    /// The tight workload evicts (by bytes and by pages), writes and sweeps expired entries, and a
+    /// second process reads the cache throughout: the kills land in all of that.
+    @Test func killsDuringEvictionExpiryAndAFullMapWithAnotherProcessReadingLeaveNoDamage() throws {
+        let cycles = ProcessInfo.processInfo.environment["DISK_CACHE_CRASH_CYCLES"].flatMap(Int.init) ?? 20
+        let dir = try CacheDirectory()
+        var reader = try ChildProcess("disk-cache-crash-child", [dir.path, "read", "tight"])
+        #expect(reader.lines(atLeast: 1).count == 1, "the reader must be reading: \(reader.errorOutput)")
+        let (next, evictedCycles) = try killCycles(path: dir.path, profile: .tight, cycles: cycles, seed: 0xBADCAFE) {
+            #expect(reader.process.isRunning, "the reading process died: \(reader.errorOutput)")
+        }
+        let rounds = reader.kill()
+        #expect(reader.wasKilled, "the reader must have been killed, not have failed: \(reader.errorOutput)")
+        #expect(rounds.allSatisfy { $0 == 0 }, "the reader met corrupt records: \(rounds.filter { $0 != 0 })")
+        print("disk cache crash test (tight): \(cycles) kill cycles, \(next) operations, evictions seen in \(evictedCycles) cycles, \(rounds.count) reader rounds")
+        #expect(next > cycles)
+        #expect(evictedCycles > 0, "the tight workload must evict")
+    }
+
+    /// Kills a writer `cycles` times and checks the cache against the model after each.
+    /// - Returns: the next operation index, and in how many cycles entries were found evicted
+    func killCycles(
+        path: String, profile: CrashWorkload.Profile, cycles: Int, seed: UInt64, afterEachCycle: () -> Void = {}
+    ) throws -> (Int, Int) {
+        var random = SeededRandom(seed: seed)
         var model: Model = [:]  // what the cache must hold after the operations applied so far
         var next = 0
+        var evictedCycles = 0
+        // Roomy: nothing is ever evicted, so every committed value must be there. Tight: a value
+        // may be missing (evicted), but never wrong, never half an operation, never resurrected.
+        let mayEvict = profile == .tight
         for cycle in 0..<cycles {
             let durability = ["none", "eventual", "immediate"][cycle % 3]
             // Sometimes kill before the first report: during open, or inside the first write.
-            let reports = random.below(4) == 0 ? 0 : 1 + random.below(60)
-            let last = try runChild(path: dir.path, durability: durability, first: next, reports: reports)
-            for i in next..<(last + 1) { Self.apply(CrashWorkload.operation(i), to: &model) }
+            let reports = random.below(4) == 0 ? 0 : 1 + random.below(profile == .tight ? 400 : 60)
+            let last = try runChild(path: path, durability: durability, first: next, reports: reports, profile: profile)
+            for i in next..<(last + 1) { Self.apply(CrashWorkload.operation(i, profile), to: &model) }
             // Operation last + 1 may have committed before the kill, or not.
             var withInFlight = model
-            Self.apply(CrashWorkload.operation(last + 1), to: &withInFlight)
+            Self.apply(CrashWorkload.operation(last + 1, profile), to: &withInFlight)
 
-            let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 256 << 20, byteBudget: 64 << 20))
+            let cache = try DiskCache(configuration: .init(path: path, mapSize: profile.mapSize, byteBudget: profile.byteBudget))
             #expect(cache.movedAsidePath == nil, "cycle \(cycle): a killed process must not damage the file")
             #expect(try cache.consistencyProblems() == [], "cycle \(cycle)")
+            #expect(try cache.statistics().corruptEntries == 0, "cycle \(cycle)")
             var inFlightCommitted: Bool?
-            for n in 0..<CrashWorkload.keyCount {
-                let key = "key-\(n)"
+            var missing = 0
+            for n in 0..<profile.keyCount {
+                let key = CrashWorkload.key(n, profile)
                 let stored = try cache.value(forKey: key)
                 let before = model[key] ?? nil, after = withInFlight[key] ?? nil
+                if stored == nil, mayEvict, before != nil || after != nil {
+                    missing += 1
+                    continue
+                }
                 if before == after {
                     #expect(stored == before, "cycle \(cycle) \(key): committed state lost")
                 } else {
                     #expect(stored == before || stored == after, "cycle \(cycle) \(key): neither before nor after")
+                    // An absent value after a put could be an eviction: it decides nothing.
+                    if mayEvict, stored == nil { continue }
                     let committed = stored == after
                     #expect(inFlightCommitted == nil || inFlightCommitted == committed, "cycle \(cycle): half an operation")
                     inFlightCommitted = committed
                 }
             }
+            if missing > 0 { evictedCycles += 1 }
             if inFlightCommitted == true {
                 model = withInFlight
                 next = last + 2
             } else {
                 // Not committed, or not observable: the next child starts with it again either way
-                // (re-applying a put, remove or tag removal gives the same state).
+                // (re-applying a put, remove, tag removal or sweep gives the same state).
                 next = last + 1
             }
+            afterEachCycle()
         }
-        print("disk cache crash test: \(cycles) kill cycles, \(next) operations")
-        #expect(next > cycles)
+        return (next, evictedCycles)
     }
 
     @Test func aFileOverwrittenWithRandomBytesOpensAsAnEmptyWorkingCache() throws {
