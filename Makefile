@@ -16,8 +16,8 @@ test: bootstrap
 demo: build
 	bash scripts/demo.sh "$(DEMO_DIR)"
 
-bench: build
-	.build/release/analytics-cache bench duckdb
+bench: bootstrap
+	cd Benchmarks && $(SWIFT) build -c release && .build/release/analytics-cache-bench duckdb
 
 clean:
-	rm -rf .build $(DEMO_DIR)
+	rm -rf .build Benchmarks/.build $(DEMO_DIR)

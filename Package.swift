@@ -78,8 +78,6 @@ let package = Package(
             name: "RemoteData",
             dependencies: ["DuckDBClient", "ResultFormat", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        // glibc's mallopt, for the executable's allocator tuning.
-        .systemLibrary(name: "CMalloc"),
         .target(
             name: "ResultFormat"
         ),
@@ -93,21 +91,16 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
             ]
         ),
+        // The command-line tool. Benchmarks live in the separate package in Benchmarks/, so
+        // neither they nor their baselines (GRDB, DuckDB's raw C API) are in this binary.
         .executableTarget(
             name: "AnalyticsCacheCLI",
             dependencies: [
-                "CDuckDB",
-                "CMalloc",
-                "DiskCache",
                 "DuckDBClient",
-                "EventProjection",
-                "EventStore",
                 "MemoryCache",
                 "RemoteData",
                 "ResultFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                // SQLite (WAL) as the disk cache benchmark's baseline.
-                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         // Helpers shared by the test targets (Python peer, temporary files); not a product.

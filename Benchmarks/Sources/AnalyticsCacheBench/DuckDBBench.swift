@@ -3,7 +3,7 @@ import CDuckDB
 import DuckDBClient
 import ResultFormat
 
-/// `analytics-cache bench duckdb`: the DuckDB layer against the raw C API, measured in the same run.
+/// `analytics-cache-bench duckdb`: the DuckDB layer against the raw C API, measured in the same run.
 struct DuckDBBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "duckdb",

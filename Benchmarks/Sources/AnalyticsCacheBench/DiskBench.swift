@@ -3,7 +3,7 @@ import DiskCache
 import Foundation
 import GRDB
 
-/// `analytics-cache bench disk`: DiskCache (LMDB) against a SQLite table in WAL mode through GRDB —
+/// `analytics-cache-bench disk`: DiskCache (LMDB) against a SQLite table in WAL mode through GRDB —
 /// the seed's option 3 — on the same values, in the same run.
 struct DiskBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -6,7 +6,7 @@ import Foundation
 import GRDB
 import Synchronization
 
-/// `analytics-cache bench events`: the event store's appends, delivery latency and the projector's
+/// `analytics-cache-bench events`: the event store's appends, delivery latency and the projector's
 /// throughput, each next to a baseline measured in the same run.
 struct EventsBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -39,6 +39,8 @@ struct EventsBench: AsyncParsableCommand {
         }
         let single = clock.now - start
         let bare = try DatabasePool(path: root.appendingPathComponent("bare.sqlite").path)
+        // The log's own durability (every commit synced), so the ratio is the store's overhead.
+        try await bare.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
         try await bare.write { db in try db.execute(sql: "CREATE TABLE t (position INTEGER PRIMARY KEY, type TEXT, id TEXT, payload TEXT)") }
         start = clock.now
         for i in 0..<appends {
@@ -119,6 +121,33 @@ struct EventsBench: AsyncParsableCommand {
         let projectRate = Double(projected) / seconds(projectTime), directRate = Double(projected) / seconds(directTime)
         print("projector (appender projection, batches of 5 000): \(Int(projectRate)) events/s; reading the log and appending the same rows \(Int(directRate)) rows/s → ratio \(fmt(projectRate / directRate, 2))")
         await writer.shutdown()
+
+        // 4. Payload validation, per MiB of JSON, against SQLite's json_valid and Foundation's parser.
+        try validationBench(clock: clock)
+    }
+
+    func validationBench(clock: ContinuousClock) throws {
+        let item = #"{"customer":"c\u00e9 \"quoted\"","amount":-12.5e3,"tags":["a","b",true,null],"nested":{"k":[1,2,3]}}"#
+        var document = "["
+        while document.utf8.count < 1 << 20 { document += item + "," }
+        document += "0]"
+        let mebibytes = Double(document.utf8.count) / Double(1 << 20)
+        let rounds = 20
+        func time(_ body: () throws -> Bool) rethrows -> Double {
+            var best = Double.infinity
+            for _ in 0..<rounds {
+                let start = clock.now
+                let valid = try body()
+                precondition(valid)
+                best = min(best, seconds(clock.now - start))
+            }
+            return best * 1000 / mebibytes
+        }
+        let ours = time { JSONValidator.problem(in: document) == nil }
+        let sqlite = try DatabaseQueue()
+        let theirs = try time { try sqlite.read { try Bool.fetchOne($0, sql: "SELECT json_valid(?)", arguments: [document]) } ?? false }
+        let foundation = time { (try? JSONSerialization.jsonObject(with: Data(document.utf8), options: .fragmentsAllowed)) != nil }
+        print("payload validation: \(fmt(ours, 2)) ms/MiB; SQLite json_valid \(fmt(theirs, 2)) ms/MiB → ratio \(fmt(ours / theirs, 2)); JSONSerialization \(fmt(foundation, 1)) ms/MiB")
     }
 
     /// Arrival times by position, shared by the subscriber task and the measuring loop.

@@ -3,7 +3,7 @@ import DuckDBClient
 import Foundation
 import RemoteData
 
-/// `analytics-cache bench remote`: a cold TPC-H Q1 over Parquet served over HTTP and from an
+/// `analytics-cache-bench remote`: a cold TPC-H Q1 over Parquet served over HTTP and from an
 /// S3-compatible server (both on loopback, started here), and over a DuckLake table whose files
 /// live on that server, next to the same query over the local file; and the data-version probe that
 /// guards each, whose cost must stay ≤ 1/20 of the query's.

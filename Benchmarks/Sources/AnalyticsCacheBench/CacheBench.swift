@@ -5,7 +5,7 @@ import Foundation
 import MemoryCache
 import Synchronization
 
-/// `analytics-cache bench cache`: MemoryCache throughput against NSCache and a Mutex-guarded
+/// `analytics-cache-bench cache`: MemoryCache throughput against NSCache and a Mutex-guarded
 /// dictionary with an LRU list, measured in the same run; and its memory per entry.
 struct CacheBench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -108,7 +108,7 @@ struct ZipfKeys: Sendable {
             total += 1 / pow(Double(rank), skew)
             cdf.append(total)
         }
-        var rng = SplitMix64(seed: seed)
+        var rng = BenchRandom(seed: seed)
         // Ranks are scattered over the key space so popular keys do not share a shard or bucket.
         var permutation = Array(0..<universe)
         permutation.shuffle(using: &rng)

@@ -3,7 +3,7 @@ import DuckDBClient
 import Foundation
 import ResultFormat
 
-/// `analytics-cache bench format`: the Arrow archive against row counts and against JSONDecoder,
+/// `analytics-cache-bench format`: the Arrow archive against row counts and against JSONDecoder,
 /// and encoder throughput, measured in the same run.
 struct FormatBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
