@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "EventStore", targets: ["EventStore"]),
         .library(name: "EventProjection", targets: ["EventProjection"]),
         .library(name: "RemoteData", targets: ["RemoteData"]),
+        .library(name: "AnalyticsCache", targets: ["AnalyticsCache"]),
         .executable(name: "analytics-cache", targets: ["AnalyticsCacheCLI"]),
     ],
     dependencies: [
@@ -73,6 +74,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The layered cache: registry, keys, dependencies, L1 → L2 → DuckDB, invalidation, write path.
+        .target(
+            name: "AnalyticsCache",
+            dependencies: [
+                "DiskCache", "DuckDBClient", "EventLogCore", "EventProjection", "MemoryCache", "ResultFormat",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Data versions of remote datasets (HTTP ETags, S3 listings, DuckLake snapshots).
         .target(
             name: "RemoteData",
@@ -112,6 +123,11 @@ let package = Package(
             dependencies: ["MemoryCache", "TestSupport", .product(name: "MetricsTestKit", package: "swift-metrics")]
         ),
         .testTarget(name: "ResultFormatTests", dependencies: ["ResultFormat", "TestSupport"]),
+        .testTarget(
+            name: "AnalyticsCacheTests",
+            dependencies: ["AnalyticsCache", "DiskCache", "DuckDBClient", "EventStore", "EventProjection", "MemoryCache", "ResultFormat", "TestSupport",
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
         .testTarget(
             name: "DuckDBClientTests",
             dependencies: [

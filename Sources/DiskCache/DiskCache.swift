@@ -277,6 +277,20 @@ public final class DiskCache: Sendable {
         return value
     }
 
+    /// The entry stored for `key` with its times (see the synchronous ``entry(forKey:)``), read off
+    /// Swift's cooperative threads.
+    public func entry(forKey key: String) async throws -> DiskCacheEntry? {
+        let entry = try await run(on: readQueue) { try self.entry(forKey: key) }
+        scheduleAccessFlushIfDue()
+        return entry
+    }
+
+    /// The invalidation generation (see the synchronous ``generation()``), read off Swift's
+    /// cooperative threads.
+    public func generation() async throws -> UInt64 {
+        try await run(on: readQueue) { try self.generation() }
+    }
+
     /// Queues a write-back of read times on the write queue once enough are buffered; the read that
     /// notices does not wait for it.
     func scheduleAccessFlushIfDue() {

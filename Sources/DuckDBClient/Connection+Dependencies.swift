@@ -1,4 +1,5 @@
 import CDuckDB
+import Foundation
 
 extension Connection {
     /// The tables a statement reads or writes, as DuckDB finds them when it binds the statement
@@ -24,7 +25,12 @@ extension Connection {
         defer { duckdb_destroy_value(&list) }
         guard let list else {
             // DuckDB binds the statement and answers nothing when that fails: get its message.
-            _ = try prepare(sql)
+            let statement = try prepare(sql)
+            // It also cannot bind parameters here: list the tables of the same statement with
+            // NULL in place of each parameter (rewritten through DuckDB's own JSON form of it).
+            if statement.parameterCount > 0, let bare = try withoutParameters(sql) {
+                return try tableNames(in: bare, qualified: qualified)
+            }
             throw DuckDBError(.prepare, "DuckDB could not list the tables of this statement")
         }
         var names: Set<String> = []
@@ -39,5 +45,40 @@ extension Connection {
             names.insert(name.lowercased())
         }
         return names.sorted()
+    }
+}
+
+extension Connection {
+    /// The SELECT statement `sql` with each parameter (`?`, `$1`, `$name`) replaced by a NULL
+    /// constant, rewritten by DuckDB (`json_serialize_sql`, then `json_deserialize_sql`) — never by
+    /// editing the text. Nil when DuckDB cannot serialise the statement (not a plain SELECT).
+    func withoutParameters(_ sql: String) throws -> String? {
+        let serialize = PreparedStatement(
+            handle: try unrestrictedPrepare("SELECT json_serialize_sql($1::VARCHAR)"), session: SessionState(), owner: nil)
+        guard case .string(let json) = try serialize.query([.string(sql)]).row(0)[0],
+              var tree = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              tree["error"] as? Bool == false
+        else { return nil }
+        func replacingParameters(_ node: Any) -> Any {
+            if var object = node as? [String: Any] {
+                if object["class"] as? String == "PARAMETER" {
+                    return [
+                        "class": "CONSTANT", "type": "VALUE_CONSTANT", "alias": object["alias"] ?? "",
+                        "query_location": object["query_location"] ?? UInt64.max,
+                        "value": ["type": ["id": "NULL", "type_info": NSNull()], "is_null": true] as [String: Any],
+                    ] as [String: Any]
+                }
+                for (key, value) in object { object[key] = key == "named_param_map" ? [Any]() : replacingParameters(value) }
+                return object
+            }
+            if let array = node as? [Any] { return array.map(replacingParameters) }
+            return node
+        }
+        tree = replacingParameters(tree) as? [String: Any] ?? tree
+        let rewritten = String(decoding: try JSONSerialization.data(withJSONObject: tree), as: UTF8.self)
+        let deserialize = PreparedStatement(
+            handle: try unrestrictedPrepare("SELECT json_deserialize_sql($1::JSON)"), session: SessionState(), owner: nil)
+        guard case .string(let bare) = try deserialize.query([.string(rewritten)]).row(0)[0] else { return nil }
+        return bare
     }
 }

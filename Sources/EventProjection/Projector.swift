@@ -26,7 +26,7 @@ public final class Projector: Service, Sendable {
     let failurePolicy: ProjectionFailurePolicy
     let eventTime: @Sendable (RecordedEvent) -> Int64
     let feed = CommitFeed()
-    let applied = AppliedPosition()
+    let applied = PositionTracker()
     let retried: Counter
     let skipped: Counter
 
@@ -143,6 +143,9 @@ public final class Projector: Service, Sendable {
             try await group.next()
         }
     }
+
+    /// The checkpoint as this process knows it: nil before the projector first read it.
+    public var appliedPosition: Int64? { applied.current }
 
     func stopped(_ error: any Error) {
         applied.stop(error)

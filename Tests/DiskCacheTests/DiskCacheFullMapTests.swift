@@ -78,14 +78,14 @@ import TestSupport
         try cache.store(bytes("old"), forKey: "orders:today", tags: ["orders"])
         for invalidate in [{ _ = try cache.removeAll(taggedWith: "orders") }, { _ = try cache.removeValue(forKey: "orders:today") }] {
             // The load starts (reads the generation), the invalidation commits, the load finishes.
-            let loadStarted = try cache.generation()
+            let loadStarted = try await cache.generation()
             try invalidate()
             let stored = try await cache.put(bytes("computed before the change"), forKey: "orders:today", tags: ["orders"], ifGenerationIs: loadStarted)
             #expect(!stored)
             #expect(try await cache.value(forKey: "orders:today") == nil)
         }
         // Without an invalidation in between, the conditional store happens.
-        let now = try cache.generation()
+        let now = try await cache.generation()
         #expect(try await cache.put(bytes("fresh"), forKey: "orders:today", tags: ["orders"], ifGenerationIs: now))
         #expect(try await cache.value(forKey: "orders:today") == bytes("fresh"))
     }
@@ -109,7 +109,7 @@ import TestSupport
             for _ in 0..<2 {
                 group.addTask {
                     for _ in 0..<300 {
-                        let g = try cache.generation()
+                        let g = try await cache.generation()
                         let read = version.value.withLock { $0 }
                         _ = try await cache.put([read], forKey: "k", tags: ["orders"], ifGenerationIs: g)
                     }

@@ -224,4 +224,20 @@ extension ReadOnlyPoolTests {
         #expect(try await pool.tableNames(in: "SELECT * FROM memory.main.Orders AS x", qualified: true) == ["memory.main.orders"])
         await pool.shutdown()
     }
+
+    @Test func tableNamesOfParameterisedStatementsAreListed() async throws {
+        let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1, readOnly: false))
+        _ = try await pool.execute("CREATE TABLE orders (k INTEGER, t VARCHAR); CREATE TABLE regions (r VARCHAR); CREATE VIEW v AS SELECT * FROM regions")
+        // DuckDB's own listing refuses parameters ("Unexpected prepared parameter").
+        #expect(try await pool.tableNames(in: "SELECT count(*) FROM orders WHERE t = ? AND k > ?") == ["orders"])
+        #expect(try await pool.tableNames(in: "SELECT * FROM orders WHERE t = $tenant AND '?' <> $tenant") == ["orders"])
+        #expect(try await pool.tableNames(in: """
+            WITH recent AS (SELECT * FROM orders WHERE k > $1)
+            SELECT * FROM recent WHERE t IN (SELECT r FROM v WHERE r <> $2) LIMIT $3
+            """) == ["orders", "regions"])
+        // The statement itself is untouched: it still runs with its parameters.
+        #expect(try await pool.query("SELECT count(*) FROM orders WHERE t = ?", [.string("x")]).row(0) == [.int(0)])
+        await #expect(throws: DuckDBError.self) { try await pool.tableNames(in: "SELECT * FROM orders WHERE") }
+        await pool.shutdown()
+    }
 }

@@ -1,9 +1,9 @@
-import EventLogCore
 import Synchronization
 
-/// The projector's checkpoint as this process knows it, and the callers waiting for it to reach a
-/// position (read-your-writes: wait until an append's position is applied, then query).
-final class AppliedPosition: Sendable {
+/// A log position that only moves forward, and the callers waiting for it to reach a position:
+/// the projector's checkpoint (read-your-writes: wait until an append's position is applied, then
+/// query), or a cache's invalidation progress.
+public final class PositionTracker: Sendable {
     private struct Waiter {
         let position: Int64
         let continuation: CheckedContinuation<Void, any Error>
@@ -19,24 +19,30 @@ final class AppliedPosition: Sendable {
 
     private let state = Mutex(State())
 
-    /// The checkpoint, once the projector has read or advanced it.
-    var current: Int64? { state.withLock { $0.applied } }
+    /// Creates a tracker with no position yet.
+    public init() {}
 
-    /// Moves the checkpoint and resumes the waiters it satisfies.
-    func advance(to position: Int64) {
+    /// The position, once set.
+    public var current: Int64? { state.withLock { $0.applied } }
+
+    /// Moves the position forward (never back) and resumes the waiters it satisfies; clears a stop.
+    /// - Parameter position: the new position
+    public func advance(to position: Int64) {
         let ready = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
-            state.applied = max(state.applied ?? position, position)
+            let applied = max(state.applied ?? position, position)
+            state.applied = applied
             state.stopped = nil
-            let due = state.waiters.filter { $0.value.position <= position }
+            let due = state.waiters.filter { $0.value.position <= applied }
             for id in due.keys { state.waiters.removeValue(forKey: id) }
             return due.map(\.value.continuation)
         }
         for continuation in ready { continuation.resume() }
     }
 
-    /// The projector stopped: every waiter gets `error`, and so does every later wait for a
-    /// position beyond the checkpoint, until the projector runs again.
-    func stop(_ error: any Error) {
+    /// Whoever moves the position stopped: every waiter gets `error`, and so does every later wait
+    /// for a position beyond it, until it advances again.
+    /// - Parameter error: why
+    public func stop(_ error: any Error) {
         let waiting = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
             state.stopped = error
             defer { state.waiters.removeAll() }
@@ -45,9 +51,10 @@ final class AppliedPosition: Sendable {
         for continuation in waiting { continuation.resume(throwing: error) }
     }
 
-    /// Returns once the checkpoint is at least `position`.
-    /// - Throws: `CancellationError` when the task is cancelled; the projector's error if it stopped
-    func wait(for position: Int64) async throws {
+    /// Returns once the position is at least `position`.
+    /// - Parameter position: the position to wait for
+    /// - Throws: `CancellationError` when the task is cancelled; the stop's error if stopped
+    public func wait(for position: Int64) async throws {
         let id = state.withLock { state -> UInt64 in
             state.nextID &+= 1
             return state.nextID

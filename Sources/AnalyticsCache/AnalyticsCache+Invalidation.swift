@@ -1,0 +1,173 @@
+import DiskCache
+import EventLogCore
+import EventProjection
+import Logging
+import MemoryCache
+import ServiceLifecycle
+
+extension AnalyticsCache: Service {
+    /// Follows the projector's commits and invalidates, in L2 then L1, every entry each batch made
+    /// stale; advances the invalidation progress the write path waits for. Ends with the service
+    /// group (or when the projector stops).
+    public func run() async throws {
+        var commits = self.commits
+        while true {
+            do {
+                for try await batch in commits {
+                    try await invalidate(batch)
+                    invalidated.advance(to: batch.positions.upperBound)
+                }
+                invalidated.stop(AnalyticsCacheError(.invalidationStopped, "the projector's commits ended"))
+                return
+            } catch let missed as ProjectedBatchesMissed {
+                // Fell behind: anything after `missed.after` may have changed. Subscribe again,
+                // then drop everything: what the new subscription delivers is covered from here.
+                configuration.logger.warning("invalidation fell behind the projector; invalidating everything", metadata: [
+                    "after": "\(missed.after)",
+                ])
+                commits = configuration.projector.commits(bufferLimit: 4096)
+                let applied = configuration.projector.appliedPosition ?? missed.after
+                try await invalidateEverything()
+                invalidated.advance(to: applied)
+            } catch is CancellationError {
+                invalidated.stop(CancellationError())
+                return
+            } catch {
+                invalidated.stop(error)
+                throw error
+            }
+        }
+    }
+
+    /// The tags a batch makes stale: its event types, every key expression in use that matches one
+    /// of its aggregates, and the tag of entries that depend on everything.
+    func staleTags(_ batch: ProjectedBatch) -> Set<String> {
+        var tags: Set<String> = [RegisteredQuery.everythingTag]
+        for type in batch.eventTypes { tags.insert(RegisteredQuery.typeTag(type)) }
+        let wild = wildcardExpressions.withLock { $0 }
+        for aggregate in batch.aggregates {
+            let key = KeyExpression.eventKey(type: aggregate.type, id: aggregate.id)
+            tags.insert(RegisteredQuery.expressionTag(KeyExpression(segments: key.map { .literal($0) })))
+            for expression in wild where expression.matches(key) { tags.insert(RegisteredQuery.expressionTag(expression)) }
+        }
+        return tags
+    }
+
+    func invalidate(_ batch: ProjectedBatch) async throws {
+        let tags = staleTags(batch)
+        try await invalidate(tags: tags, reason: "events \(batch.positions.lowerBound)...\(batch.positions.upperBound)")
+    }
+
+    /// Removes the entries carrying any of `tags`: L2 first, then L1 (a load that read L2 or DuckDB
+    /// before is refused by both: L2 by its generation, L1 by the invalidation).
+    func invalidate(tags: Set<String>, reason: String) async throws {
+        if let disk = configuration.disk, !diskDistrusted.load(ordering: .acquiring) {
+            do {
+                for tag in tags.sorted() { _ = try await disk.removeAll(taggedWith: tag) }
+            } catch {
+                // Never serve what could not be invalidated: L2 is not read again by this process.
+                diskDistrusted.store(true, ordering: .releasing)
+                configuration.logger.error("disk cache invalidation failed; L2 is no longer read", metadata: [
+                    "error": "\(error)", "reason": "\(reason)",
+                ])
+            }
+        }
+        let removed = l1.removeAll(taggedWithAnyOf: tags)
+        configuration.logger.debug("invalidated", metadata: ["reason": "\(reason)", "tags": "\(tags.count)", "l1_removed": "\(removed)"])
+    }
+
+    func invalidateEverything() async throws {
+        if let disk = configuration.disk, !diskDistrusted.load(ordering: .acquiring) {
+            do {
+                try disk.removeAll()
+            } catch {
+                diskDistrusted.store(true, ordering: .releasing)
+                configuration.logger.error("disk cache invalidation failed; L2 is no longer read", metadata: ["error": "\(error)"])
+            }
+        }
+        l1.removeAll()
+    }
+
+    // MARK: Write path
+
+    /// Appends events through the cache: returns only once they are committed, applied to DuckDB
+    /// by the projector, and every entry they made stale is invalidated in L2 and L1.
+    /// - Parameters:
+    ///   - events: the events (at least one)
+    ///   - aggregate: their aggregate
+    ///   - expectedVersion: optimistic concurrency, as in ``EventLog/append(_:to:expectedVersion:)``
+    /// - Returns: the recorded events
+    /// - Throws: the log's errors; ``ProjectorTimeout`` (or the projector's error) when the events
+    ///   were committed but not applied within ``Configuration/appendTimeout`` — they are in the log
+    ///   and will be applied, but this call cannot promise fresh reads yet
+    public func append(_ events: [NewEvent], to aggregate: AggregateID, expectedVersion: ExpectedVersion) async throws -> [RecordedEvent] {
+        let recorded = try await configuration.log.append(events, to: aggregate, expectedVersion: expectedVersion)
+        guard let last = recorded.last?.position, !skipsFenceForTesting.load(ordering: .relaxed) else { return recorded }
+        try await waitUntilFresh(through: last)
+        return recorded
+    }
+
+    /// Returns once every event up to `position` is applied and its stale entries invalidated
+    /// (read-your-writes for events appended elsewhere, e.g. by another process).
+    /// - Parameter position: a log position
+    /// - Throws: ``ProjectorTimeout`` after ``Configuration/appendTimeout``; the projector's error
+    public func waitUntilFresh(through position: Int64) async throws {
+        try await configuration.projector.waitUntilApplied(position, timeout: configuration.appendTimeout)
+        let invalidated = self.invalidated, timeout = configuration.appendTimeout
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await invalidated.wait(for: position) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw AnalyticsCacheError(.freshnessTimeout,
+                    "position \(position) applied but not invalidated within \(timeout) (invalidated through \(invalidated.current.map(String.init) ?? "nothing yet"))")
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    // MARK: Manual invalidation
+
+    /// What a manual invalidation removes.
+    public enum Invalidation: Sendable {
+        /// Every result of a query.
+        case query(String)
+        /// The result of one request.
+        case request(query: String, parameters: [String: ParameterValue], scope: ScopeValue)
+        /// Results whose key-expression dependencies overlap this expression (and results that
+        /// depend on everything).
+        case expression(String)
+        /// Everything.
+        case everything
+    }
+
+    /// Removes results by hand (an admin endpoint, a deploy hook).
+    /// - Parameter what: what to remove
+    /// - Throws: ``AnalyticsCacheError``, ``ParameterError``, ``KeyExpressionError``
+    public func invalidate(_ what: Invalidation) async throws {
+        switch what {
+        case .query(let id):
+            guard queries.withLock({ $0[id] }) != nil else { throw AnalyticsCacheError(.unknownQuery, "no query '\(id)' is registered") }
+            try await invalidate(tags: [RegisteredQuery.queryTag(id)], reason: "manual: query \(id)")
+        case .request(let id, let parameters, let scope):
+            let key = try key(for: id, parameters: parameters, scope: scope)
+            if let disk = configuration.disk, !diskDistrusted.load(ordering: .acquiring) { _ = try await disk.removeValue(forKey: key.rawValue) }
+            _ = l1.removeValue(forKey: key.rawValue)
+        case .expression(let text):
+            let expression = try KeyExpression(text)
+            var tags: Set<String> = [RegisteredQuery.everythingTag]
+            for used in expressionsInUse.withLock({ $0 }) where used.overlaps(expression) {
+                tags.insert(RegisteredQuery.expressionTag(used))
+            }
+            try await invalidate(tags: tags, reason: "manual: \(text)")
+        case .everything:
+            try await invalidateEverything()
+        }
+    }
+}
+
+extension AnalyticsCache {
+    /// Test-only: makes appends return as soon as the log committed, without waiting for the
+    /// projector and the invalidation — the broken fence the stale-read checker must catch.
+    package func breakFenceForTesting() { skipsFenceForTesting.store(true, ordering: .relaxed) }
+}

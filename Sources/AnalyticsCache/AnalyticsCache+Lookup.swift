@@ -1,0 +1,172 @@
+import DiskCache
+import DuckDBClient
+import Foundation
+import Logging
+import MemoryCache
+
+extension AnalyticsCache {
+    /// Per-request choices.
+    public struct LookupOptions: Sendable {
+        /// Compute with DuckDB even if cached, and store nothing (an admin's "run it now").
+        public var bypassCache: Bool
+        /// The longest this request waits for a computation (nil: the pool's timeout).
+        public var timeout: Duration?
+
+        /// - Parameters:
+        ///   - bypassCache: default false
+        ///   - timeout: default nil
+        public init(bypassCache: Bool = false, timeout: Duration? = nil) {
+            self.bypassCache = bypassCache
+            self.timeout = timeout
+        }
+    }
+
+    /// The result of a registered query: from L1, else L2 (promoted to L1), else DuckDB — one load
+    /// per key across the three layers, however many requests ask at once.
+    /// - Parameters:
+    ///   - id: the query's id
+    ///   - parameters: typed values by name (checked against the declaration)
+    ///   - scope: the tenant or user asking (required by scoped queries)
+    ///   - options: bypass, timeout
+    /// - Returns: the Arrow IPC bytes and how they were served
+    /// - Throws: ``AnalyticsCacheError`` (`.unknownQuery`), ``ParameterError``, DuckDB's and the
+    ///   pool's errors (never cached: every waiter of a failed load gets its error)
+    public func result(
+        for id: String, parameters: [String: ParameterValue] = [:], scope: ScopeValue = .none, options: LookupOptions = LookupOptions()
+    ) async throws -> AnalyticsResult {
+        guard let query = queries.withLock({ $0[id] }) else {
+            throw AnalyticsCacheError(.unknownQuery, "no query '\(id)' is registered")
+        }
+        let values = try query.definition.validate(parameters, scope: scope)
+        return try await result(query, values: values, scope: scope, options: options)
+    }
+
+    /// The same, with parameters as request text (URL query items), parsed by their declared types.
+    public func result(
+        for id: String, textParameters: [String: String], scope: ScopeValue = .none, options: LookupOptions = LookupOptions()
+    ) async throws -> AnalyticsResult {
+        guard let query = queries.withLock({ $0[id] }) else {
+            throw AnalyticsCacheError(.unknownQuery, "no query '\(id)' is registered")
+        }
+        let values = try query.definition.validate(text: textParameters, scope: scope)
+        return try await result(query, values: values, scope: scope, options: options)
+    }
+
+    /// The key of a request (for manual invalidation by parameters, and for tests).
+    public func key(for id: String, parameters: [String: ParameterValue] = [:], scope: ScopeValue = .none) throws -> CacheKey {
+        guard let query = queries.withLock({ $0[id] }) else {
+            throw AnalyticsCacheError(.unknownQuery, "no query '\(id)' is registered")
+        }
+        let values = try query.definition.validate(parameters, scope: scope)
+        return key(query, values, scope)
+    }
+
+    func key(_ query: RegisteredQuery, _ values: [ParameterValue], _ scope: ScopeValue) -> CacheKey {
+        CacheKey(query: query.definition.id, parameters: values, scope: (query.definition.scope, query.definition.scopeBinding(scope)),
+                 dataVersion: configuration.dataVersion)
+    }
+
+    func result(_ query: RegisteredQuery, values: [ParameterValue], scope: ScopeValue, options: LookupOptions) async throws -> AnalyticsResult {
+        let key = key(query, values, scope)
+        let (tags, expressions) = query.tags(parameters: values)
+        if options.bypassCache {
+            let computed = try await compute(query, values: values, scope: scope, key: key, timeout: options.timeout)
+            return served(computed, by: .computed, uncached: true, superseded: false)
+        }
+        if !expressions.isEmpty {
+            expressionsInUse.withLock { $0.formUnion(expressions) }
+            let wild = expressions.filter(\.hasWildcards)
+            if !wild.isEmpty { wildcardExpressions.withLock { $0.formUnion(wild) } }
+        }
+        let lookup = try await l1.lookup(key.rawValue, tags: tags, timeout: options.timeout) { [self] in
+            try await load(query, values: values, scope: scope, key: key, tags: tags, timeout: options.timeout)
+        }
+        let by: ServedBy = switch lookup.outcome {
+        case .hit: .l1
+        case .joined: .joined
+        case .loaded, .superseded: lookup.value.origin
+        }
+        return served(lookup.value, by: by, uncached: lookup.generation == nil, superseded: lookup.outcome == .superseded)
+    }
+
+    func served(_ value: CachedResult, by: ServedBy, uncached: Bool, superseded: Bool) -> AnalyticsResult {
+        let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        return AnalyticsResult(
+            arrow: value.arrow, servedBy: by, computeTime: .nanoseconds(value.computeNanos),
+            age: .microseconds(max(0, now - value.computedAt)), etag: value.etag, superseded: superseded, uncached: uncached)
+    }
+
+    /// L1's loader: L2, else DuckDB (storing in L2 only if no invalidation committed since the load
+    /// began).
+    func load(
+        _ query: RegisteredQuery, values: [ParameterValue], scope: ScopeValue, key: CacheKey, tags: Set<String>, timeout: Duration?
+    ) async throws -> Loaded<CachedResult> {
+        let definition = query.definition
+        let disk = diskDistrusted.load(ordering: .acquiring) ? nil : configuration.disk
+        // Read before L2 and before DuckDB: an invalidation after this point refuses the L2 store.
+        var generation: UInt64?
+        if let disk {
+            do {
+                generation = try await disk.generation()
+                if let entry = try await disk.entry(forKey: key.rawValue),
+                   let cached = CachedResult.decoded(fromDisk: entry.value, storedAt: entry.createdAt) {
+                    return Loaded(cached, expiry: l1Expiry(definition, expiresAt: entry.expiresAt), weight: cached.arrow.count)
+                }
+            } catch {
+                configuration.logger.warning("disk cache read failed; computing", metadata: ["query": "\(definition.id)", "error": "\(error)"])
+                generation = nil
+            }
+        }
+        let computed = try await compute(query, values: values, scope: scope, key: key, timeout: timeout)
+        let fits = computed.arrow.count <= definition.maxCachedBytes
+        if fits, let disk, let generation {
+            let expiresAt: Int64? = if case .ttl(let ttl) = definition.expiry {
+                computed.computedAt + Int64(ttl.components.seconds) * 1_000_000 + ttl.components.attoseconds / 1_000_000_000_000
+            } else { nil }
+            do {
+                let stored = try await disk.put(computed.encodedForDisk(), forKey: key.rawValue, expiresAt: expiresAt, tags: Array(tags),
+                                                ifGenerationIs: generation)
+                if !stored {
+                    configuration.logger.debug("not stored in L2: invalidated while computing", metadata: ["query": "\(definition.id)"])
+                }
+            } catch {
+                configuration.logger.warning("disk cache write failed", metadata: ["query": "\(definition.id)", "error": "\(error)"])
+            }
+        }
+        // Too large: served, and refused by L1 (a weight above its budget is never stored).
+        let weight = fits ? computed.arrow.count : Int.max / 4
+        let expiry: Expiry = if case .ttl(let ttl) = definition.expiry { .after(ttl) } else { .never }
+        return Loaded(computed, expiry: expiry, weight: weight)
+    }
+
+    func l1Expiry(_ definition: QueryDefinition, expiresAt: Int64?) -> Expiry {
+        guard let expiresAt else { return .never }
+        let remaining = expiresAt - Int64(Date().timeIntervalSince1970 * 1_000_000)
+        return .after(.microseconds(max(0, remaining)))
+    }
+
+    /// Runs the query on DuckDB: the scope value first, then the parameters, all bound.
+    func compute(_ query: RegisteredQuery, values: [ParameterValue], scope: ScopeValue, key: CacheKey, timeout: Duration?) async throws -> CachedResult {
+        let definition = query.definition
+        var bindings: [DuckDBValue] = []
+        if let binding = definition.scopeBinding(scope) { bindings.append(.string(binding)) }
+        for value in values {
+            switch value {
+            case .integer(let v): bindings.append(.int(v))
+            case .double(let v): bindings.append(.double(v))
+            case .text(let v): bindings.append(.string(v))
+            case .boolean(let v): bindings.append(.bool(v))
+            case .date(let v): bindings.append(.date(days: v))
+            }
+        }
+        let started = ContinuousClock.now
+        let arrow = try await configuration.pool.queryArrow(definition.sql, bindings, timeout: timeout)
+        let elapsed = ContinuousClock.now - started
+        let nanos = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        configuration.logger.debug("computed", metadata: [
+            "query": "\(definition.id)", "key": "\(key.rawValue)", "bytes": "\(arrow.count)", "ms": "\(nanos / 1_000_000)",
+        ])
+        return CachedResult(arrow: arrow, etag: CachedResult.etag(of: arrow), computedAt: Int64(Date().timeIntervalSince1970 * 1_000_000),
+                            computeNanos: nanos, origin: .computed)
+    }
+}

@@ -1,0 +1,182 @@
+import DiskCache
+import DuckDBClient
+import EventLogCore
+import EventProjection
+import Foundation
+import Logging
+import MemoryCache
+import Synchronization
+
+/// The layered analytics cache: registered DuckDB queries served from L1 (memory), then L2 (disk),
+/// then DuckDB, kept fresh by the event log.
+///
+/// **Freshness (one node).** ``append(_:to:expectedVersion:)`` returns only after the events are
+/// committed, the projector has applied them to DuckDB, and every dependent L1 and L2 entry is
+/// invalidated. A lookup that starts after that return reflects the events: it never returns an
+/// older entry, never joins a load that started before the invalidation, and no such load stores
+/// its result (L1 refuses a load its invalidation superseded; L2 stores only if no invalidation
+/// committed since the load read the L2 generation). Events appended by other processes reach the
+/// projector through the log's watcher and are invalidated the same way, within that interval.
+///
+/// Run it as a `Service` (``run()``): it follows the projector's commit notifications and
+/// invalidates what each batch made stale.
+public final class AnalyticsCache: Sendable {
+    /// What the cache is made of.
+    public struct Configuration: Sendable {
+        /// The read-only pool that runs served queries.
+        public var pool: DuckDBPool
+        /// The event log (appends go through ``AnalyticsCache/append(_:to:expectedVersion:)``).
+        public var log: any EventLog
+        /// The projector applying the log to the pool's database.
+        public var projector: Projector
+        /// The projector's projections: which tables each event type writes.
+        public var projections: [Projection]
+        /// The L2 layer, if any.
+        public var disk: DiskCache?
+        /// L1's budget in bytes of Arrow results.
+        public var memoryBytes: Int
+        /// Part of every key: results of another application version (or other result settings)
+        /// are never served.
+        public var dataVersion: String
+        /// How long an append waits for the projector and the invalidation.
+        public var appendTimeout: Duration
+        /// Logs of computations and invalidations.
+        public var logger: Logger
+        /// The clock of L1 (tests inject one).
+        public var clock: any CacheClock
+
+        /// - Parameters:
+        ///   - pool: the read-only serving pool
+        ///   - log: the event log
+        ///   - projector: the projector applying it
+        ///   - projections: the projector's projections
+        ///   - disk: the L2 layer (nil: none)
+        ///   - memoryBytes: L1's budget (default 256 MiB)
+        ///   - dataVersion: application version and result settings (default "1")
+        ///   - appendTimeout: default 30 s
+        ///   - logger: default label `swift-analytics-cache.cache`
+        ///   - clock: L1's clock (default the system's)
+        public init(
+            pool: DuckDBPool, log: any EventLog, projector: Projector, projections: [Projection], disk: DiskCache? = nil,
+            memoryBytes: Int = 256 << 20, dataVersion: String = "1", appendTimeout: Duration = .seconds(30),
+            logger: Logger = Logger(label: "swift-analytics-cache.cache"), clock: any CacheClock = ContinuousCacheClock()
+        ) {
+            self.pool = pool
+            self.log = log
+            self.projector = projector
+            self.projections = projections
+            self.disk = disk
+            self.memoryBytes = memoryBytes
+            self.dataVersion = dataVersion
+            self.appendTimeout = appendTimeout
+            self.logger = logger
+            self.clock = clock
+        }
+    }
+
+    let configuration: Configuration
+    let l1: MemoryCache<String, CachedResult>
+    let queries = Mutex<[String: RegisteredQuery]>([:])
+    /// Tables each projection writes, derived once.
+    let projectionTables = Mutex<[(tables: Set<String>, eventTypes: Set<String>)]?>(nil)
+    /// Instantiated key expressions with wildcards that entries depend on: an event's key is matched
+    /// against them (exact expressions are found by their tag directly).
+    let wildcardExpressions = Mutex<Set<KeyExpression>>([])
+    /// Every instantiated expression in use (manual invalidation by expression matches them).
+    let expressionsInUse = Mutex<Set<KeyExpression>>([])
+    /// The log position through which invalidation is done.
+    let invalidated = PositionTracker()
+    /// Subscribed at creation, so no batch committed after it is missed.
+    let commits: AsyncThrowingStream<ProjectedBatch, any Error>
+    /// Set when an L2 invalidation failed: L2 is no longer read (it may hold stale entries).
+    let diskDistrusted = Atomic<Bool>(false)
+    /// Test-only: the broken fence the stale-read checker must catch (appends return without
+    /// waiting for the projector and the invalidation).
+    let skipsFenceForTesting = Atomic<Bool>(false)
+
+    /// Creates the cache (nothing runs until ``run()``).
+    /// - Parameter configuration: its parts
+    public init(configuration: Configuration) {
+        self.configuration = configuration
+        l1 = MemoryCache(configuration: MemoryCacheConfiguration(
+            bound: .weight(max(0, configuration.memoryBytes), weigher: { _, value in value.arrow.count }),
+            clock: configuration.clock, name: "analytics-l1"))
+        commits = configuration.projector.commits(bufferLimit: 4096)
+    }
+
+    // MARK: Registration
+
+    /// Registers a query: checks that it is one SELECT, finds the tables it reads and derives the
+    /// event types it depends on.
+    /// - Parameter definition: the query
+    /// - Throws: ``AnalyticsCacheError`` (`.invalidDefinition`, `.duplicateQuery`), or DuckDB's
+    ///   error when the SQL does not prepare
+    public func register(_ definition: QueryDefinition) async throws {
+        guard !definition.id.isEmpty, definition.id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw AnalyticsCacheError(.invalidDefinition, "query id '\(definition.id)' must be letters, digits, '-', '_' or '.'")
+        }
+        let pool = configuration.pool
+        guard try await pool.statementType(of: definition.sql) == .select else {
+            throw AnalyticsCacheError(.invalidDefinition, "query \(definition.id) is not a single SELECT statement")
+        }
+        let tables = try await pool.tableNames(in: definition.sql)
+        let written = try await projectionWrites()
+        var eventTypes = Set<String>()
+        for projection in written where !projection.tables.isDisjoint(with: tables) { eventTypes.formUnion(projection.eventTypes) }
+        var expressions: [KeyExpression] = []
+        let explicit: [String]
+        switch definition.dependencies {
+        case .derived: explicit = []
+        case .only(let list): explicit = list; eventTypes = []
+        case .adding(let list): explicit = list
+        }
+        for text in explicit {
+            let expression: KeyExpression
+            do { expression = try KeyExpression(text) } catch {
+                throw AnalyticsCacheError(.invalidDefinition, "query \(definition.id): \(error)")
+            }
+            for name in expression.parameterNames where !definition.parameters.contains(where: { $0.name == name }) {
+                throw AnalyticsCacheError(.invalidDefinition, "query \(definition.id): key expression \(text) names no parameter '\(name)'")
+            }
+            expressions.append(expression)
+        }
+        // Nothing known (no table, no expression): every event invalidates.
+        let everything: Bool = if case .only = definition.dependencies { false } else { tables.isEmpty }
+        let registered = RegisteredQuery(
+            definition: definition, tables: tables, eventTypes: eventTypes, expressions: expressions, dependsOnEverything: everything)
+        try queries.withLock { queries in
+            guard queries[definition.id] == nil else {
+                throw AnalyticsCacheError(.duplicateQuery, "query \(definition.id) is already registered")
+            }
+            queries[definition.id] = registered
+        }
+        configuration.logger.info("query registered", metadata: [
+            "query": "\(definition.id)", "tables": "\(tables)", "event_types": "\(eventTypes.sorted())",
+            "expressions": "\(expressions.map(\.description))", "depends_on_everything": "\(everything)",
+        ])
+    }
+
+    /// The event types a registered query depends on (derived and narrowed), for inspection.
+    /// - Parameter id: the query's id
+    /// - Returns: its event types, or nil when no such query is registered
+    public func dependencies(of id: String) -> (tables: [String], eventTypes: Set<String>, everything: Bool)? {
+        queries.withLock { $0[id] }.map { ($0.tables, $0.eventTypes, $0.dependsOnEverything) }
+    }
+
+    /// The tables each projection writes: its appender's table, or the tables of its statement.
+    func projectionWrites() async throws -> [(tables: Set<String>, eventTypes: Set<String>)] {
+        if let known = projectionTables.withLock({ $0 }) { return known }
+        var result: [(tables: Set<String>, eventTypes: Set<String>)] = []
+        for projection in configuration.projections {
+            switch projection.apply {
+            case .appender(let table, _):
+                let bare = table.split(separator: ".").last.map(String.init) ?? table
+                result.append(([bare.lowercased()], projection.eventTypes))
+            case .statement(let sql, _):
+                result.append((Set(try await configuration.pool.tableNames(in: sql)), projection.eventTypes))
+            }
+        }
+        projectionTables.withLock { $0 = result }
+        return result
+    }
+}

@@ -1,0 +1,82 @@
+import AnalyticsCache
+import DiskCache
+import DuckDBClient
+import EventProjection
+import EventStore
+import Foundation
+import ResultFormat
+import ServiceLifecycle
+import TestSupport
+
+/// A complete cache over real parts: a SQLite log, a DuckDB file with a projector writing it, a
+/// read-only pool serving it, an LMDB disk cache.
+final class Harness: Sendable {
+    let root: URL
+    let log: SQLiteEventStore
+    let database: Database
+    let writer: DuckDBWriter
+    let pool: DuckDBPool
+    let projector: Projector
+    let disk: DiskCache?
+    let cache: AnalyticsCache
+
+    /// Orders: `{"tenant": …, "customer": …, "amount": …}` appended to `Customer/<customer>`.
+    static let orders = Projection(
+        name: "orders", eventTypes: ["OrderPlaced"],
+        setupSQL: """
+            CREATE TABLE IF NOT EXISTS orders (tenant VARCHAR, customer VARCHAR, amount BIGINT);
+            CREATE TABLE IF NOT EXISTS regions (name VARCHAR);
+            """,
+        apply: .appender(table: "orders") { event in
+            let object = try JSONSerialization.jsonObject(with: Data(event.payload.utf8)) as? [String: Any] ?? [:]
+            return [.string(object["tenant"] as? String ?? ""), .string(object["customer"] as? String ?? ""),
+                    .int(Int64(object["amount"] as? Int ?? 0))]
+        })
+
+    static func order(tenant: String, customer: String = "c", amount: Int = 1) -> NewEvent {
+        NewEvent(type: "OrderPlaced", payload: #"{"tenant":"\#(tenant)","customer":"\#(customer)","amount":\#(amount)}"#)
+    }
+
+    init(label: String = #function, disk withDisk: Bool = true, root existing: URL? = nil, memoryBytes: Int = 64 << 20) async throws {
+        root = try existing ?? TestSupport.temporaryDirectory(label)
+        log = try SQLiteEventStore(path: root.appendingPathComponent("events.sqlite").path)
+        database = try Database(path: root.appendingPathComponent("data.duckdb").path)
+        writer = try DuckDBWriter(database: database)
+        projector = Projector(name: "orders", log: log, writer: writer, projections: [Self.orders], batchSize: 256)
+        try await projector.setUp()
+        pool = try DuckDBPool(database: database, configuration: .init(connections: 2, readOnly: true))
+        disk = withDisk ? try DiskCache(configuration: .init(path: root.appendingPathComponent("l2").path, mapSize: 64 << 20)) : nil
+        cache = AnalyticsCache(configuration: .init(
+            pool: pool, log: log, projector: projector, projections: [Self.orders], disk: disk, memoryBytes: memoryBytes))
+    }
+
+    /// Runs the projector and the cache around `body`, then stops them.
+    func running<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await self.projector.run(); return nil }
+            group.addTask { try await self.cache.run(); return nil }
+            let value = try await body()
+            group.cancelAll()
+            while try await group.next() != nil {}
+            return value
+        }
+    }
+
+    func shutdown() async {
+        await pool.shutdown()
+        await writer.shutdown()
+    }
+
+    /// The integer in column `name` of a result's first row.
+    static func integer(_ result: AnalyticsResult, _ name: String = "n") throws -> Int64 {
+        let archive = try ArchivedResult(bytes: result.arrow)
+        guard let column = archive.column(named: name), case .int(let value) = try column.value(at: 0) else {
+            throw HarnessError(description: "no integer column \(name)")
+        }
+        return value
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+}
