@@ -1,6 +1,9 @@
 /// The checks every log makes before an append touches storage, so that every backend accepts and
 /// refuses the same appends.
 public enum AppendValidation {
+    /// The longest event type, aggregate type or aggregate id, in UTF-8 bytes.
+    public static let maxIdentifierBytes = 1024
+
     /// Checks an append's arguments.
     /// - Parameters:
     ///   - events: the events (at least one, each with a type, JSON payload and metadata)
@@ -16,11 +19,17 @@ public enum AppendValidation {
         guard !aggregate.type.isEmpty, !aggregate.id.isEmpty else {
             throw EventStoreError(.invalidArgument, "the aggregate type and id must not be empty")
         }
+        for (what, text) in [("aggregate type", aggregate.type), ("aggregate id", aggregate.id)] where text.utf8.count > maxIdentifierBytes {
+            throw EventStoreError(.tooLarge, "the \(what) is \(text.utf8.count) bytes, more than \(maxIdentifierBytes)")
+        }
         if case .exact(let n) = expected, n < 1 {
             throw EventStoreError(.invalidArgument, "expected version \(n) is not a version (versions start at 1; use .noStream)")
         }
         for (i, event) in events.enumerated() {
             guard !event.type.isEmpty else { throw EventStoreError(.invalidArgument, "event \(i) has no type") }
+            guard event.type.utf8.count <= maxIdentifierBytes else {
+                throw EventStoreError(.tooLarge, "event \(i): its type is \(event.type.utf8.count) bytes, more than \(maxIdentifierBytes)")
+            }
             for (field, text) in [("payload", event.payload), ("metadata", event.metadata)] {
                 let size = text.utf8.count
                 guard size <= maxPayloadBytes else {

@@ -18,6 +18,8 @@ final class CommitFeed: Sendable {
         var nextID: UInt64 = 0
         /// The checkpoint as of the last publish.
         var checkpoint: Int64 = 0
+        /// Set once the projector stopped (until it starts again): how new subscriptions end.
+        var finished: Result<Void, any Error>?
     }
 
     private let state = Mutex(State())
@@ -25,10 +27,16 @@ final class CommitFeed: Sendable {
     /// A new subscription to batches published from now on.
     func subscribe(bufferLimit: Int) -> Stream {
         let (stream, continuation) = Stream.makeStream(bufferingPolicy: .bufferingOldest(max(1, bufferLimit)))
-        let id = state.withLock { state -> UInt64 in
+        let registered = state.withLock { state -> (UInt64?, Result<Void, any Error>?) in
+            if let finished = state.finished { return (nil, finished) }
             state.nextID &+= 1
             state.subscribers[state.nextID] = Subscriber(continuation: continuation, delivered: state.checkpoint)
-            return state.nextID
+            return (state.nextID, nil)
+        }
+        guard let id = registered.0 else {
+            // The projector is not running: the sequence ends at once, as the others did.
+            if case .failure(let error) = registered.1 { continuation.finish(throwing: error) } else { continuation.finish() }
+            return stream
         }
         continuation.onTermination = { [weak self] _ in
             _ = self?.state.withLock { $0.subscribers.removeValue(forKey: id) }
@@ -38,7 +46,10 @@ final class CommitFeed: Sendable {
 
     /// Records the checkpoint the projector starts from (what new subscribers count from).
     func start(at checkpoint: Int64) {
-        state.withLock { $0.checkpoint = checkpoint }
+        state.withLock {
+            $0.checkpoint = checkpoint
+            $0.finished = nil
+        }
     }
 
     /// Gives `batch` to every subscriber (called by the projector's one apply loop, in order).
@@ -60,6 +71,7 @@ final class CommitFeed: Sendable {
     /// Ends every subscription (the projector stopped), with `error` or normally.
     func finish(throwing error: (any Error)?) {
         let subscribers = state.withLock { state -> [Subscriber] in
+            state.finished = error.map { .failure($0) } ?? .success(())
             defer { state.subscribers.removeAll() }
             return Array(state.subscribers.values)
         }

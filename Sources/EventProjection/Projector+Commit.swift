@@ -14,7 +14,13 @@ extension Projector {
     /// What identifies the event at a position: a log that lost acknowledged appends and reused
     /// the position has another event there (another aggregate, version, type or commit time).
     static func fingerprint(_ event: RecordedEvent) -> String {
-        "\(event.aggregate.type)/\(event.aggregate.id)@\(event.version) \(event.type) \(event.recordedAt)"
+        // Length-prefixed parts (no separator can be forged by an id), and a hash of the data.
+        var text = ""
+        for part in [event.aggregate.type, event.aggregate.id, event.type] { text += "\(part.utf8.count):\(part)," }
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in event.payload.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        for byte in event.metadata.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return text + "v\(event.version),t\(event.recordedAt),h\(String(hash, radix: 16))"
     }
 
     /// The checkpoint stored for projector `name` (position 0 when there is none).
@@ -62,13 +68,24 @@ extension Projector {
         var attempt = 0
         while true {
             do {
-                let position = try await commit(events, identity: identity)
-                publish(events)
-                return position
+                let applied = try await commit(events, identity: identity)
+                if !applied.isEmpty { publish(applied) }
+                return max(events[events.count - 1].position, applied.last?.position ?? 0)
             } catch let error as EventStoreError where error.kind == .inconsistentLog {
                 throw error  // not the events' fault, and no retry changes it
             } catch is CancellationError {
                 throw CancellationError()
+            } catch DuckDBPoolError.shutDown {
+                throw DuckDBPoolError.shutDown  // the writer is gone: not the events' fault
+            } catch let error as DuckDBPoolError {
+                // Busy or slow writer: wait and try again, without blaming an event.
+                attempt += 1
+                retried.increment()
+                logger.warning("the DuckDB writer could not take the batch; retrying", metadata: [
+                    "projector": "\(name)", "attempt": "\(attempt)", "error": "\(error)",
+                ])
+                try await Task.sleep(for: failurePolicy.backoff(attempt))
+                continue
             } catch {
                 attempt += 1
                 if attempt <= failurePolicy.retries {
@@ -102,17 +119,19 @@ extension Projector {
             throw ProjectionFailure(position: event.position, eventType: event.type, aggregate: event.aggregate, underlying: error)
         }
         let name = self.name
-        try await writer.write { connection in
+        let recorded = try await writer.write { connection in
             try connection.transaction {
-                try Self.checkContinues(name, event.position, connection)
+                guard try !Self.unapplied([event], name, connection).isEmpty else { return false }
                 _ = try connection.query("""
                     INSERT OR REPLACE INTO projection_failures (projector, position, event_type, aggregate_type, aggregate_id, error)
                     VALUES (?, ?, ?, ?, ?, ?)
                     """, [.string(name), .int(event.position), .string(event.type), .string(event.aggregate.type),
                           .string(event.aggregate.id), .string(String(describing: error))])
                 try Self.storeCheckpoint(name, event, identity: identity, connection)
+                return true
             }
         }
+        guard recorded else { return event.position }  // another applier got past it first
         skipped.increment()
         logger.error("projecting an event failed on every attempt; recorded in projection_failures and skipped", metadata: metadata)
         feed.publish(ProjectedBatch(events: [event], eventTime: eventTime, skipped: [event.position]))
@@ -125,31 +144,21 @@ extension Projector {
         applied.advance(to: events[events.count - 1].position)
     }
 
-    /// Another projector with this name (or a concurrent catchUp) must not apply these events a
-    /// second time: a batch must start right after the stored checkpoint.
-    static func checkContinues(_ name: String, _ first: Int64, _ connection: Connection) throws {
-        let checkpoint = try storedCheckpoint(name, connection).position
-        guard checkpoint == first - 1 else {
-            throw EventStoreError(.inconsistentLog, "projector \(name): batch from \(first) after checkpoint \(checkpoint)")
-        }
-    }
-
     static func storeCheckpoint(_ name: String, _ last: RecordedEvent, identity: String, _ connection: Connection) throws {
         _ = try connection.query(
             "INSERT OR REPLACE INTO projector_checkpoints (projector, position, log_id, last_event) VALUES (?, ?, ?, ?)",
             [.string(name), .int(last.position), .string(identity), .string(fingerprint(last))])
     }
 
-    /// Applies one batch in log order and stores its checkpoint, in one transaction.
-    /// - Returns: the batch's last position
-    func commit(_ events: [RecordedEvent], identity: String) async throws -> Int64 {
+    /// Applies one batch in log order and stores its checkpoint, in one transaction. Events another
+    /// applier with this name (a concurrent ``catchUp()``) already applied are left out.
+    /// - Returns: the events applied (possibly none)
+    func commit(_ batch: [RecordedEvent], identity: String) async throws -> [RecordedEvent] {
         let name = self.name, projections = self.projections
-        guard let first = events.first?.position, let last = events.last else {
-            preconditionFailure("a subscription batch holds at least one event")
-        }
-        try await writer.write { connection in
+        return try await writer.write { connection in
             try connection.transaction {
-                try Self.checkContinues(name, first, connection)
+                let events = try Self.unapplied(batch, name, connection)
+                guard let last = events.last else { return [] }
                 var statements: [Int: PreparedStatement] = [:]
                 var appenders: [Int: Appender] = [:]
                 var unflushed = Set<Int>()
@@ -181,8 +190,18 @@ extension Projector {
                     try appender.close()
                 }
                 try Self.storeCheckpoint(name, last, identity: identity, connection)
+                return events
             }
         }
-        return last.position
+    }
+
+    /// The events of `batch` beyond the stored checkpoint; they must continue it without a gap.
+    static func unapplied(_ batch: [RecordedEvent], _ name: String, _ connection: Connection) throws -> [RecordedEvent] {
+        let checkpoint = try storedCheckpoint(name, connection).position
+        let events = batch.filter { $0.position > checkpoint }
+        if let first = events.first?.position, first != checkpoint + 1 {
+            throw EventStoreError(.inconsistentLog, "projector \(name): batch from \(first) after checkpoint \(checkpoint)")
+        }
+        return events
     }
 }

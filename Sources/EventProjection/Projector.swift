@@ -115,9 +115,9 @@ public final class Projector: Service, Sendable {
     }
 
     /// Batches committed from now on, as they commit, for any number of consumers (each call is
-    /// a new subscription with its own buffer). The sequence ends when the projector stops —
-    /// with its error if it failed — and throws ``ProjectedBatchesMissed`` if this consumer falls
-    /// `bufferLimit` batches behind.
+    /// a new subscription with its own buffer). The sequence ends when ``run()`` stops — with its
+    /// error if it failed; a subscription taken after that ends at once — and throws
+    /// ``ProjectedBatchesMissed`` if this consumer falls `bufferLimit` batches behind.
     /// - Parameter bufferLimit: the most batches held for this consumer
     /// - Returns: the subscription
     public func commits(bufferLimit: Int = 1024) -> AsyncThrowingStream<ProjectedBatch, any Error> {
@@ -126,11 +126,16 @@ public final class Projector: Service, Sendable {
 
     /// Returns once every event up to `position` is applied (read-your-writes: pass the position an
     /// append returned, then query DuckDB).
+    ///
+    /// Before ``run()`` first starts, a wait simply waits (the projector may be starting), bounded by
+    /// `timeout`. Once ``run()`` has stopped, a wait for a position beyond the checkpoint fails at
+    /// once with its error (or ``ProjectorStopped``) — until the projector advances again (another
+    /// ``run()`` or ``catchUp()``).
     /// - Parameters:
     ///   - position: a log position
     ///   - timeout: the longest wait
     /// - Throws: ``ProjectorTimeout`` after `timeout`; `CancellationError` when cancelled; the
-    ///   projector's error (or ``ProjectorStopped``) when it is not running
+    ///   projector's error (or ``ProjectorStopped``) when ``run()`` stopped
     public func waitUntilApplied(_ position: Int64, timeout: Duration) async throws {
         if let current = applied.current, current >= position { return }
         try await withThrowingTaskGroup(of: Void.self) { group in

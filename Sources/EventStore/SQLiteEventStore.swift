@@ -20,8 +20,9 @@ public final class SQLiteEventStore: EventLog {
         public var busyTimeout: Duration
         /// Events read (and held) at once by each subscription.
         public var subscriptionBatchSize: Int
-        /// Payload and metadata bytes read (and held) at once by each subscription: a batch ends
-        /// before the event that would pass it (it always holds at least one event).
+        /// Bytes of event text (payload, metadata, type, aggregate type and id) read (and held) at
+        /// once by each subscription: a batch ends before the event that would pass it (it always
+        /// holds at least one event).
         public var subscriptionBatchBytes: Int
         /// How hard SQLite syncs each commit. See ``Synchronous``.
         public var synchronous: Synchronous
@@ -237,8 +238,9 @@ public final class SQLiteEventStore: EventLog {
         }
     }
 
-    /// Events from `position` on, at most `limit`, ending before the event whose payload and
-    /// metadata would take the batch past `maxBytes` (but at least one event).
+    /// Events from `position` on, at most `limit`, ending before the event whose text (payload,
+    /// metadata, type, aggregate type and id) would take the batch past `maxBytes` (but at least
+    /// one event).
     static func fetch(_ db: Database, from position: Int64, limit: Int, maxBytes: Int) throws -> [RecordedEvent] {
         let cursor = try Row.fetchCursor(db, sql: """
             SELECT position, aggregate_type, aggregate_id, version, event_type, payload, metadata, recorded_at
@@ -248,7 +250,8 @@ public final class SQLiteEventStore: EventLog {
         var bytes = 0
         while let row = try cursor.next() {
             let event = Self.event(row)
-            bytes += event.payload.utf8.count + event.metadata.utf8.count
+            bytes += event.payload.utf8.count + event.metadata.utf8.count + event.type.utf8.count
+                + event.aggregate.type.utf8.count + event.aggregate.id.utf8.count
             if bytes > maxBytes, !events.isEmpty { break }
             events.append(event)
         }

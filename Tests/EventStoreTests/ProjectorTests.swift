@@ -1,7 +1,8 @@
 import DuckDBClient
 import EventProjection
-import EventStore
+@testable import EventStore
 import Foundation
+import GRDB
 import Testing
 import TestSupport
 
@@ -57,5 +58,97 @@ import TestSupport
         #expect(try await projector.catchUp() == 6)
         #expect(try await writer.write { try $0.query("SELECT count(*) FROM kept").row(0) } == [.int(3)])
         await writer.shutdown()
+    }
+
+    @Test func aCatchUpNextToARunningProjectorAppliesEverythingOnceAndStopsNeither() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let log = try store(dir)
+        for n in 1...300 { _ = try await log.append([event("E", n)], to: AggregateID(type: "a", id: "1"), expectedVersion: .any) }
+        let writer = try DuckDBWriter(database: try Database(path: nil))
+        let facts = Projection(
+            name: "facts", eventTypes: ["E"], setupSQL: "CREATE TABLE IF NOT EXISTS facts (position BIGINT)",
+            apply: .appender(table: "facts") { [.int($0.position)] })
+        let projector = Projector(name: "p", log: log, writer: writer, projections: [facts], batchSize: 1)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await projector.run() }
+            // Before: one of the two died with "batch from N after checkpoint N" (inconsistentLog).
+            for _ in 0..<3 { _ = try await projector.catchUp() }
+            let last = try await log.append([event("E", 301)], to: AggregateID(type: "a", id: "1"), expectedVersion: .any)[0].position
+            try await projector.waitUntilApplied(last, timeout: .seconds(30))
+            group.cancelAll()
+        }
+        let rows = try await writer.write { try $0.query("SELECT count(*), count(DISTINCT position) FROM facts").row(0) }
+        #expect(rows == [.int(301), .int(301)])
+        await writer.shutdown()
+    }
+
+    @Test func aWriterThatShutDownIsNotBlamedOnAnEvent() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let log = try store(dir)
+        _ = try await log.append([event("E", 1)], to: AggregateID(type: "a", id: "1"), expectedVersion: .any)
+        let writer = try DuckDBWriter(database: try Database(path: nil))
+        let facts = Projection(
+            name: "facts", eventTypes: ["E"], setupSQL: "CREATE TABLE IF NOT EXISTS facts (position BIGINT)",
+            apply: .appender(table: "facts") { [.int($0.position)] })
+        let projector = Projector(
+            name: "p", log: log, writer: writer, projections: [facts],
+            failurePolicy: ProjectionFailurePolicy(onBadEvent: .skip, retries: 2, initialBackoff: .zero))
+        try await projector.setUp()
+        await writer.shutdown()
+        // Before: retried, narrowed to event 1, and skipped as a bad event.
+        await #expect(throws: DuckDBPoolError.shutDown) { _ = try await projector.catchUp() }
+    }
+
+    @Test func commitsTakenAfterTheProjectorStoppedEndAtOnce() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let log = try store(dir)
+        let writer = try DuckDBWriter(database: try Database(path: nil))
+        let projector = Projector(name: "p", log: log, writer: writer, projections: [])
+        let running = Task { try await projector.run() }
+        _ = try await log.append([event("E", 1)], to: AggregateID(type: "a", id: "1"), expectedVersion: .any)
+        try await projector.waitUntilApplied(1, timeout: .seconds(30))
+        running.cancel()
+        try await running.value
+        var ended = false
+        for try await _ in projector.commits() {}
+        ended = true
+        #expect(ended)
+        await writer.shutdown()
+    }
+
+    @Test func anotherEventAtTheCheckpointIsRefusedEvenWhenItsFieldsLookAlike() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let log = try store(dir)
+        _ = try await log.append([event("E", 1)], to: AggregateID(type: "a/b", id: "c"), expectedVersion: .any)
+        let writer = try DuckDBWriter(database: try Database(path: nil))
+        let projector = Projector(name: "p", log: log, writer: writer, projections: [])
+        #expect(try await projector.catchUp() == 1)
+        // Same version, type and commit time; the id split differently and other data.
+        try await log.pool.write { try $0.execute(sql: "UPDATE events SET aggregate_type = 'a', aggregate_id = 'b/c', payload = '{\"n\":999}'") }
+        _ = try await log.append([event("E", 2)], to: AggregateID(type: "a", id: "2"), expectedVersion: .any)
+        let error = await #expect(throws: EventStoreError.self) { _ = try await projector.catchUp() }
+        #expect(error?.kind == .inconsistentLog)
+        await writer.shutdown()
+    }
+
+    @Test func overlongTypesAndIdsAreRefusedAndCountInTheSubscriptionsByteBound() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let log = try SQLiteEventStore(
+            path: dir.appendingPathComponent("events.sqlite").path, configuration: .init(subscriptionBatchBytes: 4_000))
+        let long = String(repeating: "x", count: AppendValidation.maxIdentifierBytes + 1)
+        await #expect(throws: EventStoreError.self) { _ = try await log.append([event(long)], to: AggregateID(type: "a", id: "1"), expectedVersion: .any) }
+        await #expect(throws: EventStoreError.self) { _ = try await log.append([event()], to: AggregateID(type: long, id: "1"), expectedVersion: .any) }
+        await #expect(throws: EventStoreError.self) { _ = try await log.append([event()], to: AggregateID(type: "a", id: long), expectedVersion: .any) }
+        let wide = String(repeating: "y", count: 1_000)
+        for _ in 0..<6 { _ = try await log.append([event(wide)], to: AggregateID(type: wide, id: wide), expectedVersion: .any) }
+        var iterator = log.subscribe(from: 1, batchSize: 100).makeAsyncIterator()
+        let first = try #require(try await iterator.nextBatch(maxCount: 100))
+        // About 3 000 bytes of text per event: one per batch under a 4 000-byte bound.
+        #expect(first.count == 1)
     }
 }
