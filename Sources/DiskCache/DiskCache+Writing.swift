@@ -74,7 +74,7 @@ extension DiskCache {
                     while try total + record.count > configuration.byteBudget || baseline + livePages(txn) + needed > pageLimit,
                           let freed = try evictOldest(txn)
                     {
-                        evicted += 1
+                        if freed > 0 { evicted += 1 }  // 0: a stale access-order key, no entry
                         total -= freed
                     }
                     try faultAfterEviction.withLock { $0 }?()

@@ -39,71 +39,87 @@ public final class DiskCache: Sendable {
     public let movedAsidePath: String?
     /// Held shared for the cache's life: tells other processes' opens that these files are in use.
     private let holders: FileLock
+    /// The directory's identity, registered for this process while the cache is open.
+    let directoryID: DirectoryID
 
     /// Opens or creates the cache.
     ///
-    /// Opens of one path are serialised across processes by a lock file beside the directory
-    /// (`<path>.open-lock`). Every open cache holds a shared lock on `<path>/holders.lock`; an open
-    /// that finds it held knows the files are in use by a live process that already checked them,
-    /// so it neither walks nor ever moves them aside. Of the copies moved aside, only the newest is
-    /// kept.
+    /// The path is resolved first (symbolic links, `.`, `..`, a trailing `/`), so every spelling of
+    /// one directory coordinates as one. Opens of a directory are serialised across processes by a
+    /// lock file inside it (`open.lock`); every open cache holds a shared lock on `holders.lock`
+    /// beside it. An open that finds it held knows the files are in use by a live process that
+    /// already checked them, so it neither walks nor ever moves them aside. A directory can be open
+    /// once per process (LMDB's rule: a second environment on the same files would drop the first
+    /// one's locks): a second open throws. When files are moved aside, the copies moved aside
+    /// before are deleted (unless a live process holds one), so only the newest stays.
     /// - Parameter configuration: where and how
     /// - Throws: when the environment cannot be opened for a reason that is not damage (permissions,
     ///   a map size the system refuses, LMDB's reader table full, another process's incompatible
-    ///   map size): those files are left alone. A damaged or incompatible file, or one whose
-    ///   previous open check never finished (it crashed the process), is moved aside instead —
-    ///   unless another live process has it open: then the open fails and the files stay.
+    ///   map size, the directory already open in this process, another open holding the open lock
+    ///   past ``DiskCacheConfiguration/openLockTimeout``): those files are left alone. A damaged or
+    ///   incompatible file, or one whose previous open check never finished (it crashed the
+    ///   process), is moved aside instead — unless another live process has it open: then the open
+    ///   fails and the files stay.
     public init(configuration: DiskCacheConfiguration) throws {
+        var configuration = configuration
+        configuration.path = try Self.resolvedPath(configuration.path)
         self.configuration = configuration
         metrics = DiskCacheMetrics(name: configuration.name, factory: configuration.metricsFactory)
         let logger = configuration.logger
         let path = configuration.path
         let marker = path + "/open-check.marker"
-        let parent = (path as NSString).deletingLastPathComponent
-        if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
-        let openLock = try FileLock(path: path + ".open-lock")
-        try openLock.lock(exclusive: true)
+        var openLock = try Self.takeOpenLock(path, timeout: configuration.openLockTimeout)
         defer { openLock.unlock() }
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         var holders = try FileLock(path: path + "/holders.lock")
         var aside: String?
+        let lmdb: LMDBEnvironment
         if try !holders.tryLock(exclusive: true) {
             // Another live process has these files open and checked them when it opened them:
             // join it. Whatever goes wrong here is reported, never cured by moving its files.
             try holders.lock(exclusive: false)
-            lmdb = try Self.openShared(configuration)
+            directoryID = try Self.register(path)
+            do { lmdb = try Self.openShared(configuration) } catch {
+                Self.unregister(directoryID)
+                throw error
+            }
         } else {
+            directoryID = try Self.register(path)
             func moveAside(_ reason: String) throws -> String {
-                let aside = path + ".corrupt-\(configuration.clock.now() / 1_000_000)-\(UInt32.random(in: 0...UInt32.max))"
-                logger.error("disk cache unusable, moving it aside and starting empty", metadata: [
-                    "path": "\(path)", "moved_to": "\(aside)", "reason": "\(reason)",
-                ])
-                try FileManager.default.moveItem(atPath: path, toPath: aside)
-                // The old holders lock moved with its directory; the new directory gets its own.
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+                let moved = try Self.moveAside(path, reason: reason, clock: configuration.clock, logger: logger)
+                // The new directory, locked before anyone else can enter it.
+                let newLock = try Self.takeOpenLock(path, timeout: configuration.openLockTimeout)
+                openLock.unlock()
+                openLock = newLock
                 holders = try FileLock(path: path + "/holders.lock")
                 guard try holders.tryLock(exclusive: true) else {
                     throw DiskCacheError(description: "another process opened \(path) while it was being moved aside")
                 }
-                return aside
-            }
-            // The marker counts opens whose check never finished. One may be a process killed while
-            // opening; three in a row mean the check dies on a damaged page: do not walk that file
-            // again, or every restart would crash the same way. Only a process alone with the files
-            // (holding the open lock) writes it, so concurrent opens cannot add to each other's count.
-            let unfinished = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap { Int($0) } ?? 0
-            if unfinished >= Self.unfinishedChecksBeforeMovingAside {
-                aside = try moveAside("\(unfinished) opens in a row died checking the file")
+                return moved
             }
             do {
-                lmdb = try Self.openChecked(configuration, marker: marker, unfinished: aside == nil ? unfinished : 0)
-            } catch where aside == nil && Self.isDamage(error) {
-                aside = try moveAside("\(error)")
-                lmdb = try Self.openChecked(configuration, marker: marker, unfinished: 0)
+                // The marker counts opens whose check never finished. One may be a process killed
+                // while opening; three in a row mean the check dies on a damaged page: do not walk
+                // that file again, or every restart would crash the same way. Only a process alone
+                // with the files (holding the open lock) writes it, so concurrent opens cannot add
+                // to each other's count.
+                let unfinished = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap { Int($0) } ?? 0
+                if unfinished >= Self.unfinishedChecksBeforeMovingAside {
+                    aside = try moveAside("\(unfinished) opens in a row died checking the file")
+                }
+                do {
+                    lmdb = try Self.openChecked(configuration, marker: marker, unfinished: aside == nil ? unfinished : 0)
+                } catch where aside == nil && Self.isDamage(error) {
+                    aside = try moveAside("\(error)")
+                    lmdb = try Self.openChecked(configuration, marker: marker, unfinished: 0)
+                }
+                try holders.lock(exclusive: false)  // under the open lock: no other open sees it free meanwhile
+            } catch {
+                Self.unregister(directoryID)
+                throw error
             }
-            try holders.lock(exclusive: false)  // under the open lock: no other open sees it free meanwhile
-            Self.removeOlderCopies(of: path, logger: logger)
+            if let aside { Self.removeOlderCopies(of: path, keeping: aside, logger: logger) }
         }
+        self.lmdb = lmdb
         self.holders = holders
         movedAsidePath = aside
         pageSize = lmdb.pageSize
@@ -112,6 +128,10 @@ public final class DiskCache: Sendable {
             throw DiskCacheError(description: "a byte budget of \(configuration.byteBudget) bytes does not fit a map of \(configuration.mapSize) bytes: "
                 + "at most \(max(0, room)) bytes of entries, keeping \(Self.headroom(mapSize: configuration.mapSize, pageSize: pageSize)) free for eviction and removal")
         }
+    }
+
+    deinit {
+        Self.unregister(directoryID)
     }
 
     /// Whether an open failure means the files are damaged or of another format (rather than,
@@ -151,44 +171,6 @@ public final class DiskCache: Sendable {
             guard entries == (try txn.count(lmdb.access)) else { throw OpenProblem.indexes }
         }
         return lmdb
-    }
-
-    /// Opens an environment another live process has open (and checked): no walk, no marker, and
-    /// a format this release cannot read is an error, not a reason to move anything.
-    private static func openShared(_ configuration: DiskCacheConfiguration) throws -> LMDBEnvironment {
-        let lmdb = try LMDBEnvironment(
-            path: configuration.path, mapSize: configuration.mapSize, flags: configuration.durability.flags)
-        let stored = try lmdb.read { try Meta.version($0) }
-        guard stored == Meta.currentVersion else {
-            throw DiskCacheError(description: "\(configuration.path) is in use by another process with format version "
-                + "\(stored.map(String.init) ?? "none"), not \(Meta.currentVersion): left alone")
-        }
-        return lmdb
-    }
-
-    /// Deletes the copies of `path` moved aside earlier, except the newest, and except any a live
-    /// process still holds (an older release moved files aside that were in use).
-    private static func removeOlderCopies(of path: String, logger: Logger) {
-        let url = URL(fileURLWithPath: path)
-        let parent = url.deletingLastPathComponent().path
-        let prefix = url.lastPathComponent + ".corrupt-"
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: parent) else { return }
-        // `<prefix><milliseconds>-<random>`: newest first by time, then by name for a stable order.
-        let copies = names.filter { $0.hasPrefix(prefix) }.map { name -> (Int64, String) in
-            (Int64(name.dropFirst(prefix.count).prefix { $0 != "-" }) ?? 0, name)
-        }.sorted { $0 > $1 }
-        for (_, name) in copies.dropFirst() {
-            let copy = parent + "/" + name
-            if let holders = try? FileLock(path: copy + "/holders.lock"), (try? holders.tryLock(exclusive: true)) != true {
-                continue
-            }
-            do {
-                try FileManager.default.removeItem(atPath: copy)
-                logger.notice("removed an older copy of the disk cache moved aside", metadata: ["path": "\(copy)"])
-            } catch {
-                logger.warning("cannot remove an older copy of the disk cache", metadata: ["path": "\(copy)", "error": "\(error)"])
-            }
-        }
     }
 
     enum OpenProblem: Error {

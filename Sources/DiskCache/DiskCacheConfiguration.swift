@@ -69,6 +69,9 @@ public struct DiskCacheConfiguration: Sendable {
     public var name: String
     /// Where metrics go (`nil`: the process-wide `MetricsSystem`).
     public var metricsFactory: (any MetricsFactory)?
+    /// How long an open waits for another process's open of the same directory (which holds the
+    /// open lock while it checks the files) before failing.
+    public var openLockTimeout: Duration = .seconds(30)
 
     /// Creates a configuration.
     /// - Parameters:

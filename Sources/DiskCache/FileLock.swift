@@ -50,6 +50,25 @@ final class FileLock: Sendable {
         return true
     }
 
+    /// Waits for the lock at most `timeout` (polling every 5 ms).
+    /// - Returns: whether the lock is now held
+    func lock(exclusive: Bool, timeout: Duration) throws -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if try tryLock(exclusive: exclusive) { return true }
+            if ContinuousClock.now >= deadline { return false }
+            usleep(5_000)
+        }
+    }
+
+    /// Whether the open file is still the one at `path` (a rename of its directory, or a new
+    /// file at the path, makes it another).
+    func isStill(at path: String) -> Bool {
+        var open = stat(), current = stat()
+        guard fstat(descriptor, &open) == 0, stat(path, &current) == 0 else { return false }
+        return open.st_dev == current.st_dev && open.st_ino == current.st_ino
+    }
+
     /// Releases the lock (the file stays).
     func unlock() { _ = flock(descriptor, LOCK_UN) }
 }

@@ -89,3 +89,112 @@ import TestSupport
         _ = child.kill()
     }
 }
+
+/// Every spelling of a directory is one cache: symbolic links and trailing slashes resolve, a
+/// second open in one process is refused, a read-only parent does not stop an open, and a copy
+/// moved aside can be opened to salvage it.
+@Suite struct OpenPathTests {
+    static let mapSize = 64 << 20
+
+    @Test func aSecondOpenOfOneDirectoryInOneProcessIsRefusedUnderAnySpelling() throws {
+        let dir = try CacheDirectory()
+        let link = dir.root.appendingPathComponent("link").path
+        do {
+            let first = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+            try first.store(bytes("v"), forKey: "k")
+            try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: dir.path)
+            // Before: each was accepted, and closing it dropped the first one's LMDB locks.
+            for spelling in [dir.path, dir.path + "/", dir.path + "/.", link, link + "/"] {
+                #expect(throws: DiskCacheError.self, "\(spelling)") {
+                    _ = try DiskCache(configuration: .init(path: spelling, mapSize: Self.mapSize))
+                }
+            }
+            #expect(try first.value(forKey: "k") == bytes("v"))
+        }
+        // Closed: any spelling opens it again.
+        let again = try DiskCache(configuration: .init(path: link + "/", mapSize: Self.mapSize))
+        #expect(try again.value(forKey: "k") == bytes("v"))
+    }
+
+    @Test func aTrailingSlashOpensAndMovesAsideLikeThePlainPath() throws {
+        let dir = try CacheDirectory()
+        do {
+            let cache = try DiskCache(configuration: .init(path: dir.path + "/", mapSize: Self.mapSize))
+            try cache.store(bytes("v"), forKey: "k")
+        }
+        try Data("3".utf8).write(to: URL(fileURLWithPath: dir.path + "/open-check.marker"))
+        let cache = try DiskCache(configuration: .init(path: dir.path + "/", mapSize: Self.mapSize))
+        let aside = try #require(cache.movedAsidePath)
+        #expect(URL(fileURLWithPath: aside).deletingLastPathComponent().path == dir.root.path)
+        #expect(try cache.value(forKey: "k") == nil)
+    }
+
+    @Test func aCopyMovedAsideCanBeOpenedToSalvageItAndSurvivesTheNextRestart() throws {
+        let dir = try CacheDirectory()
+        do {
+            let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+            try cache.store(bytes("precious"), forKey: "k")
+        }
+        try Data("3".utf8).write(to: URL(fileURLWithPath: dir.path + "/open-check.marker"))
+        let aside = try #require(try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize)).movedAsidePath)
+        do {
+            // Before: the marker moved with the copy, so this open moved the copy aside again.
+            let copy = try DiskCache(configuration: .init(path: aside, mapSize: Self.mapSize))
+            #expect(copy.movedAsidePath == nil)
+            #expect(try copy.value(forKey: "k") == bytes("precious"))
+        }
+        _ = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+        #expect(FileManager.default.fileExists(atPath: aside + "/data.mdb"))
+        #expect(try OpenCoordinationTests.copiesMovedAside(of: dir.path) == [URL(fileURLWithPath: aside).lastPathComponent])
+    }
+
+    @Test func theCopyJustMovedAsideIsKeptWhateverTheClockSaysOfOlderOnes() throws {
+        let dir = try CacheDirectory()
+        // A copy whose name claims a later time (a clock stepped back since).
+        let future = dir.path + ".corrupt-99999999999999-1"
+        try FileManager.default.createDirectory(atPath: future, withIntermediateDirectories: true)
+        _ = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+        try Data("3".utf8).write(to: URL(fileURLWithPath: dir.path + "/open-check.marker"))
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+        let aside = try #require(cache.movedAsidePath)
+        #expect(FileManager.default.fileExists(atPath: aside))
+        #expect(!FileManager.default.fileExists(atPath: future))
+    }
+
+    @Test func aProcessHoldingTheCacheThroughASymbolicLinkKeepsItFromBeingMovedAside() throws {
+        let dir = try CacheDirectory()
+        _ = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+        let link = dir.root.appendingPathComponent("link").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: dir.path)
+        var (child, count) = try OpenCoordinationTests.holder(link)
+        #expect(count == 0, "\(child.errorOutput)")
+        try Data("3".utf8).write(to: URL(fileURLWithPath: dir.path + "/open-check.marker"))
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+        #expect(cache.movedAsidePath == nil)
+        _ = child.kill()
+    }
+
+    @Test func aReadOnlyParentDirectoryDoesNotStopAnOpen() throws {
+        // As systemd's CacheDirectory= lays it out: the parent is root's, the cache the service's.
+        let dir = try CacheDirectory()
+        let app = dir.root.appendingPathComponent("app").path
+        try FileManager.default.createDirectory(atPath: app, withIntermediateDirectories: true)
+        if getuid() == 0 {
+            // Root writes anywhere: run the opener as nobody.
+            #expect(chown(app, 65534, 65534) == 0)
+            #expect(chmod(dir.root.path, 0o755) == 0)
+            var child = try ChildProcess("/usr/bin/setpriv", [
+                "--reuid=65534", "--regid=65534", "--clear-groups", TestSupport.builtExecutable(named: "disk-cache-crash-child").path,
+                app, "hold", String(Self.mapSize),
+            ])
+            #expect(child.lines(atLeast: 1).first == 0, "\(child.errorOutput)")
+            _ = child.kill()
+        } else {
+            #expect(chmod(dir.root.path, 0o555) == 0)
+            defer { _ = chmod(dir.root.path, 0o755) }
+            let cache = try DiskCache(configuration: .init(path: app, mapSize: Self.mapSize))
+            try cache.store(bytes("v"), forKey: "k")
+            #expect(try cache.value(forKey: "k") == bytes("v"))
+        }
+    }
+}

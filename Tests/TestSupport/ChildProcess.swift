@@ -1,5 +1,6 @@
 import CTestSupport
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -20,6 +21,8 @@ public struct ChildProcess {
         // closed in deinit, after the watchdog closure (which holds a reference) has run or been dropped.
         let pidfd: Int32
         let errorFile: URL
+        /// Set when the watchdog, not the test, killed the child.
+        let watchdogFired = Atomic<Bool>(false)
 
         init(pidfd: Int32, errorFile: URL) {
             self.pidfd = pidfd
@@ -32,14 +35,14 @@ public struct ChildProcess {
         }
     }
 
-    /// Starts `executable` (built next to the test bundle) with `arguments`.
+    /// Starts `executable` (built next to the test bundle, or an absolute path) with `arguments`.
     ///
     /// A bound against a test hanging on a child that never writes: the child is killed after
     /// 120 s, its pipe ends and every blocking read returns. The watchdog signals through a pidfd,
     /// so it can never reach another process that was given the pid after this child was reaped.
     public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
         process = Process()
-        process.executableURL = TestSupport.builtExecutable(named: executable)
+        process.executableURL = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : TestSupport.builtExecutable(named: executable)
         process.arguments = arguments
         if let environment { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let pipe = Pipe()
@@ -54,7 +57,9 @@ public struct ChildProcess {
         let resources = Resources(pidfd: ctest_pidfd_open(process.processIdentifier), errorFile: errorFile)
         self.resources = resources
         DispatchQueue.global().asyncAfter(deadline: .now() + 120) {
-            if resources.pidfd >= 0 { _ = ctest_pidfd_send_signal(resources.pidfd, SIGKILL) }
+            if resources.pidfd >= 0, ctest_pidfd_send_signal(resources.pidfd, SIGKILL) == 0 {
+                resources.watchdogFired.store(true, ordering: .relaxed)
+            }
         }
     }
 
@@ -63,10 +68,11 @@ public struct ChildProcess {
         (try? String(contentsOf: resources.errorFile, encoding: .utf8)) ?? ""
     }
 
-    /// Whether the child ended through SIGKILL (the test's kill or the watchdog), rather than by
-    /// itself, with an exit status or another signal.
+    /// Whether the child ended through the test's SIGKILL, rather than by itself (an exit status,
+    /// another signal) or by the 120 s watchdog (a child that hung).
     public var wasKilled: Bool {
         !process.isRunning && process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL
+            && !resources.watchdogFired.load(ordering: .relaxed)
     }
 
     /// The complete lines so far, as integers (a half-written last line is left out).
