@@ -170,4 +170,7 @@ extension AnalyticsCache {
     /// Test-only: makes appends return as soon as the log committed, without waiting for the
     /// projector and the invalidation — the broken fence the stale-read checker must catch.
     package func breakFenceForTesting() { skipsFenceForTesting.store(true, ordering: .relaxed) }
+
+    /// Test-only: a hook run inside each load between the computation and the stores.
+    package func beforeStoringForTesting(_ hook: (@Sendable () async -> Void)?) { beforeStoringHook.withLock { $0 = hook } }
 }

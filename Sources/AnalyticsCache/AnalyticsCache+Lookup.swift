@@ -118,6 +118,7 @@ extension AnalyticsCache {
             }
         }
         let computed = try await compute(query, values: values, scope: scope, key: key, timeout: timeout)
+        if let hook = beforeStoringHook.withLock({ $0 }) { await hook() }
         let fits = computed.arrow.count <= definition.maxCachedBytes
         if fits, let disk, let generation {
             let expiresAt: Int64? = if case .ttl(let ttl) = definition.expiry {

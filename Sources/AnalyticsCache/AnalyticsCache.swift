@@ -93,6 +93,9 @@ public final class AnalyticsCache: Sendable {
     /// Test-only: the broken fence the stale-read checker must catch (appends return without
     /// waiting for the projector and the invalidation).
     let skipsFenceForTesting = Atomic<Bool>(false)
+    /// Test-only failure injection: runs inside a load after the computation, before either layer
+    /// stores the result (to force an invalidation into that window).
+    let beforeStoringHook = Mutex<(@Sendable () async -> Void)?>(nil)
 
     /// Creates the cache (nothing runs until ``run()``).
     /// - Parameter configuration: its parts
@@ -119,7 +122,19 @@ public final class AnalyticsCache: Sendable {
         guard try await pool.statementType(of: definition.sql) == .select else {
             throw AnalyticsCacheError(.invalidDefinition, "query \(definition.id) is not a single SELECT statement")
         }
-        let tables = try await pool.tableNames(in: definition.sql)
+        // DuckDB 1.4 cannot list the tables of some statements (it fails to bind views there):
+        // then nothing is known, and every event invalidates the query's results.
+        let tables: [String]
+        var listed = true
+        do {
+            tables = try await pool.tableNames(in: definition.sql)
+        } catch {
+            configuration.logger.warning("cannot derive the tables of a query; every event will invalidate it", metadata: [
+                "query": "\(definition.id)", "error": "\(error)",
+            ])
+            tables = []
+            listed = false
+        }
         let written = try await projectionWrites()
         var eventTypes = Set<String>()
         for projection in written where !projection.tables.isDisjoint(with: tables) { eventTypes.formUnion(projection.eventTypes) }
@@ -141,7 +156,7 @@ public final class AnalyticsCache: Sendable {
             expressions.append(expression)
         }
         // Nothing known (no table, no expression): every event invalidates.
-        let everything: Bool = if case .only = definition.dependencies { false } else { tables.isEmpty }
+        let everything: Bool = if case .only = definition.dependencies { false } else { tables.isEmpty || !listed }
         let registered = RegisteredQuery(
             definition: definition, tables: tables, eventTypes: eventTypes, expressions: expressions, dependsOnEverything: everything)
         try queries.withLock { queries in
