@@ -10,6 +10,18 @@ extension AnalyticsCache: Service {
     /// stale; advances the invalidation progress the write path waits for. Ends with the service
     /// group (or when the projector stops).
     public func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await self.runRefreshes() }
+            defer {
+                refreshEnqueue.finish()
+                bus.finish()
+                group.cancelAll()
+            }
+            try await followCommits()
+        }
+    }
+
+    func followCommits() async throws {
         var commits = self.commits
         while true {
             do {
@@ -56,6 +68,7 @@ extension AnalyticsCache: Service {
     func invalidate(_ batch: ProjectedBatch) async throws {
         let tags = staleTags(batch)
         try await invalidate(tags: tags, reason: "events \(batch.positions.lowerBound)...\(batch.positions.upperBound)")
+        afterInvalidation(tags: tags, reason: .events, position: batch.positions.upperBound, eventTypes: batch.eventTypes, aggregates: batch.aggregates)
     }
 
     /// Removes the entries carrying any of `tags`: L2 first, then L1 (a load that read L2 or DuckDB
@@ -149,10 +162,12 @@ extension AnalyticsCache: Service {
         case .query(let id):
             guard queries.withLock({ $0[id] }) != nil else { throw AnalyticsCacheError(.unknownQuery, "no query '\(id)' is registered") }
             try await invalidate(tags: [RegisteredQuery.queryTag(id)], reason: "manual: query \(id)")
+            afterInvalidation(tags: [RegisteredQuery.queryTag(id)], reason: .manual, position: nil, eventTypes: [], aggregates: [])
         case .request(let id, let parameters, let scope):
             let key = try key(for: id, parameters: parameters, scope: scope)
             if let disk = configuration.disk, !diskDistrusted.load(ordering: .acquiring) { _ = try await disk.removeValue(forKey: key.rawValue) }
             _ = l1.removeValue(forKey: key.rawValue)
+            afterInvalidation(tags: [RegisteredQuery.keyTag(key.rawValue)], reason: .manual, position: nil, eventTypes: [], aggregates: [])
         case .expression(let text):
             let expression = try KeyExpression(text)
             var tags: Set<String> = [RegisteredQuery.everythingTag]
@@ -160,8 +175,10 @@ extension AnalyticsCache: Service {
                 tags.insert(RegisteredQuery.expressionTag(used))
             }
             try await invalidate(tags: tags, reason: "manual: \(text)")
+            afterInvalidation(tags: tags, reason: .manual, position: nil, eventTypes: [], aggregates: [])
         case .everything:
             try await invalidateEverything()
+            afterInvalidation(tags: nil, reason: .manual, position: nil, eventTypes: [], aggregates: [])
         }
     }
 }

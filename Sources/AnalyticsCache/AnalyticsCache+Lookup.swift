@@ -78,6 +78,9 @@ extension AnalyticsCache {
             let wild = expressions.filter(\.hasWildcards)
             if !wild.isEmpty { wildcardExpressions.withLock { $0.formUnion(wild) } }
         }
+        entries.read(key.rawValue, EntryInfo(query: query.definition.id, values: values, scope: scope,
+                                             scopeValue: query.definition.scopeBinding(scope),
+                                             tags: tags.union([RegisteredQuery.keyTag(key.rawValue)]), lastRead: .now))
         let lookup = try await l1.lookup(key.rawValue, tags: tags, timeout: options.timeout) { [self] in
             try await load(query, values: values, scope: scope, key: key, tags: tags, timeout: options.timeout)
         }
@@ -161,6 +164,7 @@ extension AnalyticsCache {
             }
         }
         let started = ContinuousClock.now
+        counters.withLock { $0.computations += 1 }
         let arrow = try await configuration.pool.queryArrow(definition.sql, bindings, timeout: timeout)
         let elapsed = ContinuousClock.now - started
         let nanos = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000

@@ -44,6 +44,17 @@ public final class AnalyticsCache: Sendable {
         public var logger: Logger
         /// The clock of L1 (tests inject one).
         public var clock: any CacheClock
+        /// A result read within this window before it is invalidated is hot: it is recomputed in
+        /// the background and pushed on the bus (nil: no proactive refresh). Results a bus
+        /// subscriber watches by key are hot too.
+        public var refreshWindow: Duration?
+        /// How long a refresh waits after the invalidation that queued it, so that a burst of
+        /// events costs one recomputation.
+        public var refreshDelay: Duration
+        /// Refreshes run at once, at most.
+        public var refreshConcurrency: Int
+        /// The longest a queued refresh keeps waiting for a burst of invalidations to end.
+        public var refreshMaxDelay: Duration = .seconds(1)
 
         /// - Parameters:
         ///   - pool: the read-only serving pool
@@ -56,11 +67,18 @@ public final class AnalyticsCache: Sendable {
         ///   - appendTimeout: default 30 s
         ///   - logger: default label `swift-analytics-cache.cache`
         ///   - clock: L1's clock (default the system's)
+        ///   - refreshWindow: how recently read a result must be to be refreshed (default 60 s)
+        ///   - refreshDelay: how long a refresh waits to coalesce a burst (default 100 ms)
+        ///   - refreshConcurrency: refreshes at once (default 2)
         public init(
             pool: DuckDBPool, log: any EventLog, projector: Projector, projections: [Projection], disk: DiskCache? = nil,
             memoryBytes: Int = 256 << 20, dataVersion: String = "1", appendTimeout: Duration = .seconds(30),
-            logger: Logger = Logger(label: "swift-analytics-cache.cache"), clock: any CacheClock = ContinuousCacheClock()
+            logger: Logger = Logger(label: "swift-analytics-cache.cache"), clock: any CacheClock = ContinuousCacheClock(),
+            refreshWindow: Duration? = .seconds(60), refreshDelay: Duration = .milliseconds(100), refreshConcurrency: Int = 2
         ) {
+            self.refreshWindow = refreshWindow
+            self.refreshDelay = refreshDelay
+            self.refreshConcurrency = max(1, refreshConcurrency)
             self.pool = pool
             self.log = log
             self.projector = projector
@@ -96,14 +114,27 @@ public final class AnalyticsCache: Sendable {
     /// Test-only failure injection: runs inside a load after the computation, before either layer
     /// stores the result (to force an invalidation into that window).
     let beforeStoringHook = Mutex<(@Sendable () async -> Void)?>(nil)
+    /// Pushes changed and refreshed results to dashboards.
+    public let bus = AnalyticsBus()
+    /// What is known of each key read through the cache (to refresh it and describe updates).
+    let entries = EntryDirectory()
+    let refreshPlan = Mutex(RefreshPlan())
+    let refreshQueue: AsyncStream<String>
+    let refreshEnqueue: AsyncStream<String>.Continuation
+    let counters = Mutex(AnalyticsCacheStatistics())
 
     /// Creates the cache (nothing runs until ``run()``).
     /// - Parameter configuration: its parts
     public init(configuration: Configuration) {
         self.configuration = configuration
+        let entries = self.entries
         l1 = MemoryCache(configuration: MemoryCacheConfiguration(
             bound: .weight(max(0, configuration.memoryBytes), weigher: { _, value in value.arrow.count }),
+            removalListener: { key, _, cause in
+                if cause == .size || cause == .expired { entries.forget(key) }
+            },
             clock: configuration.clock, name: "analytics-l1"))
+        (refreshQueue, refreshEnqueue) = AsyncStream.makeStream(of: String.self)
         commits = configuration.projector.commits(bufferLimit: 4096)
     }
 

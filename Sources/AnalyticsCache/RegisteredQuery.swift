@@ -12,6 +12,8 @@ struct RegisteredQuery: Sendable {
 
     /// The tag every entry of a query carries (manual invalidation by query).
     static func queryTag(_ id: String) -> String { "query:" + id }
+    /// The tag of one request's entry (manual invalidation of one request).
+    static func keyTag(_ key: String) -> String { "key:" + key }
     /// The tag of entries that depend on an event type.
     static func typeTag(_ type: String) -> String { "type:" + type }
     /// The tag of entries that depend on an instantiated key expression.

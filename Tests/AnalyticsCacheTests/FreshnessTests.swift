@@ -78,7 +78,7 @@ import TestSupport
         return (checker.violations.withLock { $0 }, checker.done.load(ordering: .relaxed))
     }
 
-    @Test func everyReadThatStartsAfterAnAppendReturnedReflectsIt() async throws {
+    @Test(.timeLimit(.minutes(5))) func everyReadThatStartsAfterAnAppendReturnedReflectsIt() async throws {
         let harness = try await Harness()
         defer { TestSupport.remove(harness.root) }
         try await harness.cache.register(Self.totals)

@@ -1,0 +1,111 @@
+import EventLogCore
+import Synchronization
+
+/// What the cache knows of a key read through it.
+struct EntryInfo: Sendable {
+    var query: String
+    var values: [ParameterValue]
+    var scope: ScopeValue
+    var scopeValue: String?
+    var tags: Set<String>
+    var lastRead: ContinuousClock.Instant
+}
+
+/// Key → ``EntryInfo``, sharded so that reads on many cores do not meet on one lock; bounded by
+/// L1 (an entry L1 evicts is forgotten here).
+final class EntryDirectory: Sendable {
+    private final class Shard: Sendable {
+        let map = Mutex<[String: EntryInfo]>([:])
+    }
+
+    private let shards: [Shard] = (0..<16).map { _ in Shard() }
+
+    private func shard(_ key: String) -> Shard {
+        shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+    }
+
+    func read(_ key: String, _ info: EntryInfo) { shard(key).map.withLock { $0[key] = info } }
+    func info(_ key: String) -> EntryInfo? { shard(key).map.withLock { $0[key] } }
+    func forget(_ key: String) { _ = shard(key).map.withLock { $0.removeValue(forKey: key) } }
+
+    /// The keys whose tags meet `tags` (all keys when `tags` is nil).
+    /// - Complexity: O(keys known)
+    func matching(_ tags: Set<String>?) -> [(String, EntryInfo)] {
+        shards.flatMap { shard in
+            shard.map.withLock { map in map.filter { tags == nil || !$0.value.tags.isDisjoint(with: tags!) }.map { ($0.key, $0.value) } }
+        }
+    }
+}
+
+extension AnalyticsCache {
+    /// A snapshot of the cache's counters.
+    public func statistics() -> AnalyticsCacheStatistics { counters.withLock { $0 } }
+
+    /// After an invalidation of `tags` (nil: everything): tells the bus which results changed, and
+    /// queues a refresh of the hot ones (read within the refresh window, or watched by a bus
+    /// subscriber) — whether L1 held them or a load of them was in flight.
+    func afterInvalidation(
+        tags: Set<String>?, reason: AnalyticsUpdate.Reason, position: Int64?, eventTypes: Set<String>, aggregates: Set<AggregateID>
+    ) {
+        let affected = entries.matching(tags)
+        guard !affected.isEmpty else { return }
+        counters.withLock { $0.invalidatedEntries += affected.count }
+        let now = ContinuousClock.now
+        for (key, info) in affected {
+            bus.publish(AnalyticsUpdate(query: info.query, key: key, parameters: info.values, scope: info.scopeValue, reason: reason,
+                                        position: position, eventTypes: eventTypes, aggregates: aggregates, result: nil))
+            counters.withLock { $0.published += 1 }
+            let recent = configuration.refreshWindow.map { now - info.lastRead <= $0 } ?? false
+            guard recent || bus.isWatched(query: info.query, key: key, scope: info.scopeValue) else {
+                entries.forget(key)
+                continue
+            }
+            switch refreshPlan.withLock({ $0.invalidated(key) }) {
+            case .enqueue: refreshEnqueue.yield(key)
+            case .coalesced: counters.withLock { $0.coalesced += 1 }
+            }
+        }
+    }
+
+    /// The refresh workers: each takes a queued key, waits until it stays quiet for the refresh
+    /// delay (at most the longest refresh delay; coalescing a burst),
+    /// recomputes it through L1 (so requests join it) and publishes the result.
+    func runRefreshes() async {
+        await withTaskGroup(of: Void.self) { group in
+            var running = 0
+            for await key in refreshQueue {
+                if Task.isCancelled { break }
+                if running >= configuration.refreshConcurrency {
+                    await group.next()
+                    running -= 1
+                }
+                running += 1
+                group.addTask { [self] in
+                    // Debounce: wait until the key stays quiet for the delay, or the longest wait passed.
+                    let deadline = ContinuousClock.now + configuration.refreshMaxDelay
+                    repeat {
+                        try? await Task.sleep(for: configuration.refreshDelay)
+                    } while !Task.isCancelled && refreshPlan.withLock({ $0.takeDirty(key) }) && ContinuousClock.now < deadline
+                    refreshPlan.withLock { $0.started(key) }
+                    await refresh(key)
+                    if refreshPlan.withLock({ $0.finished(key) }) { refreshEnqueue.yield(key) }
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    func refresh(_ key: String) async {
+        guard let info = entries.info(key), let query = queries.withLock({ $0[info.query] }) else { return }
+        counters.withLock { $0.refreshes += 1 }
+        do {
+            let position = invalidated.current
+            let result = try await result(query, values: info.values, scope: info.scope, options: LookupOptions())
+            bus.publish(AnalyticsUpdate(query: info.query, key: key, parameters: info.values, scope: info.scopeValue, reason: .refreshed,
+                                        position: position, eventTypes: [], aggregates: [], result: result))
+            counters.withLock { $0.published += 1 }
+        } catch {
+            configuration.logger.warning("refresh failed", metadata: ["query": "\(info.query)", "key": "\(key)", "error": "\(error)"])
+        }
+    }
+}
