@@ -55,7 +55,15 @@ extension AnalyticsCache: Service {
     /// of its aggregates, and the tag of entries that depend on everything.
     func staleTags(_ batch: ProjectedBatch) -> Set<String> {
         var tags: Set<String> = [RegisteredQuery.everythingTag]
-        for type in batch.eventTypes { tags.insert(RegisteredQuery.typeTag(type)) }
+        let days = EventTimeRange.days(from: batch.eventTimes.lowerBound, to: batch.eventTimes.upperBound + 1)
+        for type in batch.eventTypes {
+            tags.insert(RegisteredQuery.typeTag(type))
+            if let days {
+                for day in days { tags.insert(RegisteredQuery.dayTag(type, day)) }
+            } else {
+                tags.insert(RegisteredQuery.rangedTag(type))  // too wide to list: every ranged entry
+            }
+        }
         let wild = wildcardExpressions.withLock { $0 }
         for aggregate in batch.aggregates {
             let key = KeyExpression.eventKey(type: aggregate.type, id: aggregate.id)

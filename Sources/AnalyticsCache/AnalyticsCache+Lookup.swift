@@ -93,7 +93,7 @@ extension AnalyticsCache {
     }
 
     func served(_ value: CachedResult, by: ServedBy, uncached: Bool, superseded: Bool) -> AnalyticsResult {
-        let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+        let now = nowMicroseconds
         return AnalyticsResult(
             arrow: value.arrow, servedBy: by, computeTime: .nanoseconds(value.computeNanos),
             age: .microseconds(max(0, now - value.computedAt)), etag: value.etag, superseded: superseded, uncached: uncached)
@@ -123,10 +123,8 @@ extension AnalyticsCache {
         let computed = try await compute(query, values: values, scope: scope, key: key, timeout: timeout)
         if let hook = beforeStoringHook.withLock({ $0 }) { await hook() }
         let fits = computed.arrow.count <= definition.maxCachedBytes
+        let (expiry, expiresAt) = lifetime(definition, computed: computed)
         if fits, let disk, let generation {
-            let expiresAt: Int64? = if case .ttl(let ttl) = definition.expiry {
-                computed.computedAt + Int64(ttl.components.seconds) * 1_000_000 + ttl.components.attoseconds / 1_000_000_000_000
-            } else { nil }
             do {
                 let stored = try await disk.put(computed.encodedForDisk(), forKey: key.rawValue, expiresAt: expiresAt, tags: Array(tags),
                                                 ifGenerationIs: generation)
@@ -139,15 +137,37 @@ extension AnalyticsCache {
         }
         // Too large: served, and refused by L1 (a weight above its budget is never stored).
         let weight = fits ? computed.arrow.count : Int.max / 4
-        let expiry: Expiry = if case .ttl(let ttl) = definition.expiry { .after(ttl) } else { .never }
         return Loaded(computed, expiry: expiry, weight: weight)
+    }
+
+    /// When a computed result stops being served: L1's expiry and L2's expiry time (µs).
+    func lifetime(_ definition: QueryDefinition, computed: CachedResult) -> (Expiry, Int64?) {
+        func after(_ ttl: Duration) -> (Expiry, Int64?) {
+            let micros = ttl.components.seconds * 1_000_000 + ttl.components.attoseconds / 1_000_000_000_000
+            return (.after(ttl), computed.computedAt + micros)
+        }
+        switch definition.expiry {
+        case .never:
+            return (.never, nil)
+        case .ttl(let ttl):
+            return after(ttl)
+        case .adaptive(let factor, let min, let max):
+            let measured = Duration.nanoseconds(computed.computeNanos) * factor
+            return after(Swift.min(Swift.max(measured, min), max))
+        case .window(let window):
+            let now = Date(timeIntervalSince1970: Double(computed.computedAt) / 1_000_000)
+            guard let boundary = window.nextBoundary(after: now) else { return (.after(.zero), computed.computedAt) }
+            return (.atWallClock(boundary), Int64(boundary.timeIntervalSince1970 * 1_000_000))
+        }
     }
 
     func l1Expiry(_ definition: QueryDefinition, expiresAt: Int64?) -> Expiry {
         guard let expiresAt else { return .never }
-        let remaining = expiresAt - Int64(Date().timeIntervalSince1970 * 1_000_000)
-        return .after(.microseconds(max(0, remaining)))
+        return .atWallClock(Date(timeIntervalSince1970: Double(expiresAt) / 1_000_000))
     }
+
+    /// Now in µs since the epoch, from the configured wall clock.
+    var nowMicroseconds: Int64 { Int64(configuration.wallClock().timeIntervalSince1970 * 1_000_000) }
 
     /// Runs the query on DuckDB: the scope value first, then the parameters, all bound.
     func compute(_ query: RegisteredQuery, values: [ParameterValue], scope: ScopeValue, key: CacheKey, timeout: Duration?) async throws -> CachedResult {
@@ -171,7 +191,7 @@ extension AnalyticsCache {
         configuration.logger.debug("computed", metadata: [
             "query": "\(definition.id)", "key": "\(key.rawValue)", "bytes": "\(arrow.count)", "ms": "\(nanos / 1_000_000)",
         ])
-        return CachedResult(arrow: arrow, etag: CachedResult.etag(of: arrow), computedAt: Int64(Date().timeIntervalSince1970 * 1_000_000),
+        return CachedResult(arrow: arrow, etag: CachedResult.etag(of: arrow), computedAt: nowMicroseconds,
                             computeNanos: nanos, origin: .computed)
     }
 }

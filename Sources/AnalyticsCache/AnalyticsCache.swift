@@ -55,6 +55,9 @@ public final class AnalyticsCache: Sendable {
         public var refreshConcurrency: Int
         /// The longest a queued refresh keeps waiting for a burst of invalidations to end.
         public var refreshMaxDelay: Duration = .seconds(1)
+        /// Wall-clock time, for ages and calendar-window expiry (tests inject one that matches a
+        /// `ManualCacheClock`'s `wallClock`).
+        public var wallClock: @Sendable () -> Date = { Date() }
 
         /// - Parameters:
         ///   - pool: the read-only serving pool
@@ -185,6 +188,17 @@ public final class AnalyticsCache: Sendable {
                 throw AnalyticsCacheError(.invalidDefinition, "query \(definition.id): key expression \(text) names no parameter '\(name)'")
             }
             expressions.append(expression)
+        }
+        if let range = definition.eventTime {
+            for name in [range.from, range.to] {
+                guard let spec = definition.parameters.first(where: { $0.name == name }), spec.kind == .date || spec.kind == .integer else {
+                    throw AnalyticsCacheError(.invalidDefinition,
+                        "query \(definition.id): event-time parameter '\(name)' must be a declared date or integer (µs) parameter")
+                }
+            }
+        }
+        if case .window(let window) = definition.expiry, TimeZone(identifier: window.timeZone) == nil {
+            throw AnalyticsCacheError(.invalidDefinition, "query \(definition.id): unknown time zone '\(window.timeZone)'")
         }
         // Nothing known (no table, no expression): every event invalidates.
         let everything: Bool = if case .only = definition.dependencies { false } else { tables.isEmpty || !listed }

@@ -29,6 +29,12 @@ public enum ExpiryPolicy: Sendable, Hashable {
     case never
     /// A fixed time to live.
     case ttl(Duration)
+    /// Until the end of the current calendar unit (the query's SQL reads the current time:
+    /// `current_date`, `now()`), in the window's time zone.
+    case window(CalendarWindow)
+    /// `factor` × the measured computation time, within the bounds (Metabase's adaptive TTL):
+    /// results that are expensive to compute are kept longer.
+    case adaptive(factor: Double, min: Duration, max: Duration)
 }
 
 /// Which changes a query's results depend on.
@@ -63,6 +69,9 @@ public struct QueryDefinition: Sendable {
     public var dependencies: DependencyPolicy
     /// The largest result cached, in Arrow IPC bytes; a larger one is served but not cached.
     public var maxCachedBytes: Int
+    /// The parameters bounding the event time the query covers, if any: then events whose time
+    /// lies outside a result's range leave it alone.
+    public var eventTime: EventTimeRange?
 
     /// Declares a query.
     /// - Parameters:
@@ -73,10 +82,12 @@ public struct QueryDefinition: Sendable {
     ///   - expiry: default `.never` (events invalidate)
     ///   - dependencies: default `.derived`
     ///   - maxCachedBytes: default 64 MiB
+    ///   - eventTime: the parameters bounding the event time it covers (default none)
     public init(
         id: String, sql: String, parameters: [ParameterSpec] = [], scope: QueryScope = .global, expiry: ExpiryPolicy = .never,
-        dependencies: DependencyPolicy = .derived, maxCachedBytes: Int = 64 << 20
+        dependencies: DependencyPolicy = .derived, maxCachedBytes: Int = 64 << 20, eventTime: EventTimeRange? = nil
     ) {
+        self.eventTime = eventTime
         self.id = id
         self.sql = sql
         self.parameters = parameters

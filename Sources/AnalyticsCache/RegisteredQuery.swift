@@ -18,6 +18,10 @@ struct RegisteredQuery: Sendable {
     static func typeTag(_ type: String) -> String { "type:" + type }
     /// The tag of entries that depend on an instantiated key expression.
     static func expressionTag(_ expression: KeyExpression) -> String { "dep:" + expression.description }
+    /// The tag of entries with an event-time range that depend on an event type.
+    static func rangedTag(_ type: String) -> String { "type:" + type + "@ranged" }
+    /// The tag of entries whose event-time range covers a day (days since the epoch, UTC).
+    static func dayTag(_ type: String, _ day: Int64) -> String { "type:" + type + "@d:" + String(day) }
     /// The tag of entries every event invalidates.
     static let everythingTag = "dep:**"
 
@@ -25,7 +29,25 @@ struct RegisteredQuery: Sendable {
     func tags(parameters: [ParameterValue]) -> (tags: Set<String>, expressions: [KeyExpression]) {
         var tags: Set<String> = [Self.queryTag(definition.id)]
         if dependsOnEverything { tags.insert(Self.everythingTag) }
-        for type in eventTypes { tags.insert(Self.typeTag(type)) }
+        // With an event-time range: tagged per event type and day, so that events of other days
+        // leave the entry alone (and per type as "ranged", for batches too wide to list by day).
+        var days: ClosedRange<Int64>?
+        if let range = definition.eventTime,
+           let fromIndex = definition.parameters.firstIndex(where: { $0.name == range.from }),
+           let toIndex = definition.parameters.firstIndex(where: { $0.name == range.to }),
+           let from = EventTimeRange.microseconds(parameters[fromIndex]),
+           let to = EventTimeRange.microseconds(parameters[toIndex]) {
+            days = EventTimeRange.days(from: from, to: to)
+            if to <= from { days = 1...0 }  // an empty range: no event can change it
+        }
+        for type in eventTypes {
+            if let days {
+                tags.insert(Self.rangedTag(type))
+                for day in days { tags.insert(Self.dayTag(type, day)) }
+            } else {
+                tags.insert(Self.typeTag(type))
+            }
+        }
         var values: [String: String] = [:]
         for (spec, value) in zip(definition.parameters, parameters) { values[spec.name] = value.description }
         var instantiated: [KeyExpression] = []

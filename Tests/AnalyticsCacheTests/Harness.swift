@@ -5,6 +5,7 @@ import EventProjection
 import EventStore
 import Foundation
 import ResultFormat
+import MemoryCache
 import ServiceLifecycle
 import TestSupport
 
@@ -24,30 +25,44 @@ final class Harness: Sendable {
     static let orders = Projection(
         name: "orders", eventTypes: ["OrderPlaced"],
         setupSQL: """
-            CREATE TABLE IF NOT EXISTS orders (tenant VARCHAR, customer VARCHAR, amount BIGINT);
+            CREATE TABLE IF NOT EXISTS orders (tenant VARCHAR, customer VARCHAR, amount BIGINT, occurred_at BIGINT);
             CREATE TABLE IF NOT EXISTS regions (name VARCHAR);
             """,
         apply: .appender(table: "orders") { event in
             let object = try JSONSerialization.jsonObject(with: Data(event.payload.utf8)) as? [String: Any] ?? [:]
             return [.string(object["tenant"] as? String ?? ""), .string(object["customer"] as? String ?? ""),
-                    .int(Int64(object["amount"] as? Int ?? 0))]
+                    .int(Int64(object["amount"] as? Int ?? 0)), .int(eventTime(event))]
         })
 
-    static func order(tenant: String, customer: String = "c", amount: Int = 1) -> NewEvent {
-        NewEvent(type: "OrderPlaced", payload: #"{"tenant":"\#(tenant)","customer":"\#(customer)","amount":\#(amount)}"#)
+    /// An order's event time: its payload's `at` (µs since the epoch), 0 when absent.
+    @Sendable static func eventTime(_ event: RecordedEvent) -> Int64 {
+        let object = (try? JSONSerialization.jsonObject(with: Data(event.payload.utf8))) as? [String: Any]
+        return (object?["at"] as? NSNumber)?.int64Value ?? 0
     }
 
-    init(label: String = #function, disk withDisk: Bool = true, root existing: URL? = nil, memoryBytes: Int = 64 << 20) async throws {
+    static func order(tenant: String, customer: String = "c", amount: Int = 1, at: Int64 = 0) -> NewEvent {
+        NewEvent(type: "OrderPlaced", payload: #"{"tenant":"\#(tenant)","customer":"\#(customer)","amount":\#(amount),"at":\#(at)}"#)
+    }
+
+    init(
+        label: String = #function, disk withDisk: Bool = true, root existing: URL? = nil, memoryBytes: Int = 64 << 20,
+        clock: ManualCacheClock? = nil
+    ) async throws {
         root = try existing ?? TestSupport.temporaryDirectory(label)
         log = try SQLiteEventStore(path: root.appendingPathComponent("events.sqlite").path)
         database = try Database(path: root.appendingPathComponent("data.duckdb").path)
         writer = try DuckDBWriter(database: database)
-        projector = Projector(name: "orders", log: log, writer: writer, projections: [Self.orders], batchSize: 256)
+        projector = Projector(name: "orders", log: log, writer: writer, projections: [Self.orders], batchSize: 256, eventTime: Self.eventTime)
         try await projector.setUp()
         pool = try DuckDBPool(database: database, configuration: .init(connections: 2, readOnly: true))
         disk = withDisk ? try DiskCache(configuration: .init(path: root.appendingPathComponent("l2").path, mapSize: 64 << 20)) : nil
-        cache = AnalyticsCache(configuration: .init(
-            pool: pool, log: log, projector: projector, projections: [Self.orders], disk: disk, memoryBytes: memoryBytes))
+        var configuration = AnalyticsCache.Configuration(
+            pool: pool, log: log, projector: projector, projections: [Self.orders], disk: disk, memoryBytes: memoryBytes)
+        if let clock {
+            configuration.clock = clock
+            configuration.wallClock = { clock.wallClock }
+        }
+        cache = AnalyticsCache(configuration: configuration)
     }
 
     /// Runs the projector and the cache around `body`, then stops them.
