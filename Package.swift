@@ -126,7 +126,8 @@ let package = Package(
         .testTarget(
             name: "AnalyticsCacheTests",
             dependencies: ["AnalyticsCache", "DiskCache", "DuckDBClient", "EventStore", "EventProjection", "MemoryCache", "ResultFormat", "TestSupport",
-                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                           .product(name: "MetricsTestKit", package: "swift-metrics")]
         ),
         .testTarget(
             name: "DuckDBClientTests",

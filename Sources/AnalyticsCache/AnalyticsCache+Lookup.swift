@@ -71,6 +71,7 @@ extension AnalyticsCache {
         let (tags, expressions) = query.tags(parameters: values)
         if options.bypassCache {
             let computed = try await compute(query, values: values, scope: scope, key: key, timeout: options.timeout)
+            metrics.served(query.definition.id, by: .computed)
             return served(computed, by: .computed, uncached: true, superseded: false)
         }
         if !expressions.isEmpty {
@@ -89,6 +90,7 @@ extension AnalyticsCache {
         case .joined: .joined
         case .loaded, .superseded: lookup.value.origin
         }
+        metrics.served(query.definition.id, by: by)
         return served(lookup.value, by: by, uncached: lookup.generation == nil, superseded: lookup.outcome == .superseded)
     }
 
@@ -128,6 +130,7 @@ extension AnalyticsCache {
             do {
                 let stored = try await disk.put(computed.encodedForDisk(), forKey: key.rawValue, expiresAt: expiresAt, tags: Array(tags),
                                                 ifGenerationIs: generation)
+                if stored { metrics.stored(definition.id, bytes: computed.arrow.count) }
                 if !stored {
                     configuration.logger.debug("not stored in L2: invalidated while computing", metadata: ["query": "\(definition.id)"])
                 }
@@ -188,6 +191,7 @@ extension AnalyticsCache {
         let arrow = try await configuration.pool.queryArrow(definition.sql, bindings, timeout: timeout)
         let elapsed = ContinuousClock.now - started
         let nanos = elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        metrics.computed(definition.id, nanoseconds: nanos)
         configuration.logger.debug("computed", metadata: [
             "query": "\(definition.id)", "key": "\(key.rawValue)", "bytes": "\(arrow.count)", "ms": "\(nanos / 1_000_000)",
         ])

@@ -55,6 +55,10 @@ extension AnalyticsCache {
             bus.publish(AnalyticsUpdate(query: info.query, key: key, parameters: info.values, scope: info.scopeValue, reason: reason,
                                         position: position, eventTypes: eventTypes, aggregates: aggregates, result: nil))
             counters.withLock { $0.published += 1 }
+            metrics.invalidated(info.query, reason: reason)
+            configuration.logger.debug("invalidated", metadata: [
+                "query": "\(info.query)", "key": "\(key)", "reason": "\(reason.rawValue)", "position": "\(position.map(String.init) ?? "-")",
+            ])
             let recent = configuration.refreshWindow.map { now - info.lastRead <= $0 } ?? false
             guard recent || bus.isWatched(query: info.query, key: key, scope: info.scopeValue) else {
                 entries.forget(key)
@@ -62,7 +66,9 @@ extension AnalyticsCache {
             }
             switch refreshPlan.withLock({ $0.invalidated(key) }) {
             case .enqueue: refreshEnqueue.yield(key)
-            case .coalesced: counters.withLock { $0.coalesced += 1 }
+            case .coalesced:
+                counters.withLock { $0.coalesced += 1 }
+                metrics.coalesced(info.query)
             }
         }
     }
@@ -98,6 +104,7 @@ extension AnalyticsCache {
     func refresh(_ key: String) async {
         guard let info = entries.info(key), let query = queries.withLock({ $0[info.query] }) else { return }
         counters.withLock { $0.refreshes += 1 }
+        metrics.refreshed(info.query)
         do {
             let position = invalidated.current
             let result = try await result(query, values: info.values, scope: info.scope, options: LookupOptions())

@@ -4,6 +4,7 @@ import EventLogCore
 import EventProjection
 import Foundation
 import Logging
+import Metrics
 import MemoryCache
 import Synchronization
 
@@ -55,6 +56,8 @@ public final class AnalyticsCache: Sendable {
         public var refreshConcurrency: Int
         /// The longest a queued refresh keeps waiting for a burst of invalidations to end.
         public var refreshMaxDelay: Duration = .seconds(1)
+        /// Where metrics go (nil: the bootstrapped `MetricsSystem`).
+        public var metricsFactory: (any MetricsFactory)?
         /// Wall-clock time, for ages and calendar-window expiry (tests inject one that matches a
         /// `ManualCacheClock`'s `wallClock`).
         public var wallClock: @Sendable () -> Date = { Date() }
@@ -125,11 +128,13 @@ public final class AnalyticsCache: Sendable {
     let refreshQueue: AsyncStream<String>
     let refreshEnqueue: AsyncStream<String>.Continuation
     let counters = Mutex(AnalyticsCacheStatistics())
+    let metrics: AnalyticsMetrics
 
     /// Creates the cache (nothing runs until ``run()``).
     /// - Parameter configuration: its parts
     public init(configuration: Configuration) {
         self.configuration = configuration
+        metrics = AnalyticsMetrics(factory: configuration.metricsFactory)
         let entries = self.entries
         l1 = MemoryCache(configuration: MemoryCacheConfiguration(
             bound: .weight(max(0, configuration.memoryBytes), weigher: { _, value in value.arrow.count }),

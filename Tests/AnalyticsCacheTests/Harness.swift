@@ -6,6 +6,7 @@ import EventStore
 import Foundation
 import ResultFormat
 import MemoryCache
+import Metrics
 import ServiceLifecycle
 import TestSupport
 
@@ -46,7 +47,7 @@ final class Harness: Sendable {
 
     init(
         label: String = #function, disk withDisk: Bool = true, root existing: URL? = nil, memoryBytes: Int = 64 << 20,
-        clock: ManualCacheClock? = nil
+        clock: ManualCacheClock? = nil, metricsFactory: (any MetricsFactory)? = nil
     ) async throws {
         root = try existing ?? TestSupport.temporaryDirectory(label)
         log = try SQLiteEventStore(path: root.appendingPathComponent("events.sqlite").path)
@@ -58,6 +59,7 @@ final class Harness: Sendable {
         disk = withDisk ? try DiskCache(configuration: .init(path: root.appendingPathComponent("l2").path, mapSize: 64 << 20)) : nil
         var configuration = AnalyticsCache.Configuration(
             pool: pool, log: log, projector: projector, projections: [Self.orders], disk: disk, memoryBytes: memoryBytes)
+        configuration.metricsFactory = metricsFactory
         if let clock {
             configuration.clock = clock
             configuration.wallClock = { clock.wallClock }
