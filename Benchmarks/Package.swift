@@ -21,6 +21,7 @@ let package = Package(
             name: "AnalyticsCacheBench",
             dependencies: [
                 "CMalloc",
+                .product(name: "AnalyticsCache", package: "swift-analytics-cache"),
                 .product(name: "DiskCache", package: "swift-analytics-cache"),
                 .product(name: "DuckDBClient", package: "swift-analytics-cache"),
                 .product(name: "EventProjection", package: "swift-analytics-cache"),
