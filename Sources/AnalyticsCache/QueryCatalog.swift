@@ -1,0 +1,133 @@
+import Foundation
+
+/// Queries declared in a JSON file, for deployments that register queries without code:
+///
+/// ```json
+/// { "queries": [ {
+///     "id": "sales-by-day", "scope": "tenant",
+///     "sql": "SELECT day, sum(amount) AS total FROM sales WHERE tenant = ? AND day >= ? AND day < ? GROUP BY day",
+///     "parameters": [ { "name": "from", "type": "date" },
+///                     { "name": "to", "type": "date" },
+///                     { "name": "limit", "type": "integer", "default": "100", "min": 1, "max": 1000 },
+///                     { "name": "region", "type": "text", "oneOf": ["eu", "us"], "maxLength": 8 } ],
+///     "expiry": { "window": "day", "timeZone": "Europe/Paris" },
+///     "dependencies": { "adding": ["events/Region/{region}"] },
+///     "eventTime": { "from": "from", "to": "to" },
+///     "maxCachedBytes": 1048576 } ] }
+/// ```
+///
+/// `expiry` is one of `{"ttl": seconds}`, `{"window": "minute|hour|day|week|month", "timeZone": …}`,
+/// `{"adaptive": {"factor": k, "min": seconds, "max": seconds}}` (absent: until invalidated);
+/// `dependencies` one of `{"only": [expressions]}` or `{"adding": [expressions]}` (absent: derived);
+/// parameter defaults and `oneOf` values are written as request text and parsed by the type.
+public struct QueryCatalog: Sendable {
+    /// The definitions, in file order.
+    public var queries: [QueryDefinition]
+
+    /// Reads a catalog.
+    /// - Parameter data: the JSON document
+    /// - Throws: ``QueryCatalogError`` naming the query and the field that is wrong
+    public init(json data: Data) throws {
+        let file: File
+        do {
+            file = try JSONDecoder().decode(File.self, from: data)
+        } catch {
+            throw QueryCatalogError(message: "the query catalog is not valid: \(error)")
+        }
+        queries = try file.queries.enumerated().map { index, query in try query.definition(index: index) }
+    }
+
+    private struct File: Decodable { var queries: [Query] }
+
+    private struct Query: Decodable {
+        struct Parameter: Decodable {
+            var name: String
+            var type: ParameterSpec.Kind
+            var `default`: String?
+            var min: Double?
+            var max: Double?
+            var oneOf: [String]?
+            var maxLength: Int?
+        }
+
+        struct Expiry: Decodable {
+            struct Adaptive: Decodable { var factor: Double; var min: Double; var max: Double }
+            var ttl: Double?
+            var window: CalendarWindow.Unit?
+            var timeZone: String?
+            var adaptive: Adaptive?
+        }
+
+        struct Dependencies: Decodable { var only: [String]?; var adding: [String]? }
+        struct EventTime: Decodable { var from: String; var to: String }
+
+        var id: String
+        var sql: String
+        var scope: QueryScope?
+        var parameters: [Parameter]?
+        var expiry: Expiry?
+        var dependencies: Dependencies?
+        var eventTime: EventTime?
+        var maxCachedBytes: Int?
+
+        func definition(index: Int) throws -> QueryDefinition {
+            func fail(_ what: String) -> QueryCatalogError { QueryCatalogError(message: "query \(index) (\(id)): \(what)") }
+            var specs: [ParameterSpec] = []
+            for parameter in parameters ?? [] {
+                let bare = ParameterSpec(parameter.name, parameter.type)
+                let rule: ParameterSpec.Rule
+                if let oneOf = parameter.oneOf {
+                    rule = .oneOf(try oneOf.map { text in
+                        do { return try bare.parse(text) } catch { throw fail("parameter \(parameter.name): oneOf value '\(text)': \(error)") }
+                    })
+                } else if parameter.min != nil || parameter.max != nil {
+                    rule = .range(min: parameter.min, max: parameter.max)
+                } else if let limit = parameter.maxLength {
+                    rule = .maxLength(limit)
+                } else {
+                    rule = .any
+                }
+                var spec = ParameterSpec(parameter.name, parameter.type, rule: rule)
+                if let text = parameter.default {
+                    do { spec.defaultValue = try spec.parse(text) } catch { throw fail("parameter \(parameter.name): default: \(error)") }
+                }
+                specs.append(spec)
+            }
+            let expiryPolicy: ExpiryPolicy
+            switch (expiry?.ttl, expiry?.window, expiry?.adaptive) {
+            case (nil, nil, nil): expiryPolicy = .never
+            case (let ttl?, nil, nil) where ttl > 0: expiryPolicy = .ttl(.milliseconds(Int64(ttl * 1000)))
+            case (nil, let unit?, nil): expiryPolicy = .window(CalendarWindow(unit, timeZone: expiry?.timeZone ?? "UTC"))
+            case (nil, nil, let a?) where a.factor > 0 && a.min >= 0 && a.max >= a.min:
+                expiryPolicy = .adaptive(factor: a.factor, min: .milliseconds(Int64(a.min * 1000)), max: .milliseconds(Int64(a.max * 1000)))
+            default: throw fail("expiry must be one of ttl (> 0 seconds), window, or adaptive (factor > 0, 0 <= min <= max)")
+            }
+            let dependencyPolicy: DependencyPolicy
+            switch (dependencies?.only, dependencies?.adding) {
+            case (nil, nil): dependencyPolicy = .derived
+            case (let only?, nil): dependencyPolicy = .only(only)
+            case (nil, let adding?): dependencyPolicy = .adding(adding)
+            default: throw fail("dependencies take only or adding, not both")
+            }
+            return QueryDefinition(
+                id: id, sql: sql, parameters: specs, scope: scope ?? .global, expiry: expiryPolicy, dependencies: dependencyPolicy,
+                maxCachedBytes: maxCachedBytes ?? 64 << 20, eventTime: eventTime.map { EventTimeRange(from: $0.from, to: $0.to) })
+        }
+    }
+}
+
+/// A query catalog that cannot be used.
+public struct QueryCatalogError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
+
+extension AnalyticsCache {
+    /// Registers every query of a catalog (see ``QueryCatalog``), in order; stops at the first that
+    /// cannot be registered.
+    /// - Parameter catalog: the queries
+    /// - Throws: what ``register(_:)`` throws, for the first failing query
+    public func register(_ catalog: QueryCatalog) async throws {
+        for query in catalog.queries { try await register(query) }
+    }
+}
