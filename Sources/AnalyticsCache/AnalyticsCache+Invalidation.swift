@@ -12,6 +12,16 @@ extension AnalyticsCache: Service {
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.runRefreshes() }
+            if configuration.dataVersionProbe != nil {
+                group.addTask {
+                    while !Task.isCancelled {
+                        do { try await self.checkDataVersion() } catch is CancellationError { return } catch {
+                            self.configuration.logger.warning("data version probe failed; keeping the current version", metadata: ["error": "\(error)"])
+                        }
+                        try? await Task.sleep(for: self.configuration.dataVersionInterval)
+                    }
+                }
+            }
             defer {
                 refreshEnqueue.finish()
                 bus.finish()
@@ -198,4 +208,25 @@ extension AnalyticsCache {
 
     /// Test-only: a hook run inside each load between the computation and the stores.
     package func beforeStoringForTesting(_ hook: (@Sendable () async -> Void)?) { beforeStoringHook.withLock { $0 = hook } }
+}
+
+extension AnalyticsCache {
+    /// Runs the data-version probe now: when the version changed, keys move to the new version and
+    /// every older entry is removed (and announced on the bus, hot ones refreshed).
+    /// - Returns: whether the version changed
+    /// - Throws: the probe's error (the current version stays)
+    @discardableResult
+    public func checkDataVersion() async throws -> Bool {
+        guard let probe = configuration.dataVersionProbe else { return false }
+        let version = try await probe()
+        let previous = probedVersion.withLock { current -> String in
+            defer { current = version }
+            return current
+        }
+        guard previous != version else { return false }
+        configuration.logger.info("data version changed", metadata: ["from": "\(previous)", "to": "\(version)"])
+        try await invalidateEverything()
+        afterInvalidation(tags: nil, reason: .dataVersion, position: nil, eventTypes: [], aggregates: [])
+        return true
+    }
 }

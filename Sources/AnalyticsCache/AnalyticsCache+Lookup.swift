@@ -63,7 +63,7 @@ extension AnalyticsCache {
 
     func key(_ query: RegisteredQuery, _ values: [ParameterValue], _ scope: ScopeValue) -> CacheKey {
         CacheKey(query: query.definition.id, parameters: values, scope: (query.definition.scope, query.definition.scopeBinding(scope)),
-                 dataVersion: configuration.dataVersion)
+                 dataVersion: dataVersion)
     }
 
     func result(_ query: RegisteredQuery, values: [ParameterValue], scope: ScopeValue, options: LookupOptions) async throws -> AnalyticsResult {

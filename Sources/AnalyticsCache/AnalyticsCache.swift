@@ -58,6 +58,14 @@ public final class AnalyticsCache: Sendable {
         public var refreshMaxDelay: Duration = .seconds(1)
         /// Where metrics go (nil: the bootstrapped `MetricsSystem`).
         public var metricsFactory: (any MetricsFactory)?
+        /// The version of the data outside the event log (files, remote datasets, DuckLake
+        /// snapshots — e.g. RemoteData's probes, combined): part of every key. Checked every
+        /// ``dataVersionInterval`` by ``AnalyticsCache/run()`` and by
+        /// ``AnalyticsCache/checkDataVersion()``; a change makes every older entry unreachable and
+        /// removes it. Nil: no such data.
+        public var dataVersionProbe: (@Sendable () async throws -> String)?
+        /// How often the probe runs.
+        public var dataVersionInterval: Duration = .seconds(10)
         /// Wall-clock time, for ages and calendar-window expiry (tests inject one that matches a
         /// `ManualCacheClock`'s `wallClock`).
         public var wallClock: @Sendable () -> Date = { Date() }
@@ -129,12 +137,22 @@ public final class AnalyticsCache: Sendable {
     let refreshEnqueue: AsyncStream<String>.Continuation
     let counters = Mutex(AnalyticsCacheStatistics())
     let metrics: AnalyticsMetrics
+    /// The probed data version (empty until the first probe, or without a probe).
+    let probedVersion = Mutex<String>("")
+    /// Application version, result settings and the probed data version: what keys carry.
+    var dataVersion: String {
+        configuration.dataVersion + "|" + settingsVersion + "|" + probedVersion.withLock { $0 }
+    }
+    /// DuckDB's settings that change answers (time zone, collation, …), as part of every key.
+    let settingsVersion: String
 
     /// Creates the cache (nothing runs until ``run()``).
     /// - Parameter configuration: its parts
     public init(configuration: Configuration) {
         self.configuration = configuration
         metrics = AnalyticsMetrics(factory: configuration.metricsFactory)
+        settingsVersion = configuration.pool.database.resultSettings.sorted { $0.key < $1.key }
+            .map { "\($0.key)=\($0.value)" }.joined(separator: ",")
         let entries = self.entries
         l1 = MemoryCache(configuration: MemoryCacheConfiguration(
             bound: .weight(max(0, configuration.memoryBytes), weigher: { _, value in value.arrow.count }),

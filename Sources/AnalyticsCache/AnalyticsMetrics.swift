@@ -26,7 +26,7 @@ final class AnalyticsMetrics: Sendable {
             refreshes = Counter(label: "analytics_refreshes_total", dimensions: [dimension], factory: factory)
             coalesced = Counter(label: "analytics_coalesced_total", dimensions: [dimension], factory: factory)
             storedBytes = Counter(label: "analytics_stored_bytes_total", dimensions: [dimension], factory: factory)
-            invalidations = Dictionary(uniqueKeysWithValues: [AnalyticsUpdate.Reason.events, .manual].map {
+            invalidations = Dictionary(uniqueKeysWithValues: [AnalyticsUpdate.Reason.events, .manual, .dataVersion].map {
                 ($0, Counter(label: "analytics_invalidations_total", dimensions: [dimension, ("reason", $0.rawValue)], factory: factory))
             })
         }

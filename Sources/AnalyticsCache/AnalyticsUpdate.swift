@@ -11,6 +11,8 @@ public struct AnalyticsUpdate: Sendable {
         case refreshed
         /// Removed by hand.
         case manual
+        /// The data outside the log changed (a new data version).
+        case dataVersion
     }
 
     /// The query's id.

@@ -47,7 +47,8 @@ final class Harness: Sendable {
 
     init(
         label: String = #function, disk withDisk: Bool = true, root existing: URL? = nil, memoryBytes: Int = 64 << 20,
-        clock: ManualCacheClock? = nil, metricsFactory: (any MetricsFactory)? = nil
+        clock: ManualCacheClock? = nil, metricsFactory: (any MetricsFactory)? = nil,
+        dataVersionProbe: (@Sendable () async throws -> String)? = nil
     ) async throws {
         root = try existing ?? TestSupport.temporaryDirectory(label)
         log = try SQLiteEventStore(path: root.appendingPathComponent("events.sqlite").path)
@@ -60,6 +61,7 @@ final class Harness: Sendable {
         var configuration = AnalyticsCache.Configuration(
             pool: pool, log: log, projector: projector, projections: [Self.orders], disk: disk, memoryBytes: memoryBytes)
         configuration.metricsFactory = metricsFactory
+        configuration.dataVersionProbe = dataVersionProbe
         if let clock {
             configuration.clock = clock
             configuration.wallClock = { clock.wallClock }

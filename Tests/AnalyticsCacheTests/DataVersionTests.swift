@@ -1,0 +1,47 @@
+import AnalyticsCache
+import DuckDBClient
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+
+/// Data outside the event log: a new data version makes older results unreachable and removes them.
+@Suite struct DataVersionTests {
+    final class Version: Sendable {
+        let value = Mutex("v1")
+    }
+
+    @Test func aNewDataVersionRetiresEveryOlderResultInBothLayers() async throws {
+        let version = Version()
+        let harness = try await Harness(dataVersionProbe: { version.value.withLock { $0 } })
+        defer { TestSupport.remove(harness.root) }
+        try await harness.cache.register(QueryDefinition(id: "regions", sql: "SELECT count(*) AS n FROM regions"))
+        #expect(try await harness.cache.checkDataVersion())
+        let before = try harness.cache.key(for: "regions")
+        #expect(try Harness.integer(try await harness.cache.result(for: "regions")) == 0)
+        // The data changes outside the log (a file, a remote dataset): unseen until its version moves.
+        _ = try await harness.writer.write { try $0.execute("INSERT INTO regions VALUES ('eu')") }
+        #expect(try await harness.cache.result(for: "regions").servedBy == .l1)
+        #expect(try await !harness.cache.checkDataVersion(), "same version: nothing happens")
+        version.value.withLock { $0 = "v2" }
+        #expect(try await harness.cache.checkDataVersion())
+        let after = try harness.cache.key(for: "regions")
+        #expect(before != after)
+        let fresh = try await harness.cache.result(for: "regions")
+        #expect(fresh.servedBy == .computed)
+        #expect(try Harness.integer(fresh) == 1)
+        // The old entry is gone from L2 too, not only unreachable.
+        #expect(try await harness.disk?.value(forKey: before.rawValue) == nil)
+        await harness.shutdown()
+    }
+
+    @Test func keysCarryTheResultSettingsOfTheDatabase() async throws {
+        let harness = try await Harness(disk: false)
+        defer { TestSupport.remove(harness.root) }
+        try await harness.cache.register(QueryDefinition(id: "one", sql: "SELECT 1 AS n"))
+        let key = try harness.cache.key(for: "one").rawValue
+        // The time zone (UTC by default) and DuckDB's version are in it: another setting, another key.
+        #expect(key.contains("TimeZone=UTC") || key.lowercased().contains("timezone=utc"), "\(key)")
+        await harness.shutdown()
+    }
+}
