@@ -192,6 +192,32 @@ import TestSupport
         #expect(try cache.consistencyProblems() == [])
     }
 
+    @Test func mapFullRecoveryEvictsOnlyWhatTheWriteNeeds() throws {
+        let dir = try CacheDirectory()
+        let value = [UInt8](repeating: 9, count: 2_000)
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 16 << 20, byteBudget: 8 << 20))
+        for n in 0..<1_000 { try cache.store(value, forKey: "k\(n)") }
+        #expect(try cache.statistics().evictions == 0)
+        // LMDB answers MAP_FULL once (injected), as a fragmented map does.
+        let thrown = Mutex(false)
+        cache.faultAfterEviction.withLock { fault in
+            fault = {
+                if !thrown.withLock({ done in defer { done = true }; return done }) {
+                    throw LMDBError(code: -30_792, operation: "injected")  // MDB_MAP_FULL
+                }
+            }
+        }
+        try cache.store([UInt8](repeating: 1, count: 20_000), forKey: "big")
+        let stats = try cache.statistics()
+        #expect(stats.mapFullRecoveries == 1)
+        // A 20 KB record needs ~6 pages: a handful of 2 KB entries, not most of the cache (the
+        // review saw 68 % evicted).
+        #expect(stats.evictions >= 1 && stats.evictions <= 20, "\(stats.evictions) evicted")
+        #expect(try cache.value(forKey: "big")?.count == 20_000)
+        #expect(stats.entries >= 980)
+        #expect(try cache.consistencyProblems() == [])
+    }
+
     @Test func bufferedReadTimesSurviveAWriteThatAborts() throws {
         let dir = try CacheDirectory()
         let clock = ManualDiskClock()
