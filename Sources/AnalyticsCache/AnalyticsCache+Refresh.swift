@@ -11,29 +11,53 @@ struct EntryInfo: Sendable {
     var lastRead: ContinuousClock.Instant
 }
 
-/// Key → ``EntryInfo``, sharded so that reads on many cores do not meet on one lock; bounded by
-/// L1 (an entry L1 evicts is forgotten here).
+/// Key → ``EntryInfo``, sharded so that reads on many cores do not meet on one lock, with an index
+/// tag → keys (so an invalidation finds its keys without scanning them all); bounded by L1 (an
+/// entry L1 evicts is forgotten here).
 final class EntryDirectory: Sendable {
     private final class Shard: Sendable {
         let map = Mutex<[String: EntryInfo]>([:])
     }
 
     private let shards: [Shard] = (0..<16).map { _ in Shard() }
+    private let byTag = Mutex<[String: Set<String>]>([:])
 
     private func shard(_ key: String) -> Shard {
         shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
     }
 
-    func read(_ key: String, _ info: EntryInfo) { shard(key).map.withLock { $0[key] = info } }
+    func read(_ key: String, _ info: EntryInfo) {
+        let old = shard(key).map.withLock { map -> EntryInfo? in
+            defer { map[key] = info }
+            return map[key]
+        }
+        guard old?.tags != info.tags else { return }  // the index changes only with a key's tags
+        byTag.withLock { index in
+            for tag in old?.tags ?? [] where !info.tags.contains(tag) { index[tag]?.remove(key) }
+            for tag in info.tags { index[tag, default: []].insert(key) }
+        }
+    }
+
     func info(_ key: String) -> EntryInfo? { shard(key).map.withLock { $0[key] } }
-    func forget(_ key: String) { _ = shard(key).map.withLock { $0.removeValue(forKey: key) } }
+
+    func forget(_ key: String) {
+        guard let old = shard(key).map.withLock({ $0.removeValue(forKey: key) }) else { return }
+        byTag.withLock { index in
+            for tag in old.tags {
+                index[tag]?.remove(key)
+                if index[tag]?.isEmpty == true { index.removeValue(forKey: tag) }
+            }
+        }
+    }
 
     /// The keys whose tags meet `tags` (all keys when `tags` is nil).
-    /// - Complexity: O(keys known)
+    /// - Complexity: O(matching keys), through the tag index; O(keys known) for nil
     func matching(_ tags: Set<String>?) -> [(String, EntryInfo)] {
-        shards.flatMap { shard in
-            shard.map.withLock { map in map.filter { tags == nil || !$0.value.tags.isDisjoint(with: tags!) }.map { ($0.key, $0.value) } }
+        guard let tags else {
+            return shards.flatMap { shard in shard.map.withLock { map in map.map { ($0.key, $0.value) } } }
         }
+        let keys = byTag.withLock { index in tags.reduce(into: Set<String>()) { $0.formUnion(index[$1] ?? []) } }
+        return keys.compactMap { key in info(key).map { (key, $0) } }
     }
 }
 
