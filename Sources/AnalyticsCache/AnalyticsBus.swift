@@ -2,7 +2,7 @@ import Synchronization
 
 /// Broadcasts ``AnalyticsUpdate``s to any number of subscribers, each with its own bounded buffer:
 /// a slow subscriber gets a ``BusMessage/lagged(_:)`` marker, never blocks the publisher or the
-/// other subscribers, and never makes memory grow without bound.
+/// other subscribers, and never holds more than its capacity plus that marker.
 public final class AnalyticsBus: Sendable {
     private struct State {
         var subscribers: [UInt64: BusSubscription] = [:]

@@ -65,7 +65,8 @@ extension AnalyticsCache: Service {
     /// of its aggregates, and the tag of entries that depend on everything.
     func staleTags(_ batch: ProjectedBatch) -> Set<String> {
         var tags: Set<String> = [RegisteredQuery.everythingTag]
-        let days = EventTimeRange.days(from: batch.eventTimes.lowerBound, to: batch.eventTimes.upperBound + 1)
+        let end = batch.eventTimes.upperBound == .max ? Int64.max : batch.eventTimes.upperBound + 1
+        let days = EventTimeRange.days(from: batch.eventTimes.lowerBound, to: end)
         for type in batch.eventTypes {
             tags.insert(RegisteredQuery.typeTag(type))
             if let days {
@@ -192,6 +193,12 @@ extension AnalyticsCache: Service {
             for used in expressionsInUse.withLock({ $0 }) where used.overlaps(expression) {
                 tags.insert(RegisteredQuery.expressionTag(used))
             }
+            // Entries stored by any process carry their expressions' general form.
+            for query in queries.withLock({ Array($0.values) }) {
+                for general in query.expressions.map(\.generalised) where general.overlaps(expression) {
+                    tags.insert(RegisteredQuery.expressionTag(general))
+                }
+            }
             try await invalidate(tags: tags, reason: "manual: \(text)")
             afterInvalidation(tags: tags, reason: .manual, position: nil, eventTypes: [], aggregates: [])
         case .everything:
@@ -219,11 +226,13 @@ extension AnalyticsCache {
     public func checkDataVersion() async throws -> Bool {
         guard let probe = configuration.dataVersionProbe else { return false }
         let version = try await probe()
-        let previous = probedVersion.withLock { current -> String in
+        let previous = probedVersion.withLock { current -> String? in
             defer { current = version }
             return current
         }
-        guard previous != version else { return false }
+        // The first probe of this process only sets the version: entries stored under it (by an
+        // earlier process) are current; entries under other versions are unreachable and age out.
+        guard let previous, previous != version else { return false }
         configuration.logger.info("data version changed", metadata: ["from": "\(previous)", "to": "\(version)"])
         try await invalidateEverything()
         afterInvalidation(tags: nil, reason: .dataVersion, position: nil, eventTypes: [], aggregates: [])

@@ -58,16 +58,23 @@ extension AnalyticsCache {
             throw AnalyticsCacheError(.unknownQuery, "no query '\(id)' is registered")
         }
         let values = try query.definition.validate(parameters, scope: scope)
-        return key(query, values, scope)
+        return key(query, values, scope, dataVersion: probedVersionForKeys())
     }
 
-    func key(_ query: RegisteredQuery, _ values: [ParameterValue], _ scope: ScopeValue) -> CacheKey {
-        CacheKey(query: query.definition.id, parameters: values, scope: (query.definition.scope, query.definition.scopeBinding(scope)),
-                 dataVersion: dataVersion)
+    /// The data version keys are built with now (without probing).
+    func probedVersionForKeys() -> String {
+        configuration.dataVersion + "|" + settingsVersion + "|" + (probedVersion.withLock { $0 } ?? "")
     }
 
-    func result(_ query: RegisteredQuery, values: [ParameterValue], scope: ScopeValue, options: LookupOptions) async throws -> AnalyticsResult {
-        let key = key(query, values, scope)
+    func key(_ query: RegisteredQuery, _ values: [ParameterValue], _ scope: ScopeValue, dataVersion: String) -> CacheKey {
+        CacheKey(query: query.definition.id + "#" + query.version, parameters: values,
+                 scope: (query.definition.scope, query.definition.scopeBinding(scope)), dataVersion: dataVersion)
+    }
+
+    func result(
+        _ query: RegisteredQuery, values: [ParameterValue], scope: ScopeValue, options: LookupOptions, isRefresh: Bool = false
+    ) async throws -> AnalyticsResult {
+        let key = key(query, values, scope, dataVersion: try await dataVersion())
         let (tags, expressions) = query.tags(parameters: values)
         if options.bypassCache {
             let computed = try await compute(query, values: values, scope: scope, key: key, timeout: options.timeout)
@@ -79,9 +86,12 @@ extension AnalyticsCache {
             let wild = expressions.filter(\.hasWildcards)
             if !wild.isEmpty { wildcardExpressions.withLock { $0.formUnion(wild) } }
         }
+        // A refresh is not a read: it keeps the key's last read, so a key nobody reads cools down.
+        let now = configuration.clock.nanoseconds()
+        let lastRead = isRefresh ? (entries.info(key.rawValue)?.lastRead ?? now) : now
         entries.read(key.rawValue, EntryInfo(query: query.definition.id, values: values, scope: scope,
                                              scopeValue: query.definition.scopeBinding(scope),
-                                             tags: tags.union([RegisteredQuery.keyTag(key.rawValue)]), lastRead: .now))
+                                             tags: tags.union([RegisteredQuery.keyTag(key.rawValue)]), lastRead: lastRead))
         let lookup = try await l1.lookup(key.rawValue, tags: tags, timeout: options.timeout) { [self] in
             try await load(query, values: values, scope: scope, key: key, tags: tags, timeout: options.timeout)
         }
@@ -91,6 +101,8 @@ extension AnalyticsCache {
         case .loaded, .superseded: lookup.value.origin
         }
         metrics.served(query.definition.id, by: by)
+        // Not in L1 (too large, or superseded): nothing to refresh or to tell dashboards about.
+        if lookup.generation == nil, lookup.outcome != .superseded { entries.forget(key.rawValue) }
         return served(lookup.value, by: by, uncached: lookup.generation == nil, superseded: lookup.outcome == .superseded)
     }
 

@@ -8,7 +8,8 @@ struct EntryInfo: Sendable {
     var scope: ScopeValue
     var scopeValue: String?
     var tags: Set<String>
-    var lastRead: ContinuousClock.Instant
+    /// When a client last read it, on L1's clock (nanoseconds).
+    var lastRead: Int64
 }
 
 /// Key → ``EntryInfo``, sharded so that reads on many cores do not meet on one lock, with an index
@@ -74,7 +75,7 @@ extension AnalyticsCache {
         let affected = entries.matching(tags)
         guard !affected.isEmpty else { return }
         counters.withLock { $0.invalidatedEntries += affected.count }
-        let now = ContinuousClock.now
+        let now = configuration.clock.nanoseconds()
         for (key, info) in affected {
             bus.publish(AnalyticsUpdate(query: info.query, key: key, parameters: info.values, scope: info.scopeValue, reason: reason,
                                         position: position, eventTypes: eventTypes, aggregates: aggregates, result: nil))
@@ -83,11 +84,15 @@ extension AnalyticsCache {
             configuration.logger.debug("invalidated", metadata: [
                 "query": "\(info.query)", "key": "\(key)", "reason": "\(reason.rawValue)", "position": "\(position.map(String.init) ?? "-")",
             ])
-            let recent = configuration.refreshWindow.map { now - info.lastRead <= $0 } ?? false
+            let recent = configuration.refreshWindow.map { window in
+                let (seconds, attoseconds) = window.components
+                return now - info.lastRead <= seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+            } ?? false
             guard recent || bus.isWatched(query: info.query, key: key, scope: info.scopeValue) else {
                 entries.forget(key)
                 continue
             }
+            counters.withLock { $0.refreshesQueued += 1 }
             switch refreshPlan.withLock({ $0.invalidated(key) }) {
             case .enqueue: refreshEnqueue.yield(key)
             case .coalesced:
@@ -131,7 +136,7 @@ extension AnalyticsCache {
         metrics.refreshed(info.query)
         do {
             let position = invalidated.current
-            let result = try await result(query, values: info.values, scope: info.scope, options: LookupOptions())
+            let result = try await result(query, values: info.values, scope: info.scope, options: LookupOptions(), isRefresh: true)
             bus.publish(AnalyticsUpdate(query: info.query, key: key, parameters: info.values, scope: info.scopeValue, reason: .refreshed,
                                         position: position, eventTypes: [], aggregates: [], result: result))
             counters.withLock { $0.published += 1 }

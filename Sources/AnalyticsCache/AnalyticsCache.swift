@@ -110,7 +110,7 @@ public final class AnalyticsCache: Sendable {
     let l1: MemoryCache<String, CachedResult>
     let queries = Mutex<[String: RegisteredQuery]>([:])
     /// Tables each projection writes, derived once.
-    let projectionTables = Mutex<[(tables: Set<String>, eventTypes: Set<String>)]?>(nil)
+    let projectionTables = Mutex<[(tables: Set<String>?, eventTypes: Set<String>)]?>(nil)
     /// Instantiated key expressions with wildcards that entries depend on: an event's key is matched
     /// against them (exact expressions are found by their tag directly).
     let wildcardExpressions = Mutex<Set<KeyExpression>>([])
@@ -137,11 +137,22 @@ public final class AnalyticsCache: Sendable {
     let refreshEnqueue: AsyncStream<String>.Continuation
     let counters = Mutex(AnalyticsCacheStatistics())
     let metrics: AnalyticsMetrics
-    /// The probed data version (empty until the first probe, or without a probe).
-    let probedVersion = Mutex<String>("")
+    /// The probed data version (nil until the first probe; "" without a probe).
+    let probedVersion = Mutex<String?>(nil)
     /// Application version, result settings and the probed data version: what keys carry.
-    var dataVersion: String {
-        configuration.dataVersion + "|" + settingsVersion + "|" + probedVersion.withLock { $0 }
+    func dataVersion() async throws -> String {
+        var probed = probedVersion.withLock { $0 }
+        if probed == nil {
+            // Never serve under a version not yet probed (a previous process's entries may be
+            // older than the data): the first lookup probes.
+            if configuration.dataVersionProbe == nil {
+                probed = ""
+            } else {
+                try await checkDataVersion()
+                probed = probedVersion.withLock { $0 }
+            }
+        }
+        return configuration.dataVersion + "|" + settingsVersion + "|" + (probed ?? "")
     }
     /// DuckDB's settings that change answers (time zone, collation, …), as part of every key.
     let settingsVersion: String
@@ -194,7 +205,9 @@ public final class AnalyticsCache: Sendable {
         }
         let written = try await projectionWrites()
         var eventTypes = Set<String>()
-        for projection in written where !projection.tables.isDisjoint(with: tables) { eventTypes.formUnion(projection.eventTypes) }
+        for projection in written where projection.tables.map({ !$0.isDisjoint(with: tables) }) ?? true {
+            eventTypes.formUnion(projection.eventTypes)  // unknown tables: conservatively a dependency
+        }
         var expressions: [KeyExpression] = []
         let explicit: [String]
         switch definition.dependencies {
@@ -226,7 +239,12 @@ public final class AnalyticsCache: Sendable {
         // Nothing known (no table, no expression): every event invalidates.
         let everything: Bool = if case .only = definition.dependencies { false } else { tables.isEmpty || !listed }
         let registered = RegisteredQuery(
-            definition: definition, tables: tables, eventTypes: eventTypes, expressions: expressions, dependsOnEverything: everything)
+            definition: definition, tables: tables, eventTypes: eventTypes, expressions: expressions, dependsOnEverything: everything,
+            version: RegisteredQuery.version(of: definition))
+        // Wildcard expressions are matched against every event's key; known from here on, so
+        // entries a previous process stored under them are found after a restart too.
+        let wild = expressions.filter(\.hasWildcards).map(\.generalised)
+        if !wild.isEmpty { wildcardExpressions.withLock { $0.formUnion(wild) } }
         try queries.withLock { queries in
             guard queries[definition.id] == nil else {
                 throw AnalyticsCacheError(.duplicateQuery, "query \(definition.id) is already registered")
@@ -246,18 +264,14 @@ public final class AnalyticsCache: Sendable {
         queries.withLock { $0[id] }.map { ($0.tables, $0.eventTypes, $0.dependsOnEverything) }
     }
 
-    /// The tables each projection writes: its appender's table, or the tables of its statement.
-    func projectionWrites() async throws -> [(tables: Set<String>, eventTypes: Set<String>)] {
+    /// The tables each projection writes (nil: unknown), asked once of the projector.
+    func projectionWrites() async throws -> [(tables: Set<String>?, eventTypes: Set<String>)] {
         if let known = projectionTables.withLock({ $0 }) { return known }
-        var result: [(tables: Set<String>, eventTypes: Set<String>)] = []
-        for projection in configuration.projections {
-            switch projection.apply {
-            case .appender(let table, _):
-                let bare = table.split(separator: ".").last.map(String.init) ?? table
-                result.append(([bare.lowercased()], projection.eventTypes))
-            case .statement(let sql, _):
-                result.append((Set(try await configuration.pool.tableNames(in: sql)), projection.eventTypes))
-            }
+        let result = try await configuration.projector.writtenTables()
+        for (tables, types) in result where tables == nil {
+            configuration.logger.warning("cannot tell which tables a projection writes; its events invalidate every query", metadata: [
+                "event_types": "\(types.sorted())",
+            ])
         }
         projectionTables.withLock { $0 = result }
         return result

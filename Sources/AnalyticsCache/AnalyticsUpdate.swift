@@ -74,8 +74,8 @@ public struct BusFilter: Sendable {
 }
 
 /// One subscriber's bounded queue, as a pure state machine: pushing never blocks and never grows
-/// it past its capacity; on overflow the queued updates are replaced by one ``BusMessage/lagged(_:)``
-/// marker counting them, followed by the new update.
+/// it past its capacity plus one lag marker; on overflow the queued updates are replaced by one
+/// ``BusMessage/lagged(_:)`` marker counting them, followed by the new update.
 struct BusBuffer {
     let capacity: Int
     private(set) var messages: [BusMessage] = []

@@ -14,10 +14,11 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     public init(query: String, parameters: [ParameterValue], scope: (QueryScope, String?), dataVersion: String) {
         var key = "ac1"
         func field(_ tag: Character, _ text: String) {
+            let escaped = Self.byteExact(text)
             key.append(tag)
-            key += String(text.utf8.count)
+            key += String(escaped.utf8.count)
             key.append(":")
-            key += text
+            key += escaped
         }
         field("q", query)
         switch scope.0 {
@@ -40,4 +41,22 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { rawValue }
+
+    /// `text` with every byte outside printable ASCII (and `%`) percent-encoded: the result is
+    /// ASCII, so Swift's `String` equality (which treats canonically equivalent Unicode as equal)
+    /// and LMDB's byte comparison agree with DuckDB, for which "é" and "e\u{301}" differ.
+    static func byteExact(_ text: String) -> String {
+        guard text.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F || $0 == UInt8(ascii: "%") }) else { return text }
+        var out = ""
+        out.reserveCapacity(text.utf8.count * 3)
+        for byte in text.utf8 {
+            if byte < 0x20 || byte >= 0x7F || byte == UInt8(ascii: "%") {
+                let hex = String(byte, radix: 16, uppercase: true)
+                out += byte < 0x10 ? "%0" + hex : "%" + hex
+            } else {
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            }
+        }
+        return out
+    }
 }

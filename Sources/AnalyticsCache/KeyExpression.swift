@@ -77,6 +77,11 @@ public struct KeyExpression: Sendable, Hashable, CustomStringConvertible {
         return KeyExpression(segments: result)
     }
 
+    /// The expression with every placeholder as `*`: it covers every instantiation.
+    public var generalised: KeyExpression {
+        KeyExpression(segments: segments.map { if case .parameter = $0 { .one } else { $0 } })
+    }
+
     /// Whether the expression has `*` or `**` (placeholders count as literals here).
     public var hasWildcards: Bool { segments.contains { $0 == .one || $0 == .any } }
 

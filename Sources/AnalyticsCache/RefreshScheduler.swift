@@ -62,6 +62,8 @@ public struct AnalyticsCacheStatistics: Sendable, Equatable {
     public var computations = 0
     /// Background refreshes run.
     public var refreshes = 0
+    /// Invalidations of hot keys (each queues a refresh, or is coalesced into one).
+    public var refreshesQueued = 0
     /// Invalidations of hot keys folded into a refresh already queued or running.
     public var coalesced = 0
     /// Entries removed by invalidation (L1).

@@ -9,19 +9,31 @@ struct RegisteredQuery: Sendable {
     let expressions: [KeyExpression]
     /// True when nothing is known (no table found): every event invalidates.
     let dependsOnEverything: Bool
+    /// A hash of the definition, part of every key: a query redeployed with other SQL,
+    /// parameters or dependencies never gets the results of the old one.
+    let version: String
+
+    static func version(of definition: QueryDefinition) -> String {
+        let text = [definition.sql, "\(definition.parameters)", definition.scope.rawValue, "\(definition.expiry)",
+                    "\(definition.dependencies)", "\(String(describing: definition.eventTime))", "\(definition.maxCachedBytes)"]
+            .joined(separator: "\u{1F}")
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return String(hash, radix: 16)
+    }
 
     /// The tag every entry of a query carries (manual invalidation by query).
     static func queryTag(_ id: String) -> String { "query:" + id }
     /// The tag of one request's entry (manual invalidation of one request).
     static func keyTag(_ key: String) -> String { "key:" + key }
     /// The tag of entries that depend on an event type.
-    static func typeTag(_ type: String) -> String { "type:" + type }
+    static func typeTag(_ type: String) -> String { "type:" + CacheKey.byteExact(type) }
     /// The tag of entries that depend on an instantiated key expression.
-    static func expressionTag(_ expression: KeyExpression) -> String { "dep:" + expression.description }
+    static func expressionTag(_ expression: KeyExpression) -> String { "dep:" + CacheKey.byteExact(expression.description) }
     /// The tag of entries with an event-time range that depend on an event type.
-    static func rangedTag(_ type: String) -> String { "type:" + type + "@ranged" }
+    static func rangedTag(_ type: String) -> String { typeTag(type) + "@ranged" }
     /// The tag of entries whose event-time range covers a day (days since the epoch, UTC).
-    static func dayTag(_ type: String, _ day: Int64) -> String { "type:" + type + "@d:" + String(day) }
+    static func dayTag(_ type: String, _ day: Int64) -> String { typeTag(type) + "@d:" + String(day) }
     /// The tag of entries every event invalidates.
     static let everythingTag = "dep:**"
 
@@ -31,21 +43,22 @@ struct RegisteredQuery: Sendable {
         if dependsOnEverything { tags.insert(Self.everythingTag) }
         // With an event-time range: tagged per event type and day, so that events of other days
         // leave the entry alone (and per type as "ranged", for batches too wide to list by day).
-        var days: ClosedRange<Int64>?
+        var days: EventTimeRange.Days?
         if let range = definition.eventTime,
            let fromIndex = definition.parameters.firstIndex(where: { $0.name == range.from }),
            let toIndex = definition.parameters.firstIndex(where: { $0.name == range.to }),
            let from = EventTimeRange.microseconds(parameters[fromIndex]),
            let to = EventTimeRange.microseconds(parameters[toIndex]) {
-            days = EventTimeRange.days(from: from, to: to)
-            if to <= from { days = 1...0 }  // an empty range: no event can change it
+            days = EventTimeRange.entryDays(from: from, to: to)
         }
         for type in eventTypes {
-            if let days {
+            switch days {
+            case nil: tags.insert(Self.typeTag(type))
+            case .empty: break  // an empty range: no event can change it
+            case .wide: tags.insert(Self.typeTag(type))  // too wide to list by day: any event of the type
+            case .list(let list):
                 tags.insert(Self.rangedTag(type))
-                for day in days { tags.insert(Self.dayTag(type, day)) }
-            } else {
-                tags.insert(Self.typeTag(type))
+                for day in list { tags.insert(Self.dayTag(type, day)) }
             }
         }
         var values: [String: String] = [:]
@@ -56,6 +69,10 @@ struct RegisteredQuery: Sendable {
             guard let concrete = expression.instantiated(values) else { continue }
             instantiated.append(concrete)
             tags.insert(Self.expressionTag(concrete))
+            // Also the general form: what a restarted process (or an invalidation by expression)
+            // can find without knowing which parameter values were cached.
+            let general = expression.generalised
+            if general != concrete { tags.insert(Self.expressionTag(general)) }
         }
         return (tags, instantiated)
     }

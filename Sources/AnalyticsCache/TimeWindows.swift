@@ -59,9 +59,14 @@ public struct EventTimeRange: Sendable, Hashable {
     /// Microseconds since the epoch of a date or integer value.
     static func microseconds(_ value: ParameterValue) -> Int64? {
         switch value {
-        case .date(let days): Int64(days) * 86_400_000_000
-        case .integer(let micros): micros
-        default: nil
+        case .date(let days):
+            // Saturating: a date far outside Int64 microseconds is before or after every event.
+            let (product, overflow) = Int64(days).multipliedReportingOverflow(by: 86_400_000_000)
+            return overflow ? (days < 0 ? Int64.min : Int64.max) : product
+        case .integer(let micros):
+            return micros
+        default:
+            return nil
         }
     }
 
@@ -73,8 +78,25 @@ public struct EventTimeRange: Sendable, Hashable {
         return last - first < maxBuckets ? first...last : nil
     }
 
+    /// The days of an entry's range: none when the range is empty (no event can change the
+    /// result), a list when it is narrow, nil when it is too wide to list.
+    enum Days: Equatable {
+        case empty
+        case list(ClosedRange<Int64>)
+        case wide
+    }
+
+    static func entryDays(from: Int64, to: Int64) -> Days {
+        guard to > from else { return .empty }
+        return days(from: from, to: to).map { .list($0) } ?? .wide
+    }
+
     /// The widest range tagged by day.
     static let maxBuckets: Int64 = 400
 
-    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 { a >= 0 ? a / b : -((-a + b - 1) / b) }
+    /// Floor division for b > 0, without overflow at `Int64.min`.
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let quotient = a / b
+        return a % b != 0 && a < 0 ? quotient - 1 : quotient
+    }
 }

@@ -25,6 +25,9 @@ public struct Projection: Sendable {
     public var setupSQL: String
     /// How an event becomes rows.
     public var apply: Apply
+    /// The tables it writes (lower case), when DuckDB cannot tell (a statement with parameters
+    /// other than a SELECT): a cache derives which queries an event type can change from them.
+    public var tables: Set<String>?
 
     /// Creates a projection.
     /// - Parameters:
@@ -32,7 +35,10 @@ public struct Projection: Sendable {
     ///   - eventTypes: the event types it handles
     ///   - setupSQL: `CREATE TABLE IF NOT EXISTS …` statements for its tables
     ///   - apply: how an event becomes rows
-    public init(name: String, eventTypes: Set<String>, setupSQL: String, apply: Apply) {
+    ///   - tables: the tables it writes (default: derived — an appender's table, a statement's
+    ///     tables as DuckDB lists them)
+    public init(name: String, eventTypes: Set<String>, setupSQL: String, apply: Apply, tables: Set<String>? = nil) {
+        self.tables = tables.map { Set($0.map { $0.lowercased() }) }
         self.name = name
         self.eventTypes = eventTypes
         self.setupSQL = setupSQL

@@ -149,6 +149,25 @@ public final class Projector: Service, Sendable {
         }
     }
 
+    /// The tables each projection writes, with its event types: declared (``Projection/tables``),
+    /// an appender's table, or the tables DuckDB lists for its statement (asked on the writer,
+    /// which may prepare any statement); nil when none of these is known.
+    public func writtenTables() async throws -> [(tables: Set<String>?, eventTypes: Set<String>)] {
+        let projections = self.projections
+        return try await writer.write { connection in
+            projections.map { projection in
+                if let declared = projection.tables { return (declared, projection.eventTypes) }
+                switch projection.apply {
+                case .appender(let table, _):
+                    let bare = table.split(separator: ".").last.map(String.init) ?? table
+                    return ([bare.lowercased()], projection.eventTypes)
+                case .statement(let sql, _):
+                    return ((try? connection.tableNames(in: sql)).map(Set.init), projection.eventTypes)
+                }
+            }
+        }
+    }
+
     /// The checkpoint as this process knows it: nil before the projector first read it.
     public var appliedPosition: Int64? { applied.current }
 
