@@ -48,18 +48,21 @@ final class Harness: Sendable {
     init(
         label: String = #function, disk withDisk: Bool = true, root existing: URL? = nil, memoryBytes: Int = 64 << 20,
         clock: ManualCacheClock? = nil, metricsFactory: (any MetricsFactory)? = nil,
-        dataVersionProbe: (@Sendable () async throws -> String)? = nil
+        dataVersionProbe: (@Sendable () async throws -> String)? = nil, projections: [Projection] = [Harness.orders],
+        eventTime: @escaping @Sendable (RecordedEvent) -> Int64 = Harness.eventTime,
+        refreshWindow: Duration? = .seconds(60), refreshDelay: Duration = .milliseconds(100)
     ) async throws {
         root = try existing ?? TestSupport.temporaryDirectory(label)
         log = try SQLiteEventStore(path: root.appendingPathComponent("events.sqlite").path)
         database = try Database(path: root.appendingPathComponent("data.duckdb").path)
         writer = try DuckDBWriter(database: database)
-        projector = Projector(name: "orders", log: log, writer: writer, projections: [Self.orders], batchSize: 256, eventTime: Self.eventTime)
+        projector = Projector(name: "orders", log: log, writer: writer, projections: projections, batchSize: 256, eventTime: eventTime)
         try await projector.setUp()
         pool = try DuckDBPool(database: database, configuration: .init(connections: 2, readOnly: true))
         disk = withDisk ? try DiskCache(configuration: .init(path: root.appendingPathComponent("l2").path, mapSize: 64 << 20)) : nil
         var configuration = AnalyticsCache.Configuration(
-            pool: pool, log: log, projector: projector, projections: [Self.orders], disk: disk, memoryBytes: memoryBytes)
+            pool: pool, log: log, projector: projector, projections: projections, disk: disk, memoryBytes: memoryBytes,
+            refreshWindow: refreshWindow, refreshDelay: refreshDelay)
         configuration.metricsFactory = metricsFactory
         configuration.dataVersionProbe = dataVersionProbe
         if let clock {

@@ -14,50 +14,6 @@ import TestSupport
 /// after a restart, warm starts with a data-version probe, keys that cool down, results too large
 /// to cache, redefined queries.
 @Suite struct HostileRequestAndRestartTests {
-    /// A cache like `Harness`, with the knobs the attacks need.
-    final class Rig: Sendable {
-        let root: URL
-        let log: SQLiteEventStore
-        let writer: DuckDBWriter
-        let pool: DuckDBPool
-        let projector: Projector
-        let disk: DiskCache?
-        let cache: AnalyticsCache
-
-        init(root: URL, projections: [Projection] = [Harness.orders], eventTime: @escaping @Sendable (RecordedEvent) -> Int64 = Harness.eventTime,
-             refreshWindow: Duration? = .seconds(60), refreshDelay: Duration = .milliseconds(100), clock: ManualCacheClock? = nil) async throws {
-            self.root = root
-            log = try SQLiteEventStore(path: root.appendingPathComponent("events.sqlite").path)
-            let database = try Database(path: root.appendingPathComponent("data.duckdb").path)
-            writer = try DuckDBWriter(database: database)
-            projector = Projector(name: "orders", log: log, writer: writer, projections: projections, batchSize: 256, eventTime: eventTime)
-            try await projector.setUp()
-            pool = try DuckDBPool(database: database, configuration: .init(connections: 2, readOnly: true))
-            disk = try DiskCache(configuration: .init(path: root.appendingPathComponent("l2").path, mapSize: 64 << 20))
-            var configuration = AnalyticsCache.Configuration(
-                pool: pool, log: log, projector: projector, projections: projections, disk: disk, memoryBytes: 64 << 20,
-                refreshWindow: refreshWindow, refreshDelay: refreshDelay)
-            if let clock { configuration.clock = clock }
-            cache = AnalyticsCache(configuration: configuration)
-        }
-
-        func running<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-            try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await self.projector.run(); return nil }
-                group.addTask { try await self.cache.run(); return nil }
-                let value = try await body()
-                group.cancelAll()
-                while try await group.next() != nil {}
-                return value
-            }
-        }
-
-        func shutdown() async {
-            await pool.shutdown()
-            await writer.shutdown()
-        }
-    }
-
     static let customerCount = QueryDefinition(
         id: "customer-count", sql: "SELECT count(*) AS n FROM orders WHERE customer = ?",
         parameters: [ParameterSpec("customer", .text)], dependencies: .only(["events/Customer/{customer}"]))
@@ -113,7 +69,7 @@ import TestSupport
     @Test(.timeLimit(.minutes(1))) func anEventWhoseTimeIsInt64MaxIsInvalidatedWithoutACrash() async throws {
         await #expect(processExitsWith: .success) {
             let root = try TestSupport.temporaryDirectory("hostile-max")
-            let rig = try await Rig(root: root, eventTime: { event in event.payload.contains("\"max\"") ? Int64.max : 0 })
+            let rig = try await Harness(root: root, eventTime: { event in event.payload.contains("\"max\"") ? Int64.max : 0 })
             try await rig.cache.register(FreshnessTests.totals)
             try await rig.running {
                 _ = try await rig.cache.append([NewEvent(type: "OrderPlaced", payload: #"{"tenant":"t","at":"max"}"#)],
@@ -131,7 +87,7 @@ import TestSupport
             name: "payments", eventTypes: ["PaymentReceived"],
             setupSQL: "CREATE TABLE IF NOT EXISTS payments (position BIGINT, payload VARCHAR);",
             apply: .statement(sql: "INSERT INTO payments VALUES (?, ?)") { [.int($0.position), .string($0.payload)] })
-        let rig = try await Rig(root: root, projections: [Harness.orders, payments])
+        let rig = try await Harness(root: root, projections: [Harness.orders, payments])
         do {
             try await rig.cache.register(FreshnessTests.totals)
             print("hostile: register with a parameterised statement projection: ok, deps \(String(describing: rig.cache.dependencies(of: "tenant-totals")))")
@@ -149,7 +105,7 @@ import TestSupport
             name: "counter", eventTypes: ["Tick"],
             setupSQL: "CREATE TABLE IF NOT EXISTS ticks (n BIGINT); INSERT INTO ticks SELECT 0 WHERE NOT EXISTS (SELECT 1 FROM ticks);",
             apply: .statement(sql: "UPDATE ticks SET n = n + 1") { _ in [] })
-        let rig = try await Rig(root: root, projections: [Harness.orders, counter])
+        let rig = try await Harness(root: root, projections: [Harness.orders, counter])
         try await rig.cache.register(QueryDefinition(id: "ticks", sql: "SELECT n FROM ticks"))
         print("hostile: ticks deps: \(String(describing: rig.cache.dependencies(of: "ticks")))")
         try await rig.running {
@@ -169,12 +125,12 @@ import TestSupport
         defer { TestSupport.remove(root) }
         let wildcard = QueryDefinition(id: "all-customers", sql: "SELECT count(*) AS n FROM orders", dependencies: .only(["events/Customer/*"]))
         do {
-            let first = try await Rig(root: root)
+            let first = try await Harness(root: root)
             try await first.cache.register(wildcard)
             #expect(try Harness.integer(try await first.cache.result(for: "all-customers")) == 0)
             await first.shutdown()
         }
-        let second = try await Rig(root: root)
+        let second = try await Harness(root: root)
         try await second.cache.register(wildcard)
         try await second.running {
             _ = try await second.cache.append([Harness.order(tenant: "t")], to: AggregateID(type: "Customer", id: "c1"), expectedVersion: .any)
@@ -189,12 +145,12 @@ import TestSupport
         let root = try TestSupport.temporaryDirectory("hostile-manual")
         defer { TestSupport.remove(root) }
         do {
-            let first = try await Rig(root: root)
+            let first = try await Harness(root: root)
             try await first.cache.register(Self.customerCount)
             #expect(try Harness.integer(try await first.cache.result(for: "customer-count", parameters: ["customer": .text("c1")])) == 0)
             await first.shutdown()
         }
-        let second = try await Rig(root: root)
+        let second = try await Harness(root: root)
         try await second.cache.register(Self.customerCount)
         // Data changed outside the log (a backfill), then an admin invalidates by expression.
         _ = try await second.writer.write { try $0.execute("INSERT INTO orders VALUES ('t', 'c1', 1, 0)") }
@@ -303,13 +259,13 @@ import TestSupport
         let root = try TestSupport.temporaryDirectory("hostile-redefine")
         defer { TestSupport.remove(root) }
         do {
-            let first = try await Rig(root: root)
+            let first = try await Harness(root: root)
             try await first.cache.register(QueryDefinition(id: "q", sql: "SELECT count(*) AS n FROM regions"))
             _ = try await first.cache.result(for: "q")
             await first.shutdown()
         }
         // The next deploy changes the query (same id, same default dataVersion "1").
-        let second = try await Rig(root: root)
+        let second = try await Harness(root: root)
         try await second.cache.register(QueryDefinition(id: "q", sql: "SELECT count(*) + 42 AS n FROM orders"))
         try await second.running {
             _ = try await second.cache.append([Harness.order(tenant: "t")], to: AggregateID(type: "Customer", id: "c"), expectedVersion: .any)
@@ -341,7 +297,7 @@ import TestSupport
         let root = try TestSupport.temporaryDirectory("hostile-hot")
         defer { TestSupport.remove(root) }
         let clock = ManualCacheClock()
-        let rig = try await Rig(root: root, refreshWindow: .seconds(60), refreshDelay: .milliseconds(1), clock: clock)
+        let rig = try await Harness(root: root, clock: clock, refreshWindow: .seconds(60), refreshDelay: .milliseconds(1))
         try await rig.cache.register(FreshnessTests.totals)
         let bus = rig.cache.bus.subscribe(filter: BusFilter(queries: ["tenant-totals"]))
         try await rig.running {
