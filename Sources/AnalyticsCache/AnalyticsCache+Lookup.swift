@@ -137,7 +137,7 @@ extension AnalyticsCache {
         let computed = try await compute(query, values: values, scope: scope, key: key, timeout: timeout)
         if let hook = beforeStoringHook.withLock({ $0 }) { await hook() }
         let fits = computed.arrow.count <= definition.maxCachedBytes
-        let (expiry, expiresAt) = lifetime(definition, computed: computed)
+        let (expiry, expiresAt) = lifetime(definition, values: values, computed: computed)
         if fits, let disk, let generation {
             do {
                 let stored = try await disk.put(computed.encodedForDisk(), forKey: key.rawValue, expiresAt: expiresAt, tags: Array(tags),
@@ -156,7 +156,7 @@ extension AnalyticsCache {
     }
 
     /// When a computed result stops being served: L1's expiry and L2's expiry time (µs).
-    func lifetime(_ definition: QueryDefinition, computed: CachedResult) -> (Expiry, Int64?) {
+    func lifetime(_ definition: QueryDefinition, values: [ParameterValue], computed: CachedResult) -> (Expiry, Int64?) {
         func after(_ ttl: Duration) -> (Expiry, Int64?) {
             let micros = ttl.components.seconds * 1_000_000 + ttl.components.attoseconds / 1_000_000_000_000
             return (.after(ttl), computed.computedAt + micros)
@@ -169,6 +169,11 @@ extension AnalyticsCache {
         case .adaptive(let factor, let min, let max):
             let measured = Duration.nanoseconds(computed.computeNanos) * factor
             return after(Swift.min(Swift.max(measured, min), max))
+        case .untilParameter(let name):
+            guard let index = definition.parameters.firstIndex(where: { $0.name == name }),
+                  let end = EventTimeRange.microseconds(values[index]), end > computed.computedAt
+            else { return (.never, nil) }  // closed (or unknown): the result is final
+            return (.atWallClock(Date(timeIntervalSince1970: Double(end) / 1_000_000)), end)
         case .window(let window):
             let now = Date(timeIntervalSince1970: Double(computed.computedAt) / 1_000_000)
             guard let boundary = window.nextBoundary(after: now) else { return (.after(.zero), computed.computedAt) }

@@ -233,6 +233,10 @@ public final class AnalyticsCache: Sendable {
                 }
             }
         }
+        if case .untilParameter(let name) = definition.expiry,
+           !definition.parameters.contains(where: { $0.name == name && ($0.kind == .date || $0.kind == .integer) }) {
+            throw AnalyticsCacheError(.invalidDefinition, "query \(definition.id): expiry parameter '\(name)' must be a declared date or integer parameter")
+        }
         if case .window(let window) = definition.expiry, TimeZone(identifier: window.timeZone) == nil {
             throw AnalyticsCacheError(.invalidDefinition, "query \(definition.id): unknown time zone '\(window.timeZone)'")
         }

@@ -17,6 +17,7 @@ import Foundation
 /// ```
 ///
 /// `expiry` is one of `{"ttl": seconds}`, `{"window": "minute|hour|day|week|month", "timeZone": …}`,
+/// `{"untilParameter": name}`,
 /// `{"adaptive": {"factor": k, "min": seconds, "max": seconds}}` (absent: until invalidated);
 /// `dependencies` one of `{"only": [expressions]}` or `{"adding": [expressions]}` (absent: derived);
 /// parameter defaults and `oneOf` values are written as request text and parsed by the type.
@@ -56,6 +57,7 @@ public struct QueryCatalog: Sendable {
             var window: CalendarWindow.Unit?
             var timeZone: String?
             var adaptive: Adaptive?
+            var untilParameter: String?
         }
 
         struct Dependencies: Decodable { var only: [String]?; var adding: [String]? }
@@ -95,6 +97,7 @@ public struct QueryCatalog: Sendable {
             }
             let expiryPolicy: ExpiryPolicy
             switch (expiry?.ttl, expiry?.window, expiry?.adaptive) {
+            case (nil, nil, nil) where expiry?.untilParameter != nil: expiryPolicy = .untilParameter(expiry?.untilParameter ?? "")
             case (nil, nil, nil): expiryPolicy = .never
             case (let ttl?, nil, nil) where ttl > 0: expiryPolicy = .ttl(.milliseconds(Int64(ttl * 1000)))
             case (nil, let unit?, nil): expiryPolicy = .window(CalendarWindow(unit, timeZone: expiry?.timeZone ?? "UTC"))

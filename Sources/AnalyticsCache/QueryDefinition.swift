@@ -32,6 +32,10 @@ public enum ExpiryPolicy: Sendable, Hashable {
     /// Until the end of the current calendar unit (the query's SQL reads the current time:
     /// `current_date`, `now()`), in the window's time zone.
     case window(CalendarWindow)
+    /// Until the instant a parameter names (a date: its midnight UTC; an integer: µs since the
+    /// epoch) when it is still ahead — a window whose end is a parameter closes then; a result
+    /// whose window already closed lives until invalidated.
+    case untilParameter(String)
     /// `factor` × the measured computation time, within the bounds (Metabase's adaptive TTL):
     /// results that are expensive to compute are kept longer.
     case adaptive(factor: Double, min: Duration, max: Duration)

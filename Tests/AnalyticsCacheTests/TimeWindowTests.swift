@@ -72,4 +72,28 @@ import TestSupport
         }
         await harness.shutdown()
     }
+
+    @Test func aResultWhoseWindowEndIsAParameterExpiresWhenItCloses() async throws {
+        let clock = ManualCacheClock(wallClockOrigin: Self.date("2026-05-01T12:00:00Z"))
+        let harness = try await Harness(disk: false, clock: clock)
+        defer { TestSupport.remove(harness.root) }
+        try await harness.cache.register(QueryDefinition(
+            id: "until", sql: "SELECT count(*) + 0 * epoch_us(?::DATE) AS n FROM orders", parameters: [ParameterSpec("to", .date)],
+            expiry: .untilParameter("to")))
+        let tomorrow: [String: ParameterValue] = ["to": .date(Int32(Self.date("2026-05-02T00:00:00Z").timeIntervalSince1970 / 86_400))]
+        let closed: [String: ParameterValue] = ["to": .date(Int32(Self.date("2026-04-01T00:00:00Z").timeIntervalSince1970 / 86_400))]
+        #expect(try await harness.cache.result(for: "until", parameters: tomorrow).servedBy == .computed)
+        #expect(try await harness.cache.result(for: "until", parameters: closed).servedBy == .computed)
+        clock.advance(by: .seconds(12 * 3_600 - 1))
+        #expect(try await harness.cache.result(for: "until", parameters: tomorrow).servedBy == .l1)
+        clock.advance(by: .seconds(1))  // the window closed: computed once more, then final
+        #expect(try await harness.cache.result(for: "until", parameters: tomorrow).servedBy == .computed)
+        clock.advance(by: .seconds(86_400 * 30))
+        #expect(try await harness.cache.result(for: "until", parameters: tomorrow).servedBy == .l1)
+        #expect(try await harness.cache.result(for: "until", parameters: closed).servedBy == .l1)
+        await #expect(throws: AnalyticsCacheError.self) {
+            try await harness.cache.register(QueryDefinition(id: "bad", sql: "SELECT 1 AS n", expiry: .untilParameter("missing")))
+        }
+        await harness.shutdown()
+    }
 }
