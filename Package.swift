@@ -78,7 +78,7 @@ let package = Package(
         .target(
             name: "AnalyticsCache",
             dependencies: [
-                "DiskCache", "DuckDBClient", "EventLogCore", "EventProjection", "MemoryCache", "ResultFormat",
+                "DiskCache", "DuckDBClient", "EventLogCore", "EventProjection", "MemoryCache", "RemoteData", "ResultFormat",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -125,7 +125,7 @@ let package = Package(
         .testTarget(name: "ResultFormatTests", dependencies: ["ResultFormat", "TestSupport"]),
         .testTarget(
             name: "AnalyticsCacheTests",
-            dependencies: ["AnalyticsCache", "DiskCache", "DuckDBClient", "EventStore", "EventProjection", "MemoryCache", "ResultFormat", "TestSupport",
+            dependencies: ["AnalyticsCache", "DiskCache", "DuckDBClient", "EventStore", "EventProjection", "MemoryCache", "RemoteData", "ResultFormat", "TestSupport",
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "MetricsTestKit", package: "swift-metrics")]
         ),

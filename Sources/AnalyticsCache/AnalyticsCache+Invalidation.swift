@@ -3,6 +3,7 @@ import EventLogCore
 import EventProjection
 import Logging
 import MemoryCache
+import RemoteData
 import ServiceLifecycle
 
 extension AnalyticsCache: Service {
@@ -237,5 +238,22 @@ extension AnalyticsCache {
         try await invalidateEverything()
         afterInvalidation(tags: nil, reason: .dataVersion, position: nil, eventTypes: [], aggregates: [])
         return true
+    }
+}
+
+extension AnalyticsCache.Configuration {
+    /// A data-version probe over RemoteData's probes (local files, HTTP and S3 datasets, DuckLake
+    /// snapshots): their tokens in order, so any dataset's change is a new version.
+    /// - Parameter probes: the datasets' probes
+    /// - Returns: a closure for ``dataVersionProbe``
+    public static func dataVersion(of probes: [any DataVersionProbe]) -> @Sendable () async throws -> String {
+        { try await withThrowingTaskGroup(of: (Int, String).self) { group in
+            for (index, probe) in probes.enumerated() {
+                group.addTask { (index, try await probe.currentVersion().token) }
+            }
+            var tokens = [String](repeating: "", count: probes.count)
+            for try await (index, token) in group { tokens[index] = token }
+            return tokens.joined(separator: ",")
+        } }
     }
 }

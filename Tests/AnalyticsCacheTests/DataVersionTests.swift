@@ -1,6 +1,7 @@
 import AnalyticsCache
 import DuckDBClient
 import Foundation
+import RemoteData
 import Synchronization
 import Testing
 import TestSupport
@@ -42,6 +43,23 @@ import TestSupport
         let key = try harness.cache.key(for: "one").rawValue
         // The time zone (UTC by default) and DuckDB's version are in it: another setting, another key.
         #expect(key.contains("TimeZone=UTC") || key.lowercased().contains("timezone=utc"), "\(key)")
+        await harness.shutdown()
+    }
+
+    @Test func aDatasetFileThatChangesIsANewDataVersion() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let file = dir.appendingPathComponent("regions.csv")
+        try Data("name\neu\n".utf8).write(to: file)
+        let probe = AnalyticsCache.Configuration.dataVersion(of: [LocalFileVersionProbe(patterns: [dir.path + "/*.csv"])])
+        let harness = try await Harness(dataVersionProbe: probe)
+        defer { TestSupport.remove(harness.root) }
+        try await harness.cache.register(QueryDefinition(id: "regions", sql: "SELECT count(*) AS n FROM regions"))
+        _ = try await harness.cache.result(for: "regions")
+        #expect(try await !harness.cache.checkDataVersion(), "unchanged file")
+        try Data("name\neu\nus\n".utf8).write(to: file)  // another size: another version
+        #expect(try await harness.cache.checkDataVersion())
+        #expect(try await harness.cache.result(for: "regions").servedBy == .computed)
         await harness.shutdown()
     }
 }
