@@ -1,5 +1,11 @@
 import CLMDB
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Why a value was not stored.
 public struct DiskCacheError: Error, Sendable, CustomStringConvertible {
     public var description: String
@@ -94,12 +100,25 @@ extension DiskCache {
                 // LMDB reuses the pages a transaction frees only two transactions later: commit a
                 // no-op so the retry can use them.
                 try? lmdb.write { txn in try Meta.setBytes(txn, try Meta.bytes(txn)) }
-                if evicted == 0 || attempt >= 3 {
+                // A record that does not fit an empty map never will; otherwise the pages may be
+                // pinned by another process's reader for a moment: wait for it to move on.
+                let empty = (try? lmdb.read { try $0.count(lmdb.entries) }) == 0
+                if attempt >= Self.mapFullAttempts || (evicted == 0 && empty) {
                     throw DiskCacheError(description: "a record of \(record.count) bytes does not fit the map of \(configuration.mapSize) bytes")
                 }
+                Self.waitForReaders(attempt)
             }
         }
         fatalError("unreachable: the loop returns or throws")
+    }
+
+    /// Tries a write gets when LMDB reports the map full, before giving up.
+    static let mapFullAttempts = 8
+
+    /// Waits 1, 2, 4, … 32 ms: another process's read transaction pins the pages freed since it
+    /// began, until it ends (reads are short; a waiting write lets it finish).
+    static func waitForReaders(_ attempt: Int) {
+        usleep(UInt32(1_000 << min(attempt, 5)))
     }
 
     /// The pages the entries and their indexes may occupy: the map less the headroom that
@@ -207,11 +226,12 @@ extension DiskCache {
         for attempt in 0... {
             do {
                 return try lmdb.write(body)
-            } catch let error as LMDBError where error.isMapFull && attempt < 3 {
+            } catch let error as LMDBError where error.isMapFull && attempt < Self.mapFullAttempts {
                 metrics.record(.mapFull)
                 lmdb.clearStaleReaders()
                 // Freed pages are reusable two commits later: two no-op commits.
                 for _ in 0..<2 { try? lmdb.write { txn in try Meta.setBytes(txn, try Meta.bytes(txn)) } }
+                Self.waitForReaders(attempt)
             }
         }
         fatalError("unreachable")
