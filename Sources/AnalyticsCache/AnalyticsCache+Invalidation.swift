@@ -191,10 +191,8 @@ extension AnalyticsCache: Service {
         case .expression(let text):
             let expression = try KeyExpression(text)
             var tags: Set<String> = [RegisteredQuery.everythingTag]
-            for used in expressionsInUse.withLock({ $0 }) where used.overlaps(expression) {
-                tags.insert(RegisteredQuery.expressionTag(used))
-            }
-            // Entries stored by any process carry their expressions' general form.
+            // Every entry with an expression dependency carries its general form (placeholders as
+            // `*`): those overlapping the expression cover every instantiation that does.
             for query in queries.withLock({ Array($0.values) }) {
                 for general in query.expressions.map(\.generalised) where general.overlaps(expression) {
                     tags.insert(RegisteredQuery.expressionTag(general))

@@ -75,16 +75,11 @@ extension AnalyticsCache {
         _ query: RegisteredQuery, values: [ParameterValue], scope: ScopeValue, options: LookupOptions, isRefresh: Bool = false
     ) async throws -> AnalyticsResult {
         let key = key(query, values, scope, dataVersion: try await dataVersion())
-        let (tags, expressions) = query.tags(parameters: values)
+        let tags = query.tags(parameters: values)
         if options.bypassCache {
             let computed = try await compute(query, values: values, scope: scope, key: key, timeout: options.timeout)
             metrics.served(query.definition.id, by: .computed)
             return served(computed, by: .computed, uncached: true, superseded: false)
-        }
-        if !expressions.isEmpty {
-            expressionsInUse.withLock { $0.formUnion(expressions) }
-            let wild = expressions.filter(\.hasWildcards)
-            if !wild.isEmpty { wildcardExpressions.withLock { $0.formUnion(wild) } }
         }
         // A refresh is not a read: it keeps the key's last read, so a key nobody reads cools down.
         let now = configuration.clock.nanoseconds()

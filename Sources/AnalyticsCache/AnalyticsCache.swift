@@ -111,11 +111,10 @@ public final class AnalyticsCache: Sendable {
     let queries = Mutex<[String: RegisteredQuery]>([:])
     /// Tables each projection writes, derived once.
     let projectionTables = Mutex<[(tables: Set<String>?, eventTypes: Set<String>)]?>(nil)
-    /// Instantiated key expressions with wildcards that entries depend on: an event's key is matched
-    /// against them (exact expressions are found by their tag directly).
+    /// The general forms of the registered expressions with wildcards: an event's key is matched
+    /// against them (entries carry their expression's general form as a tag; expressions without
+    /// wildcards are found by their exact tag). Filled at registration, never on the request path.
     let wildcardExpressions = Mutex<Set<KeyExpression>>([])
-    /// Every instantiated expression in use (manual invalidation by expression matches them).
-    let expressionsInUse = Mutex<Set<KeyExpression>>([])
     /// The log position through which invalidation is done.
     let invalidated = PositionTracker()
     /// Subscribed at creation, so no batch committed after it is missed.

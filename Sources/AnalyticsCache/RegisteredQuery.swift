@@ -37,8 +37,9 @@ struct RegisteredQuery: Sendable {
     /// The tag of entries every event invalidates.
     static let everythingTag = "dep:**"
 
-    /// An entry's tags, and the instantiated expressions among them.
-    func tags(parameters: [ParameterValue]) -> (tags: Set<String>, expressions: [KeyExpression]) {
+    /// An entry's tags: its query, its event types (by day with an event-time range), its
+    /// instantiated key expressions and their general forms.
+    func tags(parameters: [ParameterValue]) -> Set<String> {
         var tags: Set<String> = [Self.queryTag(definition.id)]
         if dependsOnEverything { tags.insert(Self.everythingTag) }
         // With an event-time range: tagged per event type and day, so that events of other days
@@ -63,18 +64,16 @@ struct RegisteredQuery: Sendable {
         }
         var values: [String: String] = [:]
         for (spec, value) in zip(definition.parameters, parameters) { values[spec.name] = value.description }
-        var instantiated: [KeyExpression] = []
         for expression in expressions {
             // Validation guarantees every placeholder names a parameter with a value.
             guard let concrete = expression.instantiated(values) else { continue }
-            instantiated.append(concrete)
             tags.insert(Self.expressionTag(concrete))
             // Also the general form: what a restarted process (or an invalidation by expression)
             // can find without knowing which parameter values were cached.
             let general = expression.generalised
             if general != concrete { tags.insert(Self.expressionTag(general)) }
         }
-        return (tags, instantiated)
+        return tags
     }
 }
 
