@@ -63,25 +63,16 @@ public enum JSONValidator {
                 skipWhitespace()
                 guard index < bytes.count else { return fail("unexpected end of text, a value expected") }
                 switch bytes[index] {
-                case UInt8(ascii: "{"):
+                case UInt8(ascii: "{"), UInt8(ascii: "["):
+                    let isObject = bytes[index] == UInt8(ascii: "{")
                     guard stack.count < JSONValidator.maxDepth else { return fail("nesting deeper than \(JSONValidator.maxDepth)") }
                     index += 1
                     skipWhitespace()
-                    if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-                        index += 1
+                    if index < bytes.count, bytes[index] == (isObject ? UInt8(ascii: "}") : UInt8(ascii: "]")) {
+                        index += 1  // empty: a whole value
                     } else {
-                        stack.append(true)
-                        if let problem = key() { return problem }
-                        continue
-                    }
-                case UInt8(ascii: "["):
-                    guard stack.count < JSONValidator.maxDepth else { return fail("nesting deeper than \(JSONValidator.maxDepth)") }
-                    index += 1
-                    skipWhitespace()
-                    if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-                        index += 1
-                    } else {
-                        stack.append(false)
+                        stack.append(isObject)
+                        if isObject, let problem = key() { return problem }
                         continue
                     }
                 case UInt8(ascii: "\""):
