@@ -96,7 +96,7 @@ extension AnalyticsCache: Service {
     func invalidate(tags: Set<String>, reason: String) async throws {
         if let disk = configuration.disk, !diskDistrusted.load(ordering: .acquiring) {
             do {
-                for tag in tags.sorted() { _ = try await disk.removeAll(taggedWith: tag) }
+                _ = try await disk.removeAll(taggedWithAnyOf: tags)
             } catch {
                 // Never serve what could not be invalidated: L2 is not read again by this process.
                 diskDistrusted.store(true, ordering: .releasing)

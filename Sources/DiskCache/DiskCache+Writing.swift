@@ -173,45 +173,73 @@ extension DiskCache {
     /// - Complexity: O(entries with that tag × log entries)
     @discardableResult
     public func removeAll(taggedWith tag: String) throws -> Int {
-        let tagKey = KeyHash.tagKey(tag)
+        try removeAll(taggedWithAnyOf: [tag])
+    }
+
+    /// Removes every entry carrying any of `tags`, in as few transactions (and so as few syncs
+    /// to disk) as the map's headroom allows: one for an invalidation of a few hundred entries,
+    /// however many tags it names. Loads that began before the call may not store afterwards.
+    /// - Parameter tags: the tags
+    /// - Returns: how many entries were removed
+    /// - Complexity: O(entries with those tags × log entries)
+    @discardableResult
+    public func removeAll(taggedWithAnyOf tags: some Sequence<String>) throws -> Int {
+        var pending = Array(Set(tags.map(KeyHash.tagKey))).sorted { $0.lexicographicallyPrecedes($1) }[...]
         var removed = 0
         // In transactions of at most `removalChunk` entries: one transaction removing thousands
         // of entries copies every page it touches, more than a full map's headroom holds.
         let chunk = removalChunk
         var first = true
-        while true {
-            let (count, more) = try writeMakingRoom { txn -> (Int, Bool) in
+        repeat {
+            let (count, done) = try writeMakingRoom { txn -> (Int, Int) in
                 // With the first chunk: loads that began before it may not store afterwards.
                 if first { try Meta.advanceGeneration(txn) }
-                var hashes: [UInt64] = []
-                try tagKey.withUnsafeBytes { k in
-                    try txn.scan(lmdb.tags, from: k, duplicatesOf: true) { _, value in
-                        if value.count == 8 { hashes.append(UInt64(bigEndian: value.loadUnaligned(as: UInt64.self))) }
-                        return hashes.count <= chunk
-                    }
+                var budget = chunk, count = 0, done = 0
+                for tagKey in pending {
+                    guard budget > 0 else { break }
+                    let (removedHere, scanned, exhausted) = try removeChunk(taggedWith: tagKey, atMost: budget, txn)
+                    count += removedHere
+                    budget -= scanned
+                    if !exhausted { break }
+                    done += 1
                 }
-                let more = hashes.count > chunk
-                if more { hashes.removeLast() }
-                // Only entries that carry the tag (or whose record no longer decodes): an index
-                // entry can outlive its record's tags (a corrupt record deleted, then the key
-                // stored again). Either way the tag's index entry goes.
-                let carrying = try hashes.filter { hash in
-                    try KeyHash.bytes(hash).withUnsafeBytes { k in
-                        guard let bytes = try txn.get(lmdb.entries, k) else { return false }
-                        guard let record = try? EntryRecord.decode(bytes) else { return true }
-                        return record.tags.contains { KeyHash.tagKey($0) == tagKey }
-                    }
-                }
-                let count = try removeEntries(carrying, txn)
-                try tagKey.withUnsafeBytes { t in
-                    for hash in hashes { _ = try KeyHash.bytes(hash).withUnsafeBytes { try txn.delete(lmdb.tags, t, value: $0) } }
-                }
-                return (count, more)
+                return (count, done)
             }
             first = false
             removed += count
-            if !more { return removed }
+            pending = pending.dropFirst(done)
+        } while !pending.isEmpty
+        return removed
+    }
+
+    /// Removes up to `limit` of the entries `tagKey`'s index lists, with their index entries.
+    /// - Returns: the entries removed, the index entries scanned, and whether the tag has no
+    ///   more index entries
+    func removeChunk(taggedWith tagKey: [UInt8], atMost limit: Int, _ txn: Transaction) throws -> (Int, Int, Bool) {
+        var hashes: [UInt64] = []
+        try tagKey.withUnsafeBytes { k in
+            try txn.scan(lmdb.tags, from: k, duplicatesOf: true) { _, value in
+                if value.count == 8 { hashes.append(UInt64(bigEndian: value.loadUnaligned(as: UInt64.self))) }
+                return hashes.count <= limit
+            }
         }
+        let exhausted = hashes.count <= limit
+        if !exhausted { hashes.removeLast() }
+        // Only entries that carry the tag (or whose record no longer decodes): an index entry can
+        // outlive its record's tags (a corrupt record deleted, then the key stored again). Either
+        // way the tag's index entry goes.
+        let carrying = try hashes.filter { hash in
+            try KeyHash.bytes(hash).withUnsafeBytes { k in
+                guard let bytes = try txn.get(lmdb.entries, k) else { return false }
+                guard let record = try? EntryRecord.decode(bytes) else { return true }
+                return record.tags.contains { KeyHash.tagKey($0) == tagKey }
+            }
+        }
+        let count = try removeEntries(carrying, txn)
+        try tagKey.withUnsafeBytes { t in
+            for hash in hashes { _ = try KeyHash.bytes(hash).withUnsafeBytes { try txn.delete(lmdb.tags, t, value: $0) } }
+        }
+        return (count, max(1, hashes.count), exhausted)
     }
 
     /// The most entries one removal transaction removes: removing an entry copies at most a leaf
@@ -249,6 +277,14 @@ extension DiskCache {
     @discardableResult
     public func removeAll(taggedWith tag: String) async throws -> Int {
         try await run(on: writes) { try self.removeAll(taggedWith: tag) }
+    }
+
+    /// Removes every entry carrying any of `tags`, off Swift's cooperative threads.
+    /// - Parameter tags: the tags
+    /// - Returns: how many entries were removed
+    @discardableResult
+    public func removeAll(taggedWithAnyOf tags: Set<String>) async throws -> Int {
+        try await run(on: writes) { try self.removeAll(taggedWithAnyOf: tags) }
     }
 
     /// Removes every entry.

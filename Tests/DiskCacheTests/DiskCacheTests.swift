@@ -129,6 +129,31 @@ extension DiskCache {
         #expect(try cache.consistencyProblems() == [])
     }
 
+    @Test(arguments: [4 << 20, 64 << 20])
+    func removingManyTagsAtOnceRemovesEachCarrierOnceAndAdvancesTheGenerationOnce(mapSize: Int) throws {
+        // A 4 MiB map removes 8 entries per transaction: the removal spans many transactions and
+        // stops part-way through tags; 64 MiB does it in one.
+        let dir = try CacheDirectory()
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: mapSize))
+        var expected = Set<String>()
+        for i in 0..<120 {
+            let tags = ["t\(i % 5)", "u\(i % 4)"]
+            try cache.store(bytes("v\(i)"), forKey: "k\(i)", tags: tags)
+            if i % 5 < 2 || i % 4 == 3 { expected.insert("k\(i)") }
+        }
+        let before = try cache.generation()
+        #expect(try cache.removeAll(taggedWithAnyOf: ["t0", "t1", "u3", "missing", "t1"]) == expected.count)
+        #expect(try cache.generation() == before + 1)
+        for i in 0..<120 {
+            #expect(try (cache.value(forKey: "k\(i)") == nil) == expected.contains("k\(i)"), "k\(i)")
+        }
+        #expect(try cache.statistics().entries == 120 - expected.count)
+        #expect(try cache.consistencyProblems() == [])
+        // No tag at all still fences loads in flight.
+        #expect(try cache.removeAll(taggedWithAnyOf: [String]()) == 0)
+        #expect(try cache.generation() == before + 2)
+    }
+
     @Test func expiryIsHonouredAcrossReopenAndSwept() async throws {
         let dir = try CacheDirectory()
         let clock = ManualDiskClock()
