@@ -34,10 +34,18 @@ extension AnalyticsCache: Service {
 
     func followCommits() async throws {
         var commits = self.commits
+        // L2 first catches up with what the projector applied before this start; the batches
+        // since are buffered by the subscription meanwhile.
+        await recoverDiskCache()
+        let log: String
+        do { log = try await configuration.log.identity() } catch {
+            invalidated.stop(error)
+            throw error
+        }
         while true {
             do {
                 for try await batch in commits {
-                    try await invalidate(batch)
+                    try await invalidate(batch, log: log)
                     invalidated.advance(to: batch.positions.upperBound)
                 }
                 invalidated.stop(AnalyticsCacheError(.invalidationStopped, "the projector's commits ended"))
@@ -50,7 +58,7 @@ extension AnalyticsCache: Service {
                 ])
                 commits = configuration.projector.commits(bufferLimit: 4096)
                 let applied = configuration.projector.appliedPosition ?? missed.after
-                try await invalidateEverything()
+                try await invalidateEverything(note: InvalidationNote(log: log, position: applied))
                 invalidated.advance(to: applied)
             } catch is CancellationError {
                 invalidated.stop(CancellationError())
@@ -85,18 +93,20 @@ extension AnalyticsCache: Service {
         return tags
     }
 
-    func invalidate(_ batch: ProjectedBatch) async throws {
+    func invalidate(_ batch: ProjectedBatch, log: String) async throws {
         let tags = staleTags(batch)
-        try await invalidate(tags: tags, reason: "events \(batch.positions.lowerBound)...\(batch.positions.upperBound)")
+        try await invalidate(tags: tags, reason: "events \(batch.positions.lowerBound)...\(batch.positions.upperBound)",
+                             note: InvalidationNote(log: log, position: batch.positions.upperBound))
         afterInvalidation(tags: tags, reason: .events, position: batch.positions.upperBound, eventTypes: batch.eventTypes, aggregates: batch.aggregates)
     }
 
     /// Removes the entries carrying any of `tags`: L2 first, then L1 (a load that read L2 or DuckDB
-    /// before is refused by both: L2 by its generation, L1 by the invalidation).
-    func invalidate(tags: Set<String>, reason: String) async throws {
+    /// before is refused by both: L2 by its generation, L1 by the invalidation). With `note`, L2
+    /// records that its invalidations are complete through that position, in the same transaction.
+    func invalidate(tags: Set<String>, reason: String, note: InvalidationNote? = nil) async throws {
         if let disk = configuration.disk, !diskDistrusted.load(ordering: .acquiring) {
             do {
-                _ = try await disk.removeAll(taggedWithAnyOf: tags)
+                _ = try await disk.removeAll(taggedWithAnyOf: tags, note: note?.note)
             } catch {
                 // Never serve what could not be invalidated: L2 is not read again by this process.
                 diskDistrusted.store(true, ordering: .releasing)
@@ -109,10 +119,10 @@ extension AnalyticsCache: Service {
         configuration.logger.debug("invalidated", metadata: ["reason": "\(reason)", "tags": "\(tags.count)", "l1_removed": "\(removed)"])
     }
 
-    func invalidateEverything() async throws {
+    func invalidateEverything(note: InvalidationNote? = nil) async throws {
         if let disk = configuration.disk, !diskDistrusted.load(ordering: .acquiring) {
             do {
-                try disk.removeAll()
+                try await disk.removeAll(note: note?.note)
             } catch {
                 diskDistrusted.store(true, ordering: .releasing)
                 configuration.logger.error("disk cache invalidation failed; L2 is no longer read", metadata: ["error": "\(error)"])

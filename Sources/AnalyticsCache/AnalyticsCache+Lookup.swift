@@ -114,7 +114,7 @@ extension AnalyticsCache {
         _ query: RegisteredQuery, values: [ParameterValue], scope: ScopeValue, key: CacheKey, tags: Set<String>, timeout: Duration?
     ) async throws -> Loaded<CachedResult> {
         let definition = query.definition
-        let disk = diskDistrusted.load(ordering: .acquiring) ? nil : configuration.disk
+        let disk = await readableDisk()
         // Read before L2 and before DuckDB: an invalidation after this point refuses the L2 store.
         var generation: UInt64?
         if let disk {

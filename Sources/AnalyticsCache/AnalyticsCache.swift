@@ -119,8 +119,11 @@ public final class AnalyticsCache: Sendable {
     let invalidated = PositionTracker()
     /// Subscribed at creation, so no batch committed after it is missed.
     let commits: AsyncThrowingStream<ProjectedBatch, any Error>
-    /// Set when an L2 invalidation failed: L2 is no longer read (it may hold stale entries).
+    /// Set when an L2 invalidation (or its recovery) failed: L2 is no longer read (it may hold
+    /// stale entries).
     let diskDistrusted = Atomic<Bool>(false)
+    /// The one reconciliation of L2 with the projector's checkpoint (see ``recoverDiskCache()``).
+    let diskRecovery = Mutex<Task<Bool, Never>?>(nil)
     /// Test-only: the broken fence the stale-read checker must catch (appends return without
     /// waiting for the projector and the invalidation).
     let skipsFenceForTesting = Atomic<Bool>(false)

@@ -36,6 +36,9 @@ struct RegisteredQuery: Sendable {
     static func dayTag(_ type: String, _ day: Int64) -> String { typeTag(type) + "@d:" + String(day) }
     /// The tag of entries every event invalidates.
     static let everythingTag = "dep:**"
+    /// The tag of entries that depend on an expression with wildcards: what a recovery after a
+    /// restart removes when events it replays may match expressions not registered yet.
+    static let wildcardTag = "dep:*?"
 
     /// An entry's tags: its query, its event types (by day with an event-time range), its
     /// instantiated key expressions and their general forms.
@@ -68,6 +71,7 @@ struct RegisteredQuery: Sendable {
             // Validation guarantees every placeholder names a parameter with a value.
             guard let concrete = expression.instantiated(values) else { continue }
             tags.insert(Self.expressionTag(concrete))
+            if concrete.segments.contains(where: { if case .literal = $0 { false } else { true } }) { tags.insert(Self.wildcardTag) }
             // Also the general form: what a restarted process (or an invalidation by expression)
             // can find without knowing which parameter values were cached.
             let general = expression.generalised

@@ -179,11 +179,16 @@ extension DiskCache {
     /// Removes every entry carrying any of `tags`, in as few transactions (and so as few syncs
     /// to disk) as the map's headroom allows: one for an invalidation of a few hundred entries,
     /// however many tags it names. Loads that began before the call may not store afterwards.
-    /// - Parameter tags: the tags
+    ///
+    /// With `note`, the note is written in the transaction that completes the removal: whoever
+    /// reads it (``note(named:)``, even after a crash) knows the removal is complete.
+    /// - Parameters:
+    ///   - tags: the tags
+    ///   - note: a note to record with the last removal (name, value), or nil
     /// - Returns: how many entries were removed
     /// - Complexity: O(entries with those tags × log entries)
     @discardableResult
-    public func removeAll(taggedWithAnyOf tags: some Sequence<String>) throws -> Int {
+    public func removeAll(taggedWithAnyOf tags: some Sequence<String>, note: DiskCacheNote? = nil) throws -> Int {
         var pending = Array(Set(tags.map(KeyHash.tagKey))).sorted { $0.lexicographicallyPrecedes($1) }[...]
         var removed = 0
         // In transactions of at most `removalChunk` entries: one transaction removing thousands
@@ -203,6 +208,7 @@ extension DiskCache {
                     if !exhausted { break }
                     done += 1
                 }
+                if done == pending.count, let note { try Meta.setNote(txn, note) }
                 return (count, done)
             }
             first = false
@@ -279,20 +285,30 @@ extension DiskCache {
         try await run(on: writes) { try self.removeAll(taggedWith: tag) }
     }
 
-    /// Removes every entry carrying any of `tags`, off Swift's cooperative threads.
-    /// - Parameter tags: the tags
-    /// - Returns: how many entries were removed
-    @discardableResult
-    public func removeAll(taggedWithAnyOf tags: Set<String>) async throws -> Int {
-        try await run(on: writes) { try self.removeAll(taggedWithAnyOf: tags) }
+    /// Removes every entry (notes stay), off Swift's cooperative threads.
+    /// - Parameter note: a note to record in the same transaction, or nil
+    public func removeAll(note: DiskCacheNote? = nil) async throws {
+        try await run(on: writes) { try self.removeAll(note: note) }
     }
 
-    /// Removes every entry.
-    public func removeAll() throws {
+    /// Removes every entry carrying any of `tags`, off Swift's cooperative threads.
+    /// - Parameters:
+    ///   - tags: the tags
+    ///   - note: a note to record with the last removal, or nil
+    /// - Returns: how many entries were removed
+    @discardableResult
+    public func removeAll(taggedWithAnyOf tags: Set<String>, note: DiskCacheNote? = nil) async throws -> Int {
+        try await run(on: writes) { try self.removeAll(taggedWithAnyOf: tags, note: note) }
+    }
+
+    /// Removes every entry (notes stay).
+    /// - Parameter note: a note to record in the same transaction, or nil
+    public func removeAll(note: DiskCacheNote? = nil) throws {
         try writeMakingRoom { txn in
             try Meta.advanceGeneration(txn)
             for dbi in [lmdb.entries, lmdb.tags, lmdb.expiry, lmdb.access, lmdb.lru] { try txn.drop(dbi) }
             try Meta.setBytes(txn, 0)
+            if let note { try Meta.setNote(txn, note) }
         }
         pendingAccess.withLock { $0.removeAll() }
     }

@@ -33,7 +33,7 @@ public final class DiskCache: Sendable {
     /// Whether a write-back of read times is already queued.
     private let flushQueued = Atomic<Bool>(false)
     private let writeQueue = DispatchQueue(label: "swift-analytics-cache.disk.write")
-    private let readQueue = DispatchQueue(label: "swift-analytics-cache.disk.read", attributes: .concurrent)
+    let readQueue = DispatchQueue(label: "swift-analytics-cache.disk.read", attributes: .concurrent)
 
     /// Where the files went when they had to be moved aside at open, if they had to.
     public let movedAsidePath: String?

@@ -24,7 +24,8 @@ public final class Projector: Service, Sendable {
     let logger: Logger
     let onCommit: @Sendable (Int64) -> Void
     let failurePolicy: ProjectionFailurePolicy
-    let eventTime: @Sendable (RecordedEvent) -> Int64
+    /// An event's time, as ``ProjectedBatch/eventTimes`` reports it.
+    public let eventTime: @Sendable (RecordedEvent) -> Int64
     let feed = CommitFeed()
     let applied = PositionTracker()
     let retried: Counter

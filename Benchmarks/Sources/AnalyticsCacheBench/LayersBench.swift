@@ -111,10 +111,18 @@ struct LayersBench: AsyncParsableCommand {
             _ = try await cache.result(for: "live-total")
             let bus = cache.bus.subscribe(filter: BusFilter(queries: ["live-total"]), capacity: 10_000)
             var appendTimes: [Duration] = [], deliveries: [Duration] = []
+            // Where the time goes: cache.append's steps timed one by one.
+            var logged: [Duration] = [], applied: [Duration] = [], fresh: [Duration] = []
             for i in 0..<300 {
                 _ = try await cache.result(for: "live-total")  // hot, and in L1
                 let t = clock.now
-                let position = try await cache.append([NewEvent(type: "Sale", payload: "{}")], to: AggregateID(type: "sale", id: "\(i)"), expectedVersion: .any)[0].position
+                let position = try await log.append([NewEvent(type: "Sale", payload: "{}")], to: AggregateID(type: "sale", id: "\(i)"), expectedVersion: .any)[0].position
+                let t1 = clock.now
+                try await projector.waitUntilApplied(position, timeout: .seconds(10))
+                let t2 = clock.now
+                try await cache.waitUntilFresh(through: position)
+                let t3 = clock.now
+                logged.append(t1 - t); applied.append(t2 - t1); fresh.append(t3 - t2)
                 appendTimes.append(clock.now - t)
                 while let message = await bus.next() {
                     if case .update(let update) = message, update.reason == .events, update.position == position {
@@ -125,6 +133,9 @@ struct LayersBench: AsyncParsableCommand {
             }
             print("append → invalidated (append returns): p50 \(ms(percentile(appendTimes, 0.5))) ms, p99 \(ms(percentile(appendTimes, 0.99))) ms; "
                 + "append → bus delivery: p50 \(ms(percentile(deliveries, 0.5))) ms, p99 \(ms(percentile(deliveries, 0.99))) ms (300 appends)")
+            for (name, times) in [("log commit", logged), ("projector applied", applied), ("invalidated", fresh)] {
+                print("  \(name): p50 \(ms(percentile(times, 0.5))) ms, p99 \(ms(percentile(times, 0.99))) ms")
+            }
 
             let stats = cache.statistics()
             start = clock.now
