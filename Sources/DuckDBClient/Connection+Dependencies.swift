@@ -1,11 +1,14 @@
 import CDuckDB
+import ResultFormat
 import Foundation
 
 extension Connection {
     /// The tables a statement reads or writes, as DuckDB finds them when it binds the statement
     /// (`duckdb_get_table_names`), for deriving which data a cached result depends on.
     ///
-    /// Views and table macros are resolved to the tables they read. Names are canonical: lower
+    /// Views and table macros are resolved to the tables they read (when DuckDB's listing fails to
+    /// bind a view, as 1.4.4's does for some, from the tables the statement's unoptimised plan
+    /// scans). Names are canonical: lower
     /// case (DuckDB's identifiers are case-insensitive, quoted or not) and without aliases. Table
     /// functions (`read_parquet`, `duckdb_tables()`, DuckLake's), sequences and the catalog are
     /// not tables and are not listed: an empty list means "no table", not "no dependency" — a
@@ -31,6 +34,9 @@ extension Connection {
             if statement.parameterCount > 0, let bare = try withoutParameters(sql) {
                 return try tableNames(in: bare, qualified: qualified)
             }
+            // DuckDB 1.4.4 fails to bind some views in its listing: read the tables the plan
+            // scans instead (views expanded, nothing pruned by the optimizer).
+            if !qualified, let scanned = try scannedTables(sql) { return scanned }
             throw DuckDBError(.prepare, "DuckDB could not list the tables of this statement")
         }
         var names: Set<String> = []
@@ -49,6 +55,34 @@ extension Connection {
 }
 
 extension Connection {
+    /// The tables the unoptimised physical plan of `sql` (a statement without parameters) scans,
+    /// from `EXPLAIN (FORMAT JSON)`: views are expanded and no scan is pruned. Nil when the plan
+    /// cannot be produced or read.
+    func scannedTables(_ sql: String) throws -> [String]? {
+        func run(_ text: String) throws -> QueryResult {
+            try PreparedStatement(handle: try unrestrictedPrepare(text), session: SessionState(), owner: nil).query([])
+        }
+        _ = try run("PRAGMA disable_optimizer")
+        defer { _ = try? run("PRAGMA enable_optimizer") }
+        // The statement is a registered query's SQL (never client input), already parsed alone.
+        let plan = try run("EXPLAIN (FORMAT JSON) " + sql)
+        guard plan.rowCount > 0, plan.columns.count > 1, case .string(let json) = plan.row(0)[1],
+              let tree = try? JSONSerialization.jsonObject(with: Data(json.utf8)) else { return nil }
+        var names: Set<String> = []
+        func visit(_ node: Any) {
+            if let object = node as? [String: Any] {
+                if let info = object["extra_info"] as? [String: Any], let table = info["Table"] as? String {
+                    names.insert(table.lowercased())
+                }
+                for value in object.values { visit(value) }
+            } else if let array = node as? [Any] {
+                array.forEach(visit)
+            }
+        }
+        visit(tree)
+        return names.sorted()
+    }
+
     /// The SELECT statement `sql` with each parameter (`?`, `$1`, `$name`) replaced by a NULL
     /// constant, rewritten by DuckDB (`json_serialize_sql`, then `json_deserialize_sql`) — never by
     /// editing the text. Nil when DuckDB cannot serialise the statement (not a plain SELECT).

@@ -113,7 +113,7 @@ struct LayersBench: AsyncParsableCommand {
             var appendTimes: [Duration] = [], deliveries: [Duration] = []
             // Where the time goes: cache.append's steps timed one by one.
             var logged: [Duration] = [], applied: [Duration] = [], fresh: [Duration] = []
-            for i in 0..<300 {
+            for i in 0..<1_000 {
                 _ = try await cache.result(for: "live-total")  // hot, and in L1
                 let t = clock.now
                 let position = try await log.append([NewEvent(type: "Sale", payload: "{}")], to: AggregateID(type: "sale", id: "\(i)"), expectedVersion: .any)[0].position
@@ -132,7 +132,7 @@ struct LayersBench: AsyncParsableCommand {
                 }
             }
             print("append → invalidated (append returns): p50 \(ms(percentile(appendTimes, 0.5))) ms, p99 \(ms(percentile(appendTimes, 0.99))) ms; "
-                + "append → bus delivery: p50 \(ms(percentile(deliveries, 0.5))) ms, p99 \(ms(percentile(deliveries, 0.99))) ms (300 appends)")
+                + "append → bus delivery: p50 \(ms(percentile(deliveries, 0.5))) ms, p99 \(ms(percentile(deliveries, 0.99))) ms (1 000 appends)")
             for (name, times) in [("log commit", logged), ("projector applied", applied), ("invalidated", fresh)] {
                 print("  \(name): p50 \(ms(percentile(times, 0.5))) ms, p99 \(ms(percentile(times, 0.99))) ms")
             }
