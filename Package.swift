@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // YAML configuration files (query catalogs), decoded into the same types as JSON.
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         // SHA-256 and HMAC for S3 request signing (RemoteData).
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
     ],
@@ -80,6 +82,7 @@ let package = Package(
             dependencies: [
                 "DiskCache", "DuckDBClient", "EventLogCore", "EventProjection", "MemoryCache", "RemoteData", "ResultFormat",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -13,7 +13,7 @@ extension AnalyticsCache: Service {
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.runRefreshes() }
-            if configuration.dataVersionProbe != nil {
+            if configuration.dataVersionProbe != nil || !configuration.datasets.isEmpty {
                 group.addTask {
                     while !Task.isCancelled {
                         do { try await self.checkDataVersion() } catch is CancellationError { return } catch {
@@ -227,26 +227,47 @@ extension AnalyticsCache {
 }
 
 extension AnalyticsCache {
-    /// Runs the data-version probe now: when the version changed, keys move to the new version and
-    /// every older entry is removed (and announced on the bus, hot ones refreshed).
-    /// - Returns: whether the version changed
-    /// - Throws: the probe's error (the current version stays)
+    /// Runs the data-version probes now (``Configuration/dataVersionProbe`` and every dataset's):
+    /// when the global version changed, every older entry is removed; when a dataset's changed,
+    /// the entries computed from it. Keys move to the new versions; removed entries are announced
+    /// on the bus (and hot ones refreshed).
+    /// - Returns: whether any version changed
+    /// - Throws: a probe's error (the current versions all stay)
     @discardableResult
     public func checkDataVersion() async throws -> Bool {
-        guard let probe = configuration.dataVersionProbe else { return false }
-        let version = try await probe()
-        let previous = probedVersion.withLock { current -> String? in
-            defer { current = version }
-            return current
+        let global = configuration.dataVersionProbe
+        let probes = configuration.datasets
+        var current = ProbedVersions(global: try await global?() ?? "", datasets: [:])
+        try await withThrowingTaskGroup(of: (String, String).self) { group in
+            for (name, probe) in probes { group.addTask { (name, try await probe()) } }
+            for try await (name, version) in group { current.datasets[name] = version }
         }
-        // The first probe of this process only sets the version: entries stored under it (by an
-        // earlier process) are current; entries under other versions are unreachable and age out.
-        guard let previous, previous != version else { return false }
-        configuration.logger.info("data version changed", metadata: ["from": "\(previous)", "to": "\(version)"])
-        try await invalidateEverything()
-        afterInvalidation(tags: nil, reason: .dataVersion, position: nil, eventTypes: [], aggregates: [])
+        let previous = probedVersion.withLock { stored -> ProbedVersions? in
+            defer { stored = current }
+            return stored
+        }
+        // The first probe of this process only sets the versions: entries stored under them (by
+        // an earlier process) are current; entries under other versions are unreachable and age out.
+        guard let previous, previous != current else { return false }
+        if previous.global != current.global {
+            configuration.logger.info("data version changed", metadata: ["from": "\(previous.global)", "to": "\(current.global)"])
+            try await invalidateEverything()
+            afterInvalidation(tags: nil, reason: .dataVersion, position: nil, eventTypes: [], aggregates: [])
+            return true
+        }
+        let changed = probes.keys.filter { previous.datasets[$0] != current.datasets[$0] }.sorted()
+        configuration.logger.info("dataset versions changed", metadata: ["datasets": "\(changed)"])
+        let tags = Set(changed.map(RegisteredQuery.datasetTag))
+        try await invalidate(tags: tags, reason: "datasets changed: \(changed.joined(separator: ", "))")
+        afterInvalidation(tags: tags, reason: .dataVersion, position: nil, eventTypes: [], aggregates: [])
         return true
     }
+}
+
+/// The versions probed last: the global one and each dataset's.
+struct ProbedVersions: Equatable {
+    var global: String
+    var datasets: [String: String]
 }
 
 extension AnalyticsCache.Configuration {

@@ -58,12 +58,17 @@ extension AnalyticsCache {
             throw AnalyticsCacheError(.unknownQuery, "no query '\(id)' is registered")
         }
         let values = try query.definition.validate(parameters, scope: scope)
-        return key(query, values, scope, dataVersion: probedVersionForKeys())
+        return key(query, values, scope, dataVersion: probedVersionForKeys(query))
     }
 
-    /// The data version keys are built with now (without probing).
-    func probedVersionForKeys() -> String {
-        configuration.dataVersion + "|" + settingsVersion + "|" + (probedVersion.withLock { $0 } ?? "")
+    /// The data version `query`'s keys are built with now (without probing).
+    func probedVersionForKeys(_ query: RegisteredQuery) -> String {
+        let probed = probedVersion.withLock { $0 }
+        var version = configuration.dataVersion + "|" + settingsVersion + "|" + (probed?.global ?? "")
+        for name in query.datasets {
+            version += "|" + CacheKey.byteExact(name) + "=" + CacheKey.byteExact(probed?.datasets[name] ?? "")
+        }
+        return version
     }
 
     func key(_ query: RegisteredQuery, _ values: [ParameterValue], _ scope: ScopeValue, dataVersion: String) -> CacheKey {
@@ -74,7 +79,7 @@ extension AnalyticsCache {
     func result(
         _ query: RegisteredQuery, values: [ParameterValue], scope: ScopeValue, options: LookupOptions, isRefresh: Bool = false
     ) async throws -> AnalyticsResult {
-        let key = key(query, values, scope, dataVersion: try await dataVersion())
+        let key = key(query, values, scope, dataVersion: try await dataVersion(for: query))
         let tags = query.tags(parameters: values)
         if options.bypassCache {
             let computed = try await compute(query, values: values, scope: scope, key: key, timeout: options.timeout)

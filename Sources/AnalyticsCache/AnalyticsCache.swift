@@ -64,7 +64,13 @@ public final class AnalyticsCache: Sendable {
         /// ``AnalyticsCache/checkDataVersion()``; a change makes every older entry unreachable and
         /// removes it. Nil: no such data.
         public var dataVersionProbe: (@Sendable () async throws -> String)?
-        /// How often the probe runs.
+        /// Named datasets outside the event log (Parquet/CSV files, remote datasets, DuckLake
+        /// catalogs), each with a probe answering its current version (e.g. RemoteData's probes
+        /// through ``dataVersion(of:)``). A query's keys carry the versions of the datasets it
+        /// declares (``QueryDefinition/datasets``; all of them when it declares none); when one
+        /// changes, the results computed from it become unreachable and are removed, others stay.
+        public var datasets: [String: @Sendable () async throws -> String] = [:]
+        /// How often the probes (``dataVersionProbe`` and ``datasets``) run.
         public var dataVersionInterval: Duration = .seconds(10)
         /// Wall-clock time, for ages and calendar-window expiry (tests inject one that matches a
         /// `ManualCacheClock`'s `wallClock`).
@@ -139,22 +145,17 @@ public final class AnalyticsCache: Sendable {
     let refreshEnqueue: AsyncStream<String>.Continuation
     let counters = Mutex(AnalyticsCacheStatistics())
     let metrics: AnalyticsMetrics
-    /// The probed data version (nil until the first probe; "" without a probe).
-    let probedVersion = Mutex<String?>(nil)
-    /// Application version, result settings and the probed data version: what keys carry.
-    func dataVersion() async throws -> String {
-        var probed = probedVersion.withLock { $0 }
-        if probed == nil {
+    /// The probed data versions (nil until the first probe).
+    let probedVersion = Mutex<ProbedVersions?>(nil)
+    /// Application version, result settings, the probed data version and the versions of the
+    /// query's datasets: what its keys carry.
+    func dataVersion(for query: RegisteredQuery) async throws -> String {
+        if probedVersion.withLock({ $0 }) == nil {
             // Never serve under a version not yet probed (a previous process's entries may be
             // older than the data): the first lookup probes.
-            if configuration.dataVersionProbe == nil {
-                probed = ""
-            } else {
-                try await checkDataVersion()
-                probed = probedVersion.withLock { $0 }
-            }
+            try await checkDataVersion()
         }
-        return configuration.dataVersion + "|" + settingsVersion + "|" + (probed ?? "")
+        return probedVersionForKeys(query)
     }
     /// DuckDB's settings that change answers (time zone, collation, …), as part of every key.
     let settingsVersion: String
@@ -244,8 +245,12 @@ public final class AnalyticsCache: Sendable {
         }
         // Nothing known (no table, no expression): every event invalidates.
         let everything: Bool = if case .only = definition.dependencies { false } else { tables.isEmpty || !listed }
+        if let unknown = definition.datasets?.first(where: { configuration.datasets[$0] == nil }) {
+            throw AnalyticsCacheError(.invalidDefinition, "query \(definition.id): no dataset '\(unknown)' is configured")
+        }
         let registered = RegisteredQuery(
             definition: definition, tables: tables, eventTypes: eventTypes, expressions: expressions, dependsOnEverything: everything,
+            datasets: Set(definition.datasets ?? Array(configuration.datasets.keys)).sorted(),
             version: RegisteredQuery.version(of: definition))
         // Wildcard expressions are matched against every event's key; known from here on, so
         // entries a previous process stored under them are found after a restart too.

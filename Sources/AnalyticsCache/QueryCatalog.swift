@@ -1,6 +1,8 @@
 import Foundation
+import Yams
 
-/// Queries declared in a JSON file, for deployments that register queries without code:
+/// Queries declared in a JSON or YAML file (the same fields), for deployments that register
+/// queries without code:
 ///
 /// ```json
 /// { "queries": [ {
@@ -13,7 +15,8 @@ import Foundation
 ///     "expiry": { "window": "day", "timeZone": "Europe/Paris" },
 ///     "dependencies": { "adding": ["events/Region/{region}"] },
 ///     "eventTime": { "from": "from", "to": "to" },
-///     "maxCachedBytes": 1048576 } ] }
+///     "maxCachedBytes": 1048576,
+///     "datasets": ["sales_parquet"] } ] }
 /// ```
 ///
 /// `expiry` is one of `{"ttl": seconds}`, `{"window": "minute|hour|day|week|month", "timeZone": …}`,
@@ -36,6 +39,37 @@ public struct QueryCatalog: Sendable {
             throw QueryCatalogError(message: "the query catalog is not valid: \(error)")
         }
         queries = try file.queries.enumerated().map { index, query in try query.definition(index: index) }
+    }
+
+    /// Reads a catalog written in YAML: the same fields as JSON.
+    /// - Parameter yaml: the YAML document
+    /// - Throws: ``QueryCatalogError`` naming the query and the field that is wrong
+    public init(yaml: String) throws {
+        let file: File
+        do {
+            file = try YAMLDecoder().decode(File.self, from: yaml)
+        } catch {
+            throw QueryCatalogError(message: "the query catalog is not valid: \(error)")
+        }
+        queries = try file.queries.enumerated().map { index, query in try query.definition(index: index) }
+    }
+
+    /// Reads a catalog file: YAML when its name ends in `.yaml` or `.yml`, JSON otherwise.
+    /// - Parameter url: the file
+    /// - Throws: ``QueryCatalogError`` (also when the file cannot be read)
+    public init(contentsOf url: URL) throws {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw QueryCatalogError(message: "cannot read the query catalog \(url.path): \(error.localizedDescription)")
+        }
+        if ["yaml", "yml"].contains(url.pathExtension.lowercased()) {
+            guard let text = String(data: data, encoding: .utf8) else {
+                throw QueryCatalogError(message: "the query catalog \(url.path) is not UTF-8")
+            }
+            try self.init(yaml: text)
+        } else {
+            try self.init(json: data)
+        }
     }
 
     private struct File: Decodable { var queries: [Query] }
@@ -71,6 +105,7 @@ public struct QueryCatalog: Sendable {
         var dependencies: Dependencies?
         var eventTime: EventTime?
         var maxCachedBytes: Int?
+        var datasets: [String]?
 
         func definition(index: Int) throws -> QueryDefinition {
             func fail(_ what: String) -> QueryCatalogError { QueryCatalogError(message: "query \(index) (\(id)): \(what)") }
@@ -114,7 +149,8 @@ public struct QueryCatalog: Sendable {
             }
             return QueryDefinition(
                 id: id, sql: sql, parameters: specs, scope: scope ?? .global, expiry: expiryPolicy, dependencies: dependencyPolicy,
-                maxCachedBytes: maxCachedBytes ?? 64 << 20, eventTime: eventTime.map { EventTimeRange(from: $0.from, to: $0.to) })
+                maxCachedBytes: maxCachedBytes ?? 64 << 20, eventTime: eventTime.map { EventTimeRange(from: $0.from, to: $0.to) },
+                datasets: datasets)
         }
     }
 }

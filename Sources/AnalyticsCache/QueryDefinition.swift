@@ -76,6 +76,10 @@ public struct QueryDefinition: Sendable {
     /// The parameters bounding the event time the query covers, if any: then events whose time
     /// lies outside a result's range leave it alone.
     public var eventTime: EventTimeRange?
+    /// The datasets (``AnalyticsCache/Configuration/datasets``) its results are computed from: only
+    /// their versions are in its keys, and only their changes remove its results. Nil (the
+    /// default): every declared dataset, the safe choice when unsure.
+    public var datasets: [String]?
 
     /// Declares a query.
     /// - Parameters:
@@ -87,11 +91,14 @@ public struct QueryDefinition: Sendable {
     ///   - dependencies: default `.derived`
     ///   - maxCachedBytes: default 64 MiB
     ///   - eventTime: the parameters bounding the event time it covers (default none)
+    ///   - datasets: the datasets it reads (default nil: all of them)
     public init(
         id: String, sql: String, parameters: [ParameterSpec] = [], scope: QueryScope = .global, expiry: ExpiryPolicy = .never,
-        dependencies: DependencyPolicy = .derived, maxCachedBytes: Int = 64 << 20, eventTime: EventTimeRange? = nil
+        dependencies: DependencyPolicy = .derived, maxCachedBytes: Int = 64 << 20, eventTime: EventTimeRange? = nil,
+        datasets: [String]? = nil
     ) {
         self.eventTime = eventTime
+        self.datasets = datasets
         self.id = id
         self.sql = sql
         self.parameters = parameters

@@ -9,13 +9,16 @@ struct RegisteredQuery: Sendable {
     let expressions: [KeyExpression]
     /// True when nothing is known (no table found): every event invalidates.
     let dependsOnEverything: Bool
+    /// The datasets whose versions its keys carry, sorted.
+    let datasets: [String]
     /// A hash of the definition, part of every key: a query redeployed with other SQL,
     /// parameters or dependencies never gets the results of the old one.
     let version: String
 
     static func version(of definition: QueryDefinition) -> String {
         let text = [definition.sql, "\(definition.parameters)", definition.scope.rawValue, "\(definition.expiry)",
-                    "\(definition.dependencies)", "\(String(describing: definition.eventTime))", "\(definition.maxCachedBytes)"]
+                    "\(definition.dependencies)", "\(String(describing: definition.eventTime))", "\(definition.maxCachedBytes)",
+                    "\(String(describing: definition.datasets))"]
             .joined(separator: "\u{1F}")
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
@@ -34,6 +37,8 @@ struct RegisteredQuery: Sendable {
     static func rangedTag(_ type: String) -> String { typeTag(type) + "@ranged" }
     /// The tag of entries whose event-time range covers a day (days since the epoch, UTC).
     static func dayTag(_ type: String, _ day: Int64) -> String { typeTag(type) + "@d:" + String(day) }
+    /// The tag of entries computed from a dataset.
+    static func datasetTag(_ name: String) -> String { "dataset:" + CacheKey.byteExact(name) }
     /// The tag of entries every event invalidates.
     static let everythingTag = "dep:**"
     /// The tag of entries that depend on an expression with wildcards: what a recovery after a
@@ -44,6 +49,7 @@ struct RegisteredQuery: Sendable {
     /// instantiated key expressions and their general forms.
     func tags(parameters: [ParameterValue]) -> Set<String> {
         var tags: Set<String> = [Self.queryTag(definition.id)]
+        for name in datasets { tags.insert(Self.datasetTag(name)) }
         if dependsOnEverything { tags.insert(Self.everythingTag) }
         // With an event-time range: tagged per event type and day, so that events of other days
         // leave the entry alone (and per type as "ranged", for batches too wide to list by day).

@@ -62,4 +62,44 @@ import TestSupport
         #expect(try await harness.cache.result(for: "regions").servedBy == .computed)
         await harness.shutdown()
     }
+
+    @Test func aChangedDatasetRetiresOnlyTheResultsComputedFromIt() async throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let eu = dir.appendingPathComponent("eu.csv"), us = dir.appendingPathComponent("us.csv")
+        try Data("name\nparis\n".utf8).write(to: eu)
+        try Data("name\nboston\n".utf8).write(to: us)
+        let harness = try await Harness(datasets: [
+            "eu": AnalyticsCache.Configuration.dataVersion(of: [LocalFileVersionProbe(patterns: [eu.path])]),
+            "us": AnalyticsCache.Configuration.dataVersion(of: [LocalFileVersionProbe(patterns: [us.path])]),
+        ], readableDirectory: dir.path)
+        defer { TestSupport.remove(harness.root) }
+        let count = { (path: URL) in "SELECT count(*) AS n FROM read_csv('\(path.path)')" }
+        try await harness.cache.register(QueryDefinition(id: "eu", sql: count(eu), datasets: ["eu"]))
+        try await harness.cache.register(QueryDefinition(id: "us", sql: count(us), datasets: ["us"]))
+        try await harness.cache.register(QueryDefinition(
+            id: "both", sql: "SELECT (\(count(eu))) + (\(count(us))) AS n"))  // no declaration: every dataset
+        await #expect(throws: AnalyticsCacheError.self) {
+            try await harness.cache.register(QueryDefinition(id: "asia", sql: "SELECT 1 AS n", datasets: ["asia"]))
+        }
+        for id in ["eu", "us", "both"] { #expect(try await harness.cache.result(for: id).servedBy == .computed) }
+        let oldUS = try harness.cache.key(for: "us"), oldEU = try harness.cache.key(for: "eu")
+        #expect(try await !harness.cache.checkDataVersion(), "unchanged files")
+        try Data("name\nboston\nchicago\n".utf8).write(to: us)
+        #expect(try await harness.cache.checkDataVersion())
+        #expect(try harness.cache.key(for: "eu") == oldEU, "eu's keys do not carry us's version")
+        #expect(try harness.cache.key(for: "us") != oldUS)
+        let euAfter = try await harness.cache.result(for: "eu")
+        #expect(euAfter.servedBy == .l1)
+        let usAfter = try await harness.cache.result(for: "us")
+        #expect(usAfter.servedBy == .computed)
+        #expect(try Harness.integer(usAfter) == 2)
+        let bothAfter = try await harness.cache.result(for: "both")
+        #expect(bothAfter.servedBy == .computed)
+        #expect(try Harness.integer(bothAfter) == 3)
+        // us's old entry is gone from L2, eu's is still there.
+        #expect(try await harness.disk?.value(forKey: oldUS.rawValue) == nil)
+        #expect(try await harness.disk?.value(forKey: oldEU.rawValue) != nil)
+        await harness.shutdown()
+    }
 }

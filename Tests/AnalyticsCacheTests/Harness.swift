@@ -50,11 +50,14 @@ final class Harness: Sendable {
         clock: ManualCacheClock? = nil, metricsFactory: (any MetricsFactory)? = nil,
         dataVersionProbe: (@Sendable () async throws -> String)? = nil, projections: [Projection] = [Harness.orders],
         eventTime: @escaping @Sendable (RecordedEvent) -> Int64 = Harness.eventTime,
-        refreshWindow: Duration? = .seconds(60), refreshDelay: Duration = .milliseconds(100)
+        refreshWindow: Duration? = .seconds(60), refreshDelay: Duration = .milliseconds(100),
+        datasets: [String: @Sendable () async throws -> String] = [:], readableDirectory: String? = nil
     ) async throws {
         root = try existing ?? TestSupport.temporaryDirectory(label)
         log = try SQLiteEventStore(path: root.appendingPathComponent("events.sqlite").path)
-        database = try Database(path: root.appendingPathComponent("data.duckdb").path)
+        database = try Database(
+            path: root.appendingPathComponent("data.duckdb").path,
+            configuration: .init(externalAccess: readableDirectory.map { .only([$0.hasSuffix("/") ? $0 : $0 + "/"]) } ?? .unrestricted))
         writer = try DuckDBWriter(database: database)
         projector = Projector(name: "orders", log: log, writer: writer, projections: projections, batchSize: 256, eventTime: eventTime)
         try await projector.setUp()
@@ -65,6 +68,7 @@ final class Harness: Sendable {
             refreshWindow: refreshWindow, refreshDelay: refreshDelay)
         configuration.metricsFactory = metricsFactory
         configuration.dataVersionProbe = dataVersionProbe
+        configuration.datasets = datasets
         if let clock {
             configuration.clock = clock
             configuration.wallClock = { clock.wallClock }

@@ -59,4 +59,47 @@ import TestSupport
             }
         }
     }
+
+    static let yaml = """
+    # The same catalog as the JSON one, in YAML (from a .yaml file).
+    queries:
+      - id: tenant-totals
+        scope: tenant
+        sql: SELECT count(*) AS n, coalesce(sum(amount), 0)::BIGINT AS total FROM orders WHERE tenant = ? AND amount >= ?
+        parameters:
+          - { name: min, type: integer, default: 0, min: 0, max: 1000000 }
+        expiry: { ttl: 300 }
+      - id: days
+        sql: >-
+          SELECT count(*) AS n FROM orders
+          WHERE occurred_at >= epoch_us(?::DATE) AND occurred_at < epoch_us(?::DATE)
+        parameters: [ { name: from, type: date }, { name: to, type: date } ]
+        eventTime: { from: from, to: to }
+        expiry: { window: day, timeZone: Europe/Paris }
+      - id: customer
+        sql: SELECT count(*) AS n FROM orders WHERE customer = ?
+        parameters: [ { name: customer, type: text, maxLength: 64 } ]
+        dependencies: { only: ["events/Customer/{customer}"] }
+      - id: regions
+        sql: SELECT count(*) AS n FROM regions
+        parameters: [ { name: kind, type: text, oneOf: [a, b], default: a } ]
+    """
+
+    @Test func aYAMLFileDeclaresTheSameQueriesAsJSON() throws {
+        let dir = try TestSupport.temporaryDirectory()
+        defer { TestSupport.remove(dir) }
+        let file = dir.appendingPathComponent("queries.yaml")
+        try Data(Self.yaml.utf8).write(to: file)
+        let fromYAML = try QueryCatalog(contentsOf: file)
+        let fromJSON = try QueryCatalog(json: Data(Self.catalog.utf8))
+        #expect(fromYAML.queries.map(\.id) == fromJSON.queries.map(\.id))
+        for (yaml, json) in zip(fromYAML.queries, fromJSON.queries) {
+            #expect(yaml.sql == json.sql && yaml.expiry == json.expiry && yaml.eventTime == json.eventTime && yaml.scope == json.scope)
+            #expect(yaml.dependencies == json.dependencies)
+            #expect("\(yaml.parameters)" == "\(json.parameters)", "\(yaml.id)")
+        }
+        // A wrong field is named in YAML too; a file that is not there is a clear error.
+        #expect(throws: QueryCatalogError.self) { try QueryCatalog(yaml: "queries:\n  - id: q\n    sql: SELECT 1\n    expiry: { ttl: -1 }\n") }
+        #expect(throws: QueryCatalogError.self) { try QueryCatalog(contentsOf: dir.appendingPathComponent("missing.yml")) }
+    }
 }
