@@ -77,7 +77,7 @@ extension AnalyticsCache {
         counters.withLock { $0.invalidatedEntries += affected.count }
         let now = configuration.clock.nanoseconds()
         for (key, info) in affected {
-            bus.publish(AnalyticsUpdate(query: info.query, key: key, parameters: info.values, scope: info.scopeValue, reason: reason,
+            bus.publish(AnalyticsUpdate(query: info.query, key: current, parameters: info.values, scope: info.scopeValue, reason: reason,
                                         position: position, eventTypes: eventTypes, aggregates: aggregates, result: nil))
             counters.withLock { $0.published += 1 }
             metrics.invalidated(info.query, reason: reason)
@@ -137,7 +137,10 @@ extension AnalyticsCache {
         do {
             let position = invalidated.current
             let result = try await result(query, values: info.values, scope: info.scope, options: LookupOptions(), isRefresh: true)
-            bus.publish(AnalyticsUpdate(query: info.query, key: key, parameters: info.values, scope: info.scopeValue, reason: .refreshed,
+            // Under a new data version the request has a new key: the old one is gone for good.
+            let current = self.key(query, info.values, info.scope, dataVersion: probedVersionForKeys(query)).rawValue
+            if current != key { entries.forget(key) }
+            bus.publish(AnalyticsUpdate(query: info.query, key: current, parameters: info.values, scope: info.scopeValue, reason: .refreshed,
                                         position: position, eventTypes: [], aggregates: [], result: result))
             counters.withLock { $0.published += 1 }
         } catch {

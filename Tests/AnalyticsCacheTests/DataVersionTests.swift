@@ -102,4 +102,37 @@ import TestSupport
         #expect(try await harness.disk?.value(forKey: oldEU.rawValue) != nil)
         await harness.shutdown()
     }
+
+    @Test(.timeLimit(.minutes(1))) func aHotResultIsRefreshedUnderItsNewKeyAfterADataVersionChange() async throws {
+        let version = Version()
+        let harness = try await Harness(dataVersionProbe: { version.value.withLock { $0 } }, refreshDelay: .milliseconds(1))
+        defer { TestSupport.remove(harness.root) }
+        try await harness.cache.register(QueryDefinition(id: "regions", sql: "SELECT count(*) AS n FROM regions"))
+        try await harness.running {
+            let bus = harness.cache.bus.subscribe(filter: BusFilter(queries: ["regions"]), capacity: 100)
+            #expect(try Harness.integer(try await harness.cache.result(for: "regions")) == 0)  // hot
+            let old = try harness.cache.key(for: "regions")
+            _ = try await harness.writer.write { try $0.execute("INSERT INTO regions VALUES ('eu')") }
+            version.value.withLock { $0 = "v2" }
+            // Whichever probe sees the change first (this one, or run()'s), it is seen once.
+            _ = try await harness.cache.checkDataVersion()
+            let new = try harness.cache.key(for: "regions")
+            #expect(new != old)
+            var retired = false
+            while let message = await bus.next() {
+                guard case .update(let update) = message else { continue }
+                if update.reason == .dataVersion {
+                    #expect(update.key == old.rawValue)
+                    retired = true
+                } else if update.reason == .refreshed, let result = update.result {
+                    #expect(update.key == new.rawValue, "the refreshed result is announced under the key readers now use")
+                    #expect(try Harness.integer(result) == 1)
+                    break
+                }
+            }
+            #expect(retired)
+            #expect(try await harness.cache.result(for: "regions").servedBy == .l1)
+        }
+        await harness.shutdown()
+    }
 }
