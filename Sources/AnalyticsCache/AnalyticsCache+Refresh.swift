@@ -77,7 +77,7 @@ extension AnalyticsCache {
         counters.withLock { $0.invalidatedEntries += affected.count }
         let now = configuration.clock.nanoseconds()
         for (key, info) in affected {
-            bus.publish(AnalyticsUpdate(query: info.query, key: current, parameters: info.values, scope: info.scopeValue, reason: reason,
+            bus.publish(AnalyticsUpdate(query: info.query, key: key, parameters: info.values, scope: info.scopeValue, reason: reason,
                                         position: position, eventTypes: eventTypes, aggregates: aggregates, result: nil))
             counters.withLock { $0.published += 1 }
             metrics.invalidated(info.query, reason: reason)
