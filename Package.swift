@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 let package = Package(
@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "EventProjection", targets: ["EventProjection"]),
         .library(name: "RemoteData", targets: ["RemoteData"]),
         .library(name: "AnalyticsCache", targets: ["AnalyticsCache"]),
+        .library(name: "AnalyticsServer", targets: ["AnalyticsServer"]),
         .executable(name: "analytics-cache", targets: ["AnalyticsCacheCLI"]),
     ],
     dependencies: [
@@ -23,6 +24,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // The HTTP server (Hummingbird 2 needs swift-tools-version 6.2), its metrics, tokens, and
+        // the tests' HTTP client.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // YAML configuration files (query catalogs), decoded into the same types as JSON.
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         // SHA-256 and HMAC for S3 request signing (RemoteData).
@@ -87,6 +94,19 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The HTTP API, the SSE stream and the dashboard over an AnalyticsCache (Hummingbird 2).
+        .target(
+            name: "AnalyticsServer",
+            dependencies: [
+                "AnalyticsCache", "DuckDBClient", "EventLogCore", "EventProjection", "ResultFormat",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Data versions of remote datasets (HTTP ETags, S3 listings, DuckLake snapshots).
         .target(
             name: "RemoteData",
@@ -110,11 +130,14 @@ let package = Package(
         .executableTarget(
             name: "AnalyticsCacheCLI",
             dependencies: [
+                "AnalyticsCache", "AnalyticsServer", "EventStore", "EventProjection", "DiskCache",
                 "DuckDBClient",
                 "MemoryCache",
                 "RemoteData",
                 "ResultFormat",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         // Helpers shared by the test targets (Python peer, temporary files); not a product.
@@ -126,9 +149,16 @@ let package = Package(
             dependencies: ["MemoryCache", "TestSupport", .product(name: "MetricsTestKit", package: "swift-metrics")]
         ),
         .testTarget(name: "ResultFormatTests", dependencies: ["ResultFormat", "TestSupport"]),
+        // A complete cache over real parts, shared by the cache's and the server's tests.
+        .target(
+            name: "CacheTestSupport",
+            dependencies: ["AnalyticsCache", "DiskCache", "DuckDBClient", "EventStore", "EventProjection", "MemoryCache", "ResultFormat",
+                           "TestSupport", .product(name: "Metrics", package: "swift-metrics"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
+            path: "Tests/CacheTestSupport"),
         .testTarget(
             name: "AnalyticsCacheTests",
-            dependencies: ["AnalyticsCache", "DiskCache", "DuckDBClient", "EventStore", "EventProjection", "MemoryCache", "RemoteData", "ResultFormat", "TestSupport",
+            dependencies: ["CacheTestSupport", "AnalyticsCache", "DiskCache", "DuckDBClient", "EventStore", "EventProjection", "MemoryCache", "RemoteData", "ResultFormat", "TestSupport",
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                            .product(name: "MetricsTestKit", package: "swift-metrics")]
         ),
@@ -142,6 +172,15 @@ let package = Package(
         .testTarget(
             name: "RemoteDataTests",
             dependencies: ["RemoteData", "DuckDBClient", "ResultFormat", "TestSupport"]
+        ),
+        .testTarget(
+            name: "AnalyticsServerTests",
+            dependencies: ["CacheTestSupport", "AnalyticsServer", "AnalyticsCache", "DiskCache", "DuckDBClient", "EventStore", "EventProjection", "ResultFormat",
+                           "TestSupport",
+                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "JWTKit", package: "jwt-kit"),
+                           .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
         .testTarget(name: "AnalyticsCacheCLITests", dependencies: ["AnalyticsCacheCLI", "TestSupport"]),
         .target(name: "EventWorkload", dependencies: ["EventStore", "EventProjection", "DuckDBClient"], path: "Tests/EventWorkload"),

@@ -28,7 +28,9 @@ extension AnalyticsCache: Service {
                 bus.finish()
                 group.cancelAll()
             }
-            try await followCommits()
+            // A service group shuts its services down one by one, in reverse order: the cache
+            // (after the server, before the projector it follows) must end on its own.
+            try await cancelWhenGracefulShutdown { try await self.followCommits() }
         }
     }
 

@@ -52,6 +52,25 @@ extension AnalyticsCache {
         return try await result(query, values: values, scope: scope, options: options)
     }
 
+    /// The registered queries' definitions, by id.
+    public func definitions() -> [QueryDefinition] {
+        queries.withLock { $0.values.map(\.definition) }.sorted { $0.id < $1.id }
+    }
+
+    /// The definition of query `id`, if registered.
+    public func definition(of id: String) -> QueryDefinition? { queries.withLock { $0[id]?.definition } }
+
+    /// The key of a request given as text (URL query items), as ``result(for:textParameters:scope:options:)``
+    /// would use it now.
+    /// - Throws: ``AnalyticsCacheError`` (`.unknownQuery`), ``ParameterError``
+    public func key(for id: String, textParameters: [String: String], scope: ScopeValue = .none) throws -> CacheKey {
+        guard let query = queries.withLock({ $0[id] }) else {
+            throw AnalyticsCacheError(.unknownQuery, "no query '\(id)' is registered")
+        }
+        let values = try query.definition.validate(text: textParameters, scope: scope)
+        return key(query, values, scope, dataVersion: probedVersionForKeys(query))
+    }
+
     /// The key of a request (for manual invalidation by parameters, and for tests).
     public func key(for id: String, parameters: [String: ParameterValue] = [:], scope: ScopeValue = .none) throws -> CacheKey {
         guard let query = queries.withLock({ $0[id] }) else {

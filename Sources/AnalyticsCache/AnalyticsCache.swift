@@ -138,6 +138,10 @@ public final class AnalyticsCache: Sendable {
     let beforeStoringHook = Mutex<(@Sendable () async -> Void)?>(nil)
     /// Pushes changed and refreshed results to dashboards.
     public let bus = AnalyticsBus()
+    /// The event log appends go to.
+    public var eventLog: any EventLog { configuration.log }
+    /// The projector applying the log to DuckDB.
+    public var projector: Projector { configuration.projector }
     /// What is known of each key read through the cache (to refresh it and describe updates).
     let entries = EntryDirectory()
     let refreshPlan = Mutex(RefreshPlan())

@@ -33,6 +33,35 @@ public struct AnalyticsUpdate: Sendable {
     public var aggregates: Set<AggregateID>
     /// The new result (reason `.refreshed`).
     public var result: AnalyticsResult?
+    /// Its place in the bus's order (1, 2, …, per bus; 0 until published): what a subscriber
+    /// that reconnects resumes after (``AnalyticsBus/subscribe(filter:capacity:after:)``).
+    public var sequence: UInt64 = 0
+
+    /// An update (the bus numbers it when it is published).
+    /// - Parameters:
+    ///   - query: the query's id
+    ///   - key: the request's key, nil for every result of the query
+    ///   - parameters: the request's canonical parameters
+    ///   - scope: the tenant or user
+    ///   - reason: why
+    ///   - position: the log position it covers
+    ///   - eventTypes: the event types behind it
+    ///   - aggregates: the aggregates behind it
+    ///   - result: the new result, when refreshed
+    public init(
+        query: String, key: String?, parameters: [ParameterValue]?, scope: String?, reason: Reason, position: Int64?,
+        eventTypes: Set<String>, aggregates: Set<AggregateID>, result: AnalyticsResult?
+    ) {
+        self.query = query
+        self.key = key
+        self.parameters = parameters
+        self.scope = scope
+        self.reason = reason
+        self.position = position
+        self.eventTypes = eventTypes
+        self.aggregates = aggregates
+        self.result = result
+    }
 }
 
 /// What a bus subscriber receives.
@@ -50,24 +79,32 @@ public struct BusFilter: Sendable {
     public var queries: Set<String>?
     /// Only this request's key (nil: any).
     public var key: String?
+    /// Only these requests' keys (nil: any).
+    public var keys: Set<String>?
     /// Only this tenant or user (nil: any).
     public var scope: String?
 
     /// - Parameters:
     ///   - queries: query ids (nil: all)
     ///   - key: one request's key (nil: any)
+    ///   - keys: several requests' keys (nil: any)
     ///   - scope: a tenant or user (nil: any)
-    public init(queries: Set<String>? = nil, key: String? = nil, scope: String? = nil) {
+    public init(queries: Set<String>? = nil, key: String? = nil, keys: Set<String>? = nil, scope: String? = nil) {
         self.queries = queries
         self.key = key
+        self.keys = keys
         self.scope = scope
     }
+
+    /// Whether it names requests by key (a subscriber watching keys keeps them refreshed).
+    var watchesKeys: Bool { key != nil || keys != nil }
 
     /// Whether the update concerns this subscriber (an update for every result of a query
     /// concerns every key of it).
     public func matches(_ update: AnalyticsUpdate) -> Bool {
         if let queries, !queries.contains(update.query) { return false }
         if let key, let updateKey = update.key, updateKey != key { return false }
+        if let keys, let updateKey = update.key, !keys.contains(updateKey) { return false }
         if let scope, let updateScope = update.scope, updateScope != scope { return false }
         return true
     }
@@ -99,6 +136,11 @@ struct BusBuffer {
             head = 0
         }
         messages.append(.update(update))
+    }
+
+    /// Puts a lag marker first (a resuming subscriber whose missed updates are gone).
+    mutating func pushLag(_ count: Int) {
+        messages.append(.lagged(count))
     }
 
     mutating func pop() -> BusMessage? {

@@ -28,6 +28,14 @@ public struct ParameterError: Error, Sendable, Equatable, CustomStringConvertibl
     public var rule: String
 
     public var description: String { "parameter '\(parameter)': \(rule)" }
+
+    /// - Parameters:
+    ///   - parameter: the parameter's name
+    ///   - rule: the rule it broke
+    public init(parameter: String, rule: String) {
+        self.parameter = parameter
+        self.rule = rule
+    }
 }
 
 /// One declared parameter of a registered query: its type, whether it is required or its default,

@@ -1,3 +1,4 @@
+import CacheTestSupport
 import AnalyticsCache
 import EventStore
 import Foundation
@@ -69,6 +70,56 @@ import TestSupport
         #expect(count == 5_000)
         bus.finish()
         #expect(await ignored.next() == nil)
+    }
+
+    /// Drains what a subscription holds now (it is finished first, so nothing waits).
+    static func drained(_ subscription: BusSubscription, bus: AnalyticsBus) async -> [String] {
+        var out: [String] = []
+        while true {
+            switch await subscription.next() {
+            case .update(let u)?: out.append("s\(u.sequence)")
+            case .lagged(let n)?: out.append("lag\(n)")
+            case nil: return out
+            }
+        }
+    }
+
+    @Test func aResumingSubscriberGetsWhatItMissedOrALagMarkerWhenThatIsGone() async throws {
+        let bus = AnalyticsBus(historyLimit: 10)
+        for n in 1...15 { bus.publish(Self.update(n)) }
+        #expect(bus.lastSequence == 15)
+        let resumed = bus.subscribe(after: 12)
+        let filtered = bus.subscribe(filter: BusFilter(keys: ["k14", "k15"]), after: 6)
+        let tooOld = bus.subscribe(after: 4)  // 5 is no longer held (history of 10: 6…15)
+        let future = bus.subscribe(after: 99)  // not this bus's past (another process)
+        let current = bus.subscribe(after: 15)
+        bus.publish(Self.update(16))
+        bus.finish()
+        #expect(await Self.drained(resumed, bus: bus) == ["s13", "s14", "s15", "s16"])
+        #expect(await Self.drained(filtered, bus: bus) == ["s14", "s15"])
+        #expect(await Self.drained(tooOld, bus: bus) == ["lag11", "s16"])
+        #expect(await Self.drained(future, bus: bus) == ["lag1", "s16"])
+        #expect(await Self.drained(current, bus: bus) == ["s16"])
+        #expect(AnalyticsBus().epoch != bus.epoch)
+        let none = AnalyticsBus(historyLimit: 0)
+        none.publish(Self.update(1))
+        none.publish(Self.update(2))
+        let lagging = none.subscribe(after: 1)
+        none.finish()
+        #expect(await Self.drained(lagging, bus: none) == ["lag1"])
+    }
+
+    @Test func concurrentPublishersReachEverySubscriberInSequenceOrder() async throws {
+        let bus = AnalyticsBus()
+        let subscriber = bus.subscribe(capacity: 100_000)
+        await withTaskGroup(of: Void.self) { group in
+            for publisher in 0..<4 {
+                group.addTask { for n in 0..<2_000 { bus.publish(Self.update(publisher * 10_000 + n)) } }
+            }
+        }
+        bus.finish()
+        let sequences = await Self.drained(subscriber, bus: bus).compactMap { UInt64($0.dropFirst()) }
+        #expect(sequences == Array(1...8_000))
     }
 
     @Test(.timeLimit(.minutes(1))) func anAppendReachesSubscribersAndAHotResultIsRefreshedAndPushed() async throws {

@@ -1,3 +1,4 @@
+import CacheTestSupport
 import AnalyticsCache
 import DuckDBClient
 import Foundation

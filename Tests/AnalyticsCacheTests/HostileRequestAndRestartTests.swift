@@ -1,3 +1,4 @@
+import CacheTestSupport
 import DiskCache
 import DuckDBClient
 import EventProjection

@@ -12,18 +12,18 @@ import TestSupport
 
 /// A complete cache over real parts: a SQLite log, a DuckDB file with a projector writing it, a
 /// read-only pool serving it, an LMDB disk cache.
-final class Harness: Sendable {
-    let root: URL
-    let log: SQLiteEventStore
-    let database: Database
-    let writer: DuckDBWriter
-    let pool: DuckDBPool
-    let projector: Projector
-    let disk: DiskCache?
-    let cache: AnalyticsCache
+public final class Harness: Sendable {
+    public let root: URL
+    public let log: SQLiteEventStore
+    public let database: Database
+    public let writer: DuckDBWriter
+    public let pool: DuckDBPool
+    public let projector: Projector
+    public let disk: DiskCache?
+    public let cache: AnalyticsCache
 
     /// Orders: `{"tenant": …, "customer": …, "amount": …}` appended to `Customer/<customer>`.
-    static let orders = Projection(
+    public static let orders = Projection(
         name: "orders", eventTypes: ["OrderPlaced"],
         setupSQL: """
             CREATE TABLE IF NOT EXISTS orders (tenant VARCHAR, customer VARCHAR, amount BIGINT, occurred_at BIGINT);
@@ -36,16 +36,16 @@ final class Harness: Sendable {
         })
 
     /// An order's event time: its payload's `at` (µs since the epoch), 0 when absent.
-    @Sendable static func eventTime(_ event: RecordedEvent) -> Int64 {
+    @Sendable public static func eventTime(_ event: RecordedEvent) -> Int64 {
         let object = (try? JSONSerialization.jsonObject(with: Data(event.payload.utf8))) as? [String: Any]
         return (object?["at"] as? NSNumber)?.int64Value ?? 0
     }
 
-    static func order(tenant: String, customer: String = "c", amount: Int = 1, at: Int64 = 0) -> NewEvent {
+    public static func order(tenant: String, customer: String = "c", amount: Int = 1, at: Int64 = 0) -> NewEvent {
         NewEvent(type: "OrderPlaced", payload: #"{"tenant":"\#(tenant)","customer":"\#(customer)","amount":\#(amount),"at":\#(at)}"#)
     }
 
-    init(
+    public init(
         label: String = #function, disk withDisk: Bool = true, root existing: URL? = nil, memoryBytes: Int = 64 << 20,
         clock: ManualCacheClock? = nil, metricsFactory: (any MetricsFactory)? = nil,
         dataVersionProbe: (@Sendable () async throws -> String)? = nil, projections: [Projection] = [Harness.orders],
@@ -77,7 +77,7 @@ final class Harness: Sendable {
     }
 
     /// Runs the projector and the cache around `body`, then stops them.
-    func running<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+    public func running<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await self.projector.run(); return nil }
             group.addTask { try await self.cache.run(); return nil }
@@ -88,13 +88,13 @@ final class Harness: Sendable {
         }
     }
 
-    func shutdown() async {
+    public func shutdown() async {
         await pool.shutdown()
         await writer.shutdown()
     }
 
     /// The integer in column `name` of a result's first row.
-    static func integer(_ result: AnalyticsResult, _ name: String = "n") throws -> Int64 {
+    public static func integer(_ result: AnalyticsResult, _ name: String = "n") throws -> Int64 {
         let archive = try ArchivedResult(bytes: result.arrow)
         guard let column = archive.column(named: name), case .int(let value) = try column.value(at: 0) else {
             throw HarnessError(description: "no integer column \(name)")
@@ -103,6 +103,7 @@ final class Harness: Sendable {
     }
 }
 
-struct HarnessError: Error, CustomStringConvertible {
-    var description: String
+public struct HarnessError: Error, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
 }

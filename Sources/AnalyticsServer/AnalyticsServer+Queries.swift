@@ -1,0 +1,179 @@
+import AnalyticsCache
+import DuckDBClient
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import ResultFormat
+
+/// How a result is written.
+enum ResultEncoding: String {
+    case json = "application/json; charset=utf-8"
+    case arrow = "application/vnd.apache.arrow.stream"
+    case csv = "text/csv; charset=utf-8"
+
+    /// From an `Accept` header: Arrow or CSV when asked for, JSON for JSON, `*/*` or nothing;
+    /// nil when only other types are acceptable (406).
+    init?(accept: String?) {
+        guard let accept, !accept.isEmpty else {
+            self = .json
+            return
+        }
+        let types = accept.split(separator: ",").map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() }
+        if types.contains("application/vnd.apache.arrow.stream") {
+            self = .arrow
+        } else if types.contains("text/csv") {
+            self = .csv
+        } else if types.contains(where: { $0 == "application/json" || $0 == "*/*" || $0 == "application/*" }) {
+            self = .json
+        } else {
+            return nil
+        }
+    }
+}
+
+extension AnalyticsServer {
+    /// `GET /api/queries`: every registered query with its parameters' schema.
+    func listQueries() -> Response {
+        let queries = cache.definitions().map { definition -> [String: Any] in
+            [
+                "id": definition.id,
+                "scope": definition.scope.rawValue,
+                "parameters": definition.parameters.map(Self.schema),
+            ]
+        }
+        return Response.json(object: ["queries": queries])
+    }
+
+    static func schema(_ spec: ParameterSpec) -> [String: Any] {
+        var object: [String: Any] = ["name": spec.name, "type": spec.kind.rawValue, "required": spec.defaultValue == nil]
+        if let value = spec.defaultValue { object["default"] = value.description }
+        switch spec.rule {
+        case .any: break
+        case .range(let min, let max):
+            if let min { object["minimum"] = min }
+            if let max { object["maximum"] = max }
+        case .oneOf(let values): object["enum"] = values.map(\.description)
+        case .maxLength(let length): object["maxLength"] = length
+        }
+        return object
+    }
+
+    /// `GET /api/queries/{id}`: the result, from the cache, in the format the client accepts.
+    func queryResult(_ request: Request, id: String) async throws -> Response {
+        guard let definition = cache.definition(of: id) else { throw APIProblem(.notFound, "no query '\(id)' is registered") }
+        guard let encoding = ResultEncoding(accept: request.headers[.accept]) else {
+            throw APIProblem(.notAcceptable, "results are served as application/json, application/vnd.apache.arrow.stream or text/csv")
+        }
+        let parameters = try textParameters(request)
+        let scope = try await scope(of: request)
+        if definition.scope != .global, scope.tenant == nil {
+            throw APIProblem(.unauthorized, "query \(id) is per \(definition.scope.rawValue): the request must name one")
+        }
+        var options = AnalyticsCache.LookupOptions()
+        if let control = request.headers[.cacheControl]?.lowercased(), control.contains("no-cache") || control.contains("no-store") {
+            if configuration.bypassRequiresAdmin { try requireAdmin(request) }
+            options.bypassCache = true
+        }
+        let result: AnalyticsResult
+        do {
+            result = try await admitted { try await cache.result(for: id, textParameters: parameters, scope: scope, options: options) }
+        } catch let error as ParameterError {
+            throw APIProblem(.badRequest, error.description, details: ["parameter": error.parameter, "rule": error.rule])
+        } catch let error as AnalyticsCacheError where error.kind == .unknownQuery {
+            throw APIProblem(.notFound, error.message)
+        } catch let error as DuckDBPoolError {
+            switch error {
+            case .overloaded:
+                throw APIProblem(.serviceUnavailable, "the database is busy; retry shortly", headers: [.retryAfter: "1"])
+            case .timedOut:
+                throw APIProblem(.gatewayTimeout, "the query did not finish in time")
+            default:
+                throw APIProblem(.serviceUnavailable, "the database is not available", details: ["reason": error.description], headers: [.retryAfter: "1"])
+            }
+        }
+        let etag = "\"" + result.etag + "\""
+        var headers: HTTPFields = [
+            .eTag: etag,
+            .age: String(Int(result.age.components.seconds)),
+            HTTPField.Name("X-Cache")!: result.servedBy.rawValue,
+            .cacheControl: definition.scope == .global ? "no-cache" : "private, no-cache",
+            HTTPField.Name("Server-Timing")!: "compute;dur=\(Self.milliseconds(result.computeTime)), cache;desc=\(result.servedBy.rawValue)",
+            .vary: "Accept",
+        ]
+        if definition.scope != .global { headers[.vary] = "Accept, Authorization" }
+        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0.trimmingCharacters(in: .whitespaces) == "*" }) {
+            return Response(status: .notModified, headers: headers)
+        }
+        headers[.contentType] = encoding.rawValue
+        switch encoding {
+        case .arrow:
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: result.arrow)))
+        case .json, .csv:
+            let archive = try ArchivedResult(bytes: result.arrow)
+            let chunks = encoding == .json ? JSONResultEncoder().chunks(archive) : CSVResultEncoder().chunks(archive)
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                for try await chunk in chunks { try await writer.write(ByteBuffer(bytes: chunk)) }
+                try await writer.finish(nil)
+            })
+        }
+    }
+
+    static func milliseconds(_ duration: Duration) -> String {
+        let (seconds, attoseconds) = duration.components
+        return String(format: "%.3f", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+    }
+
+    /// The request's query-string parameters (the last of a repeated name wins).
+    func textParameters(_ request: Request) throws -> [String: String] {
+        var parameters: [String: String] = [:]
+        var count = 0
+        for (name, value) in request.uri.queryParameters {
+            count += 1
+            guard count <= configuration.maxParameters else {
+                throw APIProblem(.badRequest, "at most \(configuration.maxParameters) query parameters are accepted")
+            }
+            parameters[String(name)] = String(value)
+        }
+        return parameters
+    }
+
+    /// The tenant or user of a request, from the configured source.
+    func scope(of request: Request) async throws -> ScopeValue {
+        switch configuration.tenancy {
+        case .none:
+            return .none
+        case .header(let name):
+            guard let field = HTTPField.Name(name), let value = request.headers[field], !value.isEmpty else { return .none }
+            return ScopeValue(tenant: value, user: value)
+        case .jwt(let claim, let verifier):
+            guard let authorization = request.headers[.authorization] else { return .none }
+            guard authorization.lowercased().hasPrefix("bearer ") else { throw APIProblem(.unauthorized, "expected a bearer token") }
+            let token = String(authorization.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+            let value: String?
+            do { value = try await verifier.claim(claim, of: token) } catch {
+                throw APIProblem(.unauthorized, "the bearer token is not valid", headers: [.wwwAuthenticate: "Bearer"])
+            }
+            guard let value, !value.isEmpty else { throw APIProblem(.unauthorized, "the bearer token has no \(claim) claim") }
+            return ScopeValue(tenant: value, user: value)
+        }
+    }
+
+    /// Throws 401 without the admin token, 403 with a wrong one.
+    func requireAdmin(_ request: Request) throws {
+        guard let authorization = request.headers[.authorization], authorization.lowercased().hasPrefix("bearer ") else {
+            throw APIProblem(.unauthorized, "the admin token is required", headers: [.wwwAuthenticate: "Bearer"])
+        }
+        let token = Array(authorization.dropFirst(7).trimmingCharacters(in: .whitespaces).utf8)
+        guard let expected = configuration.adminToken.map({ Array($0.utf8) }), Self.constantTimeEqual(token, expected) else {
+            throw APIProblem(.forbidden, "the admin token is wrong")
+        }
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for (x, y) in zip(a, b) { difference |= x ^ y }
+        return difference == 0
+    }
+}
