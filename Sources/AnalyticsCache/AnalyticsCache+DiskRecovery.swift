@@ -55,6 +55,23 @@ extension AnalyticsCache {
         return await recoverDiskCache() ? configuration.disk : nil
     }
 
+    /// Without L2: the invalidation progress starts where the projector first started in this
+    /// process (or where it stood when the cache was created): events up to there were applied
+    /// before any result of this process was computed. Waits for the projector to start.
+    func startWithoutDisk() async {
+        if let initial = initialApplied {
+            invalidated.advance(to: initial)
+            return
+        }
+        while !Task.isCancelled {
+            if let first = configuration.projector.firstCheckpoint {
+                invalidated.advance(to: first)
+                return
+            }
+            do { try await configuration.projector.waitUntilApplied(0, timeout: .seconds(3600)) } catch { return }
+        }
+    }
+
     func reconcile(_ disk: DiskCache) async -> Bool {
         do {
             let identity = try await configuration.log.identity()
@@ -62,7 +79,10 @@ extension AnalyticsCache {
             let applied = try await configuration.projector.checkpoint()
             let target = InvalidationNote(log: identity, position: applied)
             let recorded = InvalidationNote(try await disk.note(named: InvalidationNote.name))
-            if let recorded, recorded.log == identity, recorded.position >= applied { return true }
+            if let recorded, recorded.log == identity, recorded.position >= applied {
+                invalidated.advance(to: applied)
+                return true
+            }
             if let recorded, recorded.log == identity, applied - recorded.position <= Self.recoveryReplayLimit {
                 // Expressions with wildcards registered later than this are not matched by
                 // staleTags: their entries all go when there is any event to replay.
@@ -84,6 +104,11 @@ extension AnalyticsCache {
                     "recorded": "\(recorded.map { "\($0.position)" } ?? "none")", "applied": "\(applied)",
                 ])
             }
+            // Every event through the checkpoint is now invalidated in L2, and L1 holds nothing
+            // older (every load waits for this recovery before computing); later batches come
+            // through the projector's commits. So a `waitUntilFresh` for a position applied before
+            // this start returns (found by a review: it waited for a batch that never came).
+            invalidated.advance(to: applied)
             return true
         } catch {
             diskDistrusted.store(true, ordering: .releasing)

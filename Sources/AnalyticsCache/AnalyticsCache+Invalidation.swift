@@ -13,6 +13,7 @@ extension AnalyticsCache: Service {
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await self.runRefreshes() }
+            if configuration.disk == nil { group.addTask { await self.startWithoutDisk() } }
             if configuration.dataVersionProbe != nil || !configuration.datasets.isEmpty {
                 group.addTask {
                     while !Task.isCancelled {
@@ -38,7 +39,7 @@ extension AnalyticsCache: Service {
         var commits = self.commits
         // L2 first catches up with what the projector applied before this start; the batches
         // since are buffered by the subscription meanwhile.
-        await recoverDiskCache()
+        if configuration.disk != nil { await recoverDiskCache() }
         let log: String
         do { log = try await configuration.log.identity() } catch {
             invalidated.stop(error)

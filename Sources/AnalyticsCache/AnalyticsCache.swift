@@ -125,6 +125,9 @@ public final class AnalyticsCache: Sendable {
     let invalidated = PositionTracker()
     /// Subscribed at creation, so no batch committed after it is missed.
     let commits: AsyncThrowingStream<ProjectedBatch, any Error>
+    /// The projector's applied position just before that subscription (nil: not started): every
+    /// batch through it was published before, so nothing of this cache can be stale for it.
+    let initialApplied: Int64?
     /// Set when an L2 invalidation (or its recovery) failed: L2 is no longer read (it may hold
     /// stale entries).
     let diskDistrusted = Atomic<Bool>(false)
@@ -179,6 +182,7 @@ public final class AnalyticsCache: Sendable {
             },
             clock: configuration.clock, name: "analytics-l1"))
         (refreshQueue, refreshEnqueue) = AsyncStream.makeStream(of: String.self)
+        initialApplied = configuration.projector.appliedPosition
         commits = configuration.projector.commits(bufferLimit: 4096)
     }
 

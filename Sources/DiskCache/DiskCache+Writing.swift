@@ -6,6 +6,9 @@ import Glibc
 import Darwin
 #endif
 
+/// Thrown inside a put's transaction whose evictions reached the transaction's page budget.
+struct EvictionBudgetSpent: Error {}
+
 /// Why a value was not stored.
 public struct DiskCacheError: Error, Sendable, CustomStringConvertible {
     public var description: String
@@ -57,7 +60,7 @@ extension DiskCache {
         let hash = KeyHash.of(key)
         let started = ContinuousClock.now
         defer { metrics.putTime.record(duration: ContinuousClock.now - started) }
-        let needed = pagesNeeded(forRecordOf: record.count)
+        let needed = pagesNeeded(forRecordOf: record.count, tags: tags)
         // MDB_MAP_FULL aborts the transaction; evict in a new one and try again.
         for attempt in 0... {
             do {
@@ -77,9 +80,11 @@ extension DiskCache {
                     // plus how the counted B-trees grew or shrank in this transaction.
                     let baseline = try used - livePages(txn)
                     var evicted = 0
-                    while try total + record.count > configuration.byteBudget || baseline + livePages(txn) + needed > pageLimit,
-                          let freed = try evictOldest(txn)
-                    {
+                    while try total + record.count > configuration.byteBudget || baseline + livePages(txn) + needed > pageLimit {
+                        // Evicting entries with many tags copies many pages: past the budget of
+                        // one transaction, evict in transactions of their own first.
+                        if evicted > 0, (txn.hooks?.dirtyEstimate ?? 0) + needed > dirtyPageBudget { throw EvictionBudgetSpent() }
+                        guard let freed = try evictOldest(txn) else { break }
                         if freed > 0 { evicted += 1 }  // 0: a stale access-order key, no entry
                         total -= freed
                     }
@@ -92,6 +97,12 @@ extension DiskCache {
                 // Counted once committed: an aborted transaction evicted nothing.
                 for _ in 0..<evicted { metrics.record(.eviction) }
                 return true
+            } catch is EvictionBudgetSpent {
+                let evicted = try evictInSteps(untilRoomFor: record.count, pages: needed)
+                for _ in 0..<evicted { metrics.record(.eviction) }
+                if attempt >= Self.mapFullAttempts {
+                    throw DiskCacheError(description: "a record of \(record.count) bytes does not fit the map of \(configuration.mapSize) bytes")
+                }
             } catch let error as LMDBError where error.isMapFull {
                 metrics.record(.mapFull)
                 lmdb.clearStaleReaders()  // a killed process's reader slot pins freed pages
@@ -130,9 +141,15 @@ extension DiskCache {
 
     /// The pages a record and its index entries may take: its own (overflow) pages when it is
     /// larger than a node fits in a leaf, else a share of one, plus a page per index that might
-    /// split.
-    func pagesNeeded(forRecordOf bytes: Int) -> Int {
-        (bytes + 64 + pageSize - 1) / pageSize + 4
+    /// split, plus its tags' index entries (their keys and the record's hash, with node overhead,
+    /// at half-full leaves after splits, and a page of each tag's own tree; found by a review: 60 day tags on a small value filled a
+    /// 4 MiB map that counted only the record).
+    func pagesNeeded(forRecordOf bytes: Int, tags: [String] = []) -> Int {
+        // A tag with many entries is a nested tree of its own: each may copy a page.
+        let distinct = Set(tags)
+        let tagBytes = distinct.reduce(0) { $0 + KeyHash.tagKey($1).count + 8 + 24 }
+        let tagPages = distinct.isEmpty ? 0 : distinct.count + (2 * tagBytes + pageSize - 1) / pageSize + 2
+        return (bytes + 64 + pageSize - 1) / pageSize + 4 + tagPages
     }
 
     /// The pages the entries and every index occupy now.
@@ -357,6 +374,7 @@ extension DiskCache {
             // A corrupt header leaves tag and expiry index entries behind; both indexes tolerate them.
             let record = try? EntryRecord.decode(bytes)
             if let requireKey, record?.key != requireKey { return nil }
+            txn.hooks?.dirtyEstimate += 5 + (size + pageSize - 1) / pageSize + Set(record?.tags ?? []).count
             if let record {
                 for tag in Set(record.tags) { _ = try KeyHash.tagKey(tag).withUnsafeBytes { try txn.delete(lmdb.tags, $0, value: k) } }
                 if record.expiresAt != .max {
@@ -410,14 +428,53 @@ extension DiskCache {
         return size
     }
 
+    /// The pages one transaction's evictions may copy: half the headroom.
+    var dirtyPageBudget: Int { max(8, Self.headroom(mapSize: configuration.mapSize, pageSize: pageSize) / pageSize / 2) }
+
+    /// Evicts the least recently read entries in transactions of their own, each within
+    /// ``dirtyPageBudget``, until a record of `bytes` bytes fits the byte budget and the map's
+    /// pages in use — measured after each commit, nested tag trees included — leave room for
+    /// `pages` more below the page limit.
+    /// - Returns: how many entries were evicted
+    func evictInSteps(untilRoomFor bytes: Int, pages: Int) throws -> Int {
+        var evicted = 0
+        for _ in 0..<10_000 {
+            // Freed pages are reusable two commits later: measure after two no-op commits.
+            for _ in 0..<2 { try? lmdb.write { txn in try Meta.setBytes(txn, try Meta.bytes(txn)) } }
+            let used = try lmdb.read { try $0.usedPages() }
+            let (count, room) = try writeMakingRoom { txn -> (Int, Bool) in
+                var count = 0, bytesFreed = 0
+                let fitsBytes = { try Meta.bytes(txn) - bytesFreed + bytes <= self.configuration.byteBudget }
+                let room = try fitsBytes() && used + pages <= pageLimit
+                guard !room else { return (0, true) }
+                while (txn.hooks?.dirtyEstimate ?? 0) <= dirtyPageBudget || count == 0 {
+                    guard let size = try evictOldest(txn) else { break }
+                    if size > 0 { count += 1 }
+                    bytesFreed += size
+                    if size == 0, try txn.count(lmdb.lru) == 0 { break }
+                    // Only bytes over budget: evict just enough of them in this step.
+                    if used + pages <= pageLimit, try fitsBytes() { break }
+                }
+                try Meta.setBytes(txn, try Meta.bytes(txn) - bytesFreed)
+                return (count, false)
+            }
+            evicted += count
+            if room || count == 0 { break }
+        }
+        return evicted
+    }
+
     /// After `MDB_MAP_FULL` (pages pinned by a reader, say): evicts the least recently read entries
-    /// until `pages` pages are free for the retried write — only what the write needs.
+    /// until `pages` pages are free for the retried write — only what the write needs, and no more
+    /// than one transaction's page budget.
     /// - Returns: how many entries were evicted
     func evictForSpace(pages: Int, _ txn: Transaction) throws -> Int {
         let start = try livePages(txn)
         var evicted = 0
         var freed = 0
-        while try start - livePages(txn) < pages, let size = try evictOldest(txn) {
+        while try start - livePages(txn) < pages, evicted == 0 || (txn.hooks?.dirtyEstimate ?? 0) <= dirtyPageBudget,
+              let size = try evictOldest(txn)
+        {
             if size > 0 { evicted += 1 }
             freed += size
             if size == 0, try txn.count(lmdb.lru) == 0 { break }

@@ -170,6 +170,9 @@ final class LMDBEnvironment: @unchecked Sendable {
 /// thread only.
 final class TransactionHooks {
     var onAbort: [() -> Void] = []
+    /// Pages the transaction's removals may have copied (each B-tree leaf touched, and a leaf of
+    /// each tag's own tree): what bounds how much one transaction may evict.
+    var dirtyEstimate = 0
 }
 
 struct Transaction {

@@ -44,10 +44,14 @@ final class CommitFeed: Sendable {
         return stream
     }
 
+    /// The last position published (or the checkpoint the projector started from).
+    var lastPublished: Int64 { state.withLock { $0.checkpoint } }
+
     /// Records the checkpoint the projector starts from (what new subscribers count from).
     func start(at checkpoint: Int64) {
         state.withLock {
-            $0.checkpoint = checkpoint
+            // Never back: a catchUp() starting while run() applies reads an older checkpoint.
+            $0.checkpoint = max($0.checkpoint, checkpoint)
             $0.finished = nil
         }
     }

@@ -69,7 +69,6 @@ extension Projector {
         while true {
             do {
                 let applied = try await commit(events, identity: identity)
-                if !applied.isEmpty { publish(applied) }
                 return max(events[events.count - 1].position, applied.last?.position ?? 0)
             } catch let error as EventStoreError where error.kind == .inconsistentLog {
                 throw error  // not the events' fault, and no retry changes it
@@ -120,7 +119,7 @@ extension Projector {
         }
         let name = self.name
         let recorded = try await writer.write { connection in
-            try connection.transaction {
+            let recorded = try connection.transaction {
                 guard try !Self.unapplied([event], name, connection).isEmpty else { return false }
                 _ = try connection.query("""
                     INSERT OR REPLACE INTO projection_failures (projector, position, event_type, aggregate_type, aggregate_id, error)
@@ -130,18 +129,26 @@ extension Projector {
                 try Self.storeCheckpoint(name, event, identity: identity, connection)
                 return true
             }
+            self.publish([event], skipped: recorded ? [event.position] : [])
+            return recorded
         }
         guard recorded else { return event.position }  // another applier got past it first
         skipped.increment()
         logger.error("projecting an event failed on every attempt; recorded in projection_failures and skipped", metadata: metadata)
-        feed.publish(ProjectedBatch(events: [event], eventTime: eventTime, skipped: [event.position]))
-        applied.advance(to: event.position)
         return event.position
     }
 
-    func publish(_ events: [RecordedEvent]) {
-        feed.publish(ProjectedBatch(events: events, eventTime: eventTime))
-        applied.advance(to: events[events.count - 1].position)
+    /// Tells this projector's followers of `events`, committed now: only those it has not told of
+    /// yet, so that every follower sees each position once and in log order. Called on the
+    /// writer's queue right after the commit, so publications follow commit order even when
+    /// ``run()`` and ``catchUp()`` apply at once; events another applier with this name committed
+    /// first are in DuckDB too and are published all the same (a review found a cache never
+    /// invalidating them otherwise).
+    func publish(_ events: [RecordedEvent], skipped: [Int64] = []) {
+        let fresh = events.filter { $0.position > feed.lastPublished }
+        guard let last = fresh.last else { return }
+        feed.publish(ProjectedBatch(events: fresh, eventTime: eventTime, skipped: skipped.filter { $0 > fresh[0].position - 1 }))
+        applied.advance(to: last.position)
     }
 
     static func storeCheckpoint(_ name: String, _ last: RecordedEvent, identity: String, _ connection: Connection) throws {
@@ -156,10 +163,10 @@ extension Projector {
     func commit(_ batch: [RecordedEvent], identity: String) async throws -> [RecordedEvent] {
         let name = self.name, projections = self.projections
         return try await writer.write { connection in
-            try connection.transaction {
+            let applied: [RecordedEvent] = try connection.transaction {
                 let claimed = try Self.claim(batch, name, identity: identity, connection)
                 let events = claimed ? batch : try Self.unapplied(batch, name, connection)
-                guard let last = events.last else { return [] }
+                guard let last = events.last else { return [RecordedEvent]() }
                 var statements: [Int: PreparedStatement] = [:]
                 var appenders: [Int: Appender] = [:]
                 var unflushed = Set<Int>()
@@ -193,6 +200,8 @@ extension Projector {
                 if !claimed { try Self.storeCheckpoint(name, last, identity: identity, connection) }
                 return events
             }
+            self.publish(batch)
+            return applied
         }
     }
 

@@ -2,6 +2,7 @@ import DuckDBClient
 import EventLogCore
 import Logging
 import Metrics
+import Synchronization
 import ServiceLifecycle
 
 /// Applies committed events to DuckDB tables, in log order, through the database's single writer.
@@ -27,6 +28,7 @@ public final class Projector: Service, Sendable {
     /// An event's time, as ``ProjectedBatch/eventTimes`` reports it.
     public let eventTime: @Sendable (RecordedEvent) -> Int64
     let feed = CommitFeed()
+    let firstStart = Mutex<Int64?>(nil)
     let applied = PositionTracker()
     let retried: Counter
     let skipped: Counter
@@ -169,6 +171,10 @@ public final class Projector: Service, Sendable {
         }
     }
 
+    /// The checkpoint this projector's first run (or catch-up) in this process started from: every
+    /// event through it was applied before it ran. Nil before it first started.
+    public var firstCheckpoint: Int64? { firstStart.withLock { $0 } }
+
     /// The checkpoint as this process knows it: nil before the projector first read it.
     public var appliedPosition: Int64? { applied.current }
 
@@ -181,6 +187,7 @@ public final class Projector: Service, Sendable {
     func apply(until target: Int64?) async throws {
         let identity = try await log.identity()
         var position = try await verifiedCheckpoint(identity: identity)
+        firstStart.withLock { if $0 == nil { $0 = position } }
         feed.start(at: position)
         applied.advance(to: position)
         if let target, position >= target { return }
