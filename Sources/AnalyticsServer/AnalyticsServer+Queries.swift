@@ -92,7 +92,7 @@ extension AnalyticsServer {
                 throw APIProblem(.serviceUnavailable, "the database is not available", details: ["reason": error.description], headers: [.retryAfter: "1"])
             }
         }
-        let etag = "\"" + result.etag + "\""
+        let etag = result.etag.hasPrefix("\"") ? result.etag : "\"" + result.etag + "\""
         var headers: HTTPFields = [
             .eTag: etag,
             .age: String(Int(result.age.components.seconds)),

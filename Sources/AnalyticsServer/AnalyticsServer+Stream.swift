@@ -40,9 +40,19 @@ extension AnalyticsServer {
                 throw APIProblem(.badRequest, "\(id): \(error.description)", details: ["parameter": "\(id).\(error.parameter)", "rule": error.rule])
             }
         }
+        return eventStream(watched, scope: scope, resume: StreamPosition(request.headers[HTTPField.Name("Last-Event-ID")!]), format: .json)
+    }
+
+    /// How a stream writes results: JSON for API clients, or rendered panels for the dashboard.
+    enum StreamFormat {
+        case json
+        case dashboard([String: DashboardPanel])
+    }
+
+    /// The SSE response for `watched` (see ``stream(_:)``).
+    func eventStream(_ watched: [Watched], scope: ScopeValue, resume: StreamPosition?, format: StreamFormat) -> Response {
         let watchedRequests = watched
         let bus = cache.bus
-        let resume = StreamPosition(request.headers[HTTPField.Name("Last-Event-ID")!])
         let after = resume.flatMap { $0.epoch == bus.epoch ? $0.sequence : nil }
         let subscription = bus.subscribe(
             filter: BusFilter(queries: Set(watched.map(\.query)), keys: Set(watched.map(\.key))), capacity: configuration.streamBuffer, after: after)
@@ -74,11 +84,11 @@ extension AnalyticsServer {
                 await withGracefulShutdownHandler {
                     do {
                         if resume == nil {
-                            try await writeResults(watchedRequests, scope: scope, to: &writer)
+                            try await writeResults(watchedRequests, scope: scope, format: format, to: &writer)
                         } else if after == nil {
                             // Another process's position: what happened since is unknown.
                             try await writer.write(frame(SSEFrame(id: position(bus.lastSequence), event: "resync", data: #"{"reason":"unknown-position"}"#)))
-                            try await writeResults(watchedRequests, scope: scope, to: &writer)
+                            try await writeResults(watchedRequests, scope: scope, format: format, to: &writer)
                         }
                         loop: while true {
                             if let hook = streamHook.withLock({ $0 }) { await hook() }
@@ -90,9 +100,9 @@ extension AnalyticsServer {
                             case .message(.lagged(let missed)):
                                 try await writer.write(frame(SSEFrame(id: position(bus.lastSequence), event: "resync",
                                                                       data: #"{"reason":"lagged","missed":\#(missed)}"#)))
-                                try await writeResults(watchedRequests, scope: scope, to: &writer)
+                                try await writeResults(watchedRequests, scope: scope, format: format, to: &writer)
                             case .message(.update(let update)):
-                                try await writer.write(frame(updateFrame(update)))
+                                if let frame = updateFrame(update, format: format) { try await writer.write(self.frame(frame)) }
                             }
                         }
                     } catch {
@@ -114,23 +124,35 @@ extension AnalyticsServer {
     func frame(_ frame: SSEFrame) -> ByteBuffer { ByteBuffer(bytes: frame.encoded) }
 
     /// The current result of each watched request, as `result` events.
-    func writeResults(_ watched: [Watched], scope: ScopeValue, to writer: inout any ResponseBodyWriter) async throws {
+    func writeResults(_ watched: [Watched], scope: ScopeValue, format: StreamFormat, to writer: inout any ResponseBodyWriter) async throws {
         let id = position(cache.bus.lastSequence)
         for request in watched {
-            let data: String
+            let result: AnalyticsResult?
             do {
-                let result = try await cache.result(for: request.query, textParameters: request.parameters, scope: scope)
-                data = try Self.resultJSON(query: request.query, key: request.key, result: result, reason: "current", position: nil)
+                result = try await cache.result(for: request.query, textParameters: request.parameters, scope: scope)
             } catch {
                 configuration.logger.warning("stream: a watched result failed", metadata: ["query": "\(request.query)", "error": "\(error)"])
-                data = Self.object(["query": request.query, "key": request.key, "error": "the result could not be computed"])
+                result = nil
             }
-            try await writer.write(frame(SSEFrame(id: id, event: "result", data: data)))
+            switch format {
+            case .json:
+                let data = try result.map { try Self.resultJSON(query: request.query, key: request.key, result: $0, reason: "current", position: nil) }
+                    ?? Self.object(["query": request.query, "key": request.key, "error": "the result could not be computed"])
+                try await writer.write(frame(SSEFrame(id: id, event: "result", data: data)))
+            case .dashboard(let panels):
+                guard let panel = panels[request.query] else { continue }
+                try await writer.write(frame(SSEFrame(id: id, event: "panel", data: DashboardRenderer.panel(panel, result: result))))
+            }
         }
     }
 
-    func updateFrame(_ update: AnalyticsUpdate) -> SSEFrame {
+    func updateFrame(_ update: AnalyticsUpdate, format: StreamFormat) -> SSEFrame? {
         let id = position(update.sequence)
+        if case .dashboard(let panels) = format {
+            guard let panel = panels[update.query] else { return nil }
+            if let result = update.result { return SSEFrame(id: id, event: "panel", data: DashboardRenderer.panel(panel, result: result)) }
+            return SSEFrame(id: id, event: "stale", data: panel.elementID)
+        }
         if let result = update.result, let data = try? Self.resultJSON(
             query: update.query, key: update.key, result: result, reason: update.reason.rawValue, position: update.position) {
             return SSEFrame(id: id, event: "result", data: data)

@@ -34,8 +34,12 @@ public struct SSEFrame: Sendable, Equatable {
     /// A comment frame (ignored by clients; keeps idle connections open).
     public static func comment(_ text: String) -> [UInt8] { Array((": " + oneLine(text) + "\n\n").utf8) }
 
+    /// `text` with every CR, LF and NUL a space: by Unicode scalar, since "\r\n" is one Swift
+    /// `Character` that is neither "\r" nor "\n".
     static func oneLine(_ text: String) -> String {
-        String(text.map { $0 == "\n" || $0 == "\r" || $0 == "\0" ? " " : $0 })
+        var scalars = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars { scalars.append(scalar == "\n" || scalar == "\r" || scalar == "\0" ? " " : scalar) }
+        return String(scalars)
     }
 }
 

@@ -36,6 +36,7 @@ struct ServerRig: Sendable {
     static func with(
         _ configure: @Sendable (inout ServerConfiguration) -> Void = { _ in },
         queries: [QueryDefinition] = [ServerRig.totals, ServerRig.customer, ServerRig.all],
+        dashboard: [DashboardPanel]? = nil,
         label: String = #function,
         _ body: @Sendable (ServerRig) async throws -> Void
     ) async throws {
@@ -46,7 +47,9 @@ struct ServerRig: Sendable {
         configure(&configuration)
         let server = AnalyticsServer(cache: harness.cache, configuration: configuration)
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
-        let app = server.application(services: [harness.projector, harness.cache], onServerRunning: { portSink.yield($0) })
+        let router = server.router()
+        if let dashboard { server.addDashboard(to: router, panels: dashboard, title: "Test <dashboard>") }
+        let app = server.application(router: router, services: [harness.projector, harness.cache], onServerRunning: { portSink.yield($0) })
         let group = ServiceGroup(configuration: .init(services: [app], logger: Logger(label: "server-tests")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
