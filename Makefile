@@ -1,8 +1,10 @@
 # swift-analytics-cache — the two entry points a user needs are `make demo` and `make test`.
 SWIFT ?= swift
 DEMO_DIR ?= .demo
+DATA_DIR ?= .analytics-cache
+PORT ?= 8080
 
-.PHONY: bootstrap build test demo bench clean
+.PHONY: bootstrap build test demo demo-cli bench clean
 
 bootstrap:
 	bash scripts/bootstrap.sh
@@ -13,11 +15,16 @@ build: bootstrap
 test: bootstrap
 	$(SWIFT) test
 
+# The live dashboard on embedded demo data (TPC-H sf 1 generated on first start): open the URL it prints.
 demo: build
+	.build/release/analytics-cache serve --port $(PORT) --data-dir $(DATA_DIR)
+
+# The command-line tour (query, formats, a remote dataset).
+demo-cli: build
 	bash scripts/demo.sh "$(DEMO_DIR)"
 
 bench: bootstrap
 	cd Benchmarks && $(SWIFT) build -c release && .build/release/analytics-cache-bench duckdb
 
 clean:
-	rm -rf .build Benchmarks/.build $(DEMO_DIR)
+	rm -rf .build Benchmarks/.build $(DEMO_DIR) $(DATA_DIR)

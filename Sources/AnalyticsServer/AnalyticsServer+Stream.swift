@@ -46,7 +46,7 @@ extension AnalyticsServer {
     /// How a stream writes results: JSON for API clients, or rendered panels for the dashboard.
     enum StreamFormat {
         case json
-        case dashboard([String: DashboardPanel])
+        case dashboard([String: [DashboardPanel]])
     }
 
     /// The SSE response for `watched` (see ``stream(_:)``).
@@ -102,7 +102,7 @@ extension AnalyticsServer {
                                                                       data: #"{"reason":"lagged","missed":\#(missed)}"#)))
                                 try await writeResults(watchedRequests, scope: scope, format: format, to: &writer)
                             case .message(.update(let update)):
-                                if let frame = updateFrame(update, format: format) { try await writer.write(self.frame(frame)) }
+                                for frame in updateFrames(update, format: format) { try await writer.write(self.frame(frame)) }
                             }
                         }
                     } catch {
@@ -140,19 +140,26 @@ extension AnalyticsServer {
                     ?? Self.object(["query": request.query, "key": request.key, "error": "the result could not be computed"])
                 try await writer.write(frame(SSEFrame(id: id, event: "result", data: data)))
             case .dashboard(let panels):
-                guard let panel = panels[request.query] else { continue }
-                try await writer.write(frame(SSEFrame(id: id, event: "panel", data: DashboardRenderer.panel(panel, result: result))))
+                for panel in panels[request.query] ?? [] {
+                    try await writer.write(frame(SSEFrame(id: id, event: "panel", data: DashboardRenderer.panel(panel, result: result))))
+                }
             }
         }
     }
 
-    func updateFrame(_ update: AnalyticsUpdate, format: StreamFormat) -> SSEFrame? {
+    func updateFrames(_ update: AnalyticsUpdate, format: StreamFormat) -> [SSEFrame] {
         let id = position(update.sequence)
         if case .dashboard(let panels) = format {
-            guard let panel = panels[update.query] else { return nil }
-            if let result = update.result { return SSEFrame(id: id, event: "panel", data: DashboardRenderer.panel(panel, result: result)) }
-            return SSEFrame(id: id, event: "stale", data: panel.elementID)
+            return (panels[update.query] ?? []).map { panel in
+                if let result = update.result { return SSEFrame(id: id, event: "panel", data: DashboardRenderer.panel(panel, result: result)) }
+                return SSEFrame(id: id, event: "stale", data: panel.elementID)
+            }
         }
+        return [updateFrame(update)]
+    }
+
+    func updateFrame(_ update: AnalyticsUpdate) -> SSEFrame {
+        let id = position(update.sequence)
         if let result = update.result, let data = try? Self.resultJSON(
             query: update.query, key: update.key, result: result, reason: update.reason.rawValue, position: update.position) {
             return SSEFrame(id: id, event: "result", data: data)

@@ -12,7 +12,7 @@ import Testing
     static let panels = [
         DashboardPanel(query: "all-orders", title: "All orders", kind: .figures),
         DashboardPanel(query: "customers", title: "Customers", kind: .table),
-        DashboardPanel(query: "customers", title: "Customers again", kind: .bars(label: "customer", value: "n")),
+        DashboardPanel(query: "customers", title: "Customers again", kind: .bars(label: "customer", value: "n"), name: "customer-bars"),
     ]
 
     @Test func thePageShowsEveryPanelAndTheStreamPushesChangedOnes() async throws {
@@ -21,7 +21,7 @@ import Testing
             let page = try await rig.send(.GET, "/")
             #expect(page.status == 200 && page.headers["Content-Type"].first?.hasPrefix("text/html") == true)
             let html = String(decoding: page.body, as: UTF8.self)
-            #expect(html.contains(#"id="panel-all-orders""#) && html.contains(#"id="panel-customers""#))
+            #expect(html.contains(#"id="panel-all-orders""#) && html.contains(#"id="panel-customers""#) && html.contains(#"id="panel-customer-bars""#))
             #expect(html.contains("Test &lt;dashboard&gt;"))
             #expect(html.contains("&lt;img src=x onerror=alert(1)&gt;") && !html.contains("<img src=x"), "client data is escaped")
             #expect(html.contains(#"<script src="/dashboard.js"></script>"#) && !html.contains("http://") && !html.contains("https://"))

@@ -13,11 +13,11 @@ extension AnalyticsServer {
     ///   - panels: the panels, in page order (global queries, default parameters)
     ///   - title: the page's title
     public func addDashboard(to router: Router<BasicRequestContext>, panels: [DashboardPanel], title: String) {
-        let byQuery = Dictionary(panels.map { ($0.query, $0) }, uniquingKeysWith: { first, _ in first })
+        let byQuery = Dictionary(grouping: panels, by: \.query)
         router.get("/") { [self] _, _ in await dashboardPage(panels: panels, title: title) }
         router.get("/dashboard/stream") { [self] request, _ in
             await guarded {
-                let watched = try panels.map { Watched(query: $0.query, parameters: [:], key: try cache.key(for: $0.query, textParameters: [:]).rawValue) }
+                let watched = try Set(panels.map(\.query)).sorted().map { query in Watched(query: query, parameters: [:], key: try cache.key(for: query, textParameters: [:]).rawValue) }
                 let after = try textParameters(request)["after"]
                 let resume = StreamPosition(request.headers[HTTPField.Name("Last-Event-ID")!] ?? after)
                 return eventStream(watched, scope: .none, resume: resume, format: .dashboard(byQuery))

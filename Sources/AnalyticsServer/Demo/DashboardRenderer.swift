@@ -20,19 +20,23 @@ public struct DashboardPanel: Sendable {
     public var title: String
     /// How it is drawn.
     public var kind: Kind
+    /// Its name in the page (unique among the panels).
+    public var name: String
 
     /// - Parameters:
     ///   - query: the query's id
     ///   - title: the title
     ///   - kind: how it is drawn
-    public init(query: String, title: String, kind: Kind) {
+    ///   - name: its name in the page (default: the query's id; give one when a query has two panels)
+    public init(query: String, title: String, kind: Kind, name: String? = nil) {
         self.query = query
         self.title = title
         self.kind = kind
+        self.name = name ?? query
     }
 
     /// The id of its element in the page.
-    var elementID: String { "panel-" + query.map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined() }
+    var elementID: String { "panel-" + name.map { $0.isLetter || $0.isNumber ? String($0) : "-" }.joined() }
 }
 
 /// Server-side rendering of the dashboard: the page, and each panel as an HTML fragment (what the
