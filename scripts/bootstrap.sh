@@ -47,7 +47,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   say "Debian packages present: ${apt_packages[*]}"
 fi
-command -v swift >/dev/null || die "swift is not on PATH: install the Swift 6.1+ toolchain first"
+command -v swift >/dev/null || die "swift is not on PATH: install the Swift 6.2+ toolchain first"
 
 # --- 2. Python peers and DuckDB extensions (.venv) ------------------------------------------------
 # duckdb and pyarrow are the tests' independent peers; moto[server] is the S3-compatible server the
