@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         // YAML configuration files (query catalogs), decoded into the same types as JSON.
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         // SHA-256 and HMAC for S3 request signing (RemoteData).
@@ -179,6 +180,8 @@ let package = Package(
                            "TestSupport",
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "NIOPosix", package: "swift-nio"),
+                           .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "JWTKit", package: "jwt-kit"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),

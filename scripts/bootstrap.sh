@@ -55,15 +55,15 @@ command -v swift >/dev/null || die "swift is not on PATH: install the Swift 6.2+
 # to .venv/duckdb_extensions/v$DUCKDB_VERSION/linux_amd64/NAME.duckdb_extension.
 venv="$root/.venv"
 ext_dir="$venv/duckdb_extensions"
-py_wanted=("duckdb==$DUCKDB_VERSION" pyarrow "moto[server]" selenium)
+py_wanted=("duckdb==$DUCKDB_VERSION" pyarrow "moto[server]" selenium schemathesis)
 for e in $DUCKDB_EXT_WHEELS; do py_wanted+=("duckdb-ext-$e==$DUCKDB_EXT_WHEEL_VERSION"); done
 if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "
-import duckdb, pyarrow, moto, selenium, sys, os
+import duckdb, pyarrow, moto, selenium, schemathesis, sys, os
 ok = duckdb.__version__ == '$DUCKDB_VERSION' and all(
     os.path.isfile(os.path.join('$ext_dir', 'v$DUCKDB_VERSION', 'linux_amd64', e + '.duckdb_extension'))
     for e in '$DUCKDB_EXT_WHEELS'.split())
 sys.exit(0 if ok else 1)" 2>/dev/null; then
-  say "Python peers and extensions present in .venv (duckdb $DUCKDB_VERSION, pyarrow, moto, selenium; $DUCKDB_EXT_WHEELS)"
+  say "Python peers and extensions present in .venv (duckdb $DUCKDB_VERSION, pyarrow, moto, selenium, schemathesis; $DUCKDB_EXT_WHEELS)"
 else
   say "installing into .venv: ${py_wanted[*]}"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv" || die "python3 -m venv failed: install python3-venv"

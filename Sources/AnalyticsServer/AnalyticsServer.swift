@@ -84,8 +84,10 @@ public final class AnalyticsServer: Sendable {
         router: Router<BasicRequestContext>? = nil, services: [any Service] = [],
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) -> some ApplicationProtocol {
-        Application(
+        let (seconds, attoseconds) = configuration.idleTimeout.components
+        return Application(
             router: router ?? self.router(),
+            server: .http1(configuration: .init(idleTimeout: .nanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000))),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "analytics-cache"),
             services: services,
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },

@@ -25,6 +25,9 @@ public struct ServerConfiguration: Sendable {
     public var streamBuffer: Int
     /// What paces SSE heartbeats (a comment line that keeps proxies from closing idle streams).
     public var heartbeat: Heartbeat
+    /// How long a connection may send and receive nothing before it is closed: bounds slow or
+    /// stalled clients (a slowloris). Longer than the SSE heartbeat, which keeps streams busy.
+    public var idleTimeout: Duration = .seconds(30)
     /// Where `GET /metrics` reads from (the executable bootstraps it; nil: 404).
     public var metricsRegistry: PrometheusCollectorRegistry?
     /// The server's log.

@@ -25,18 +25,22 @@ import TestSupport
         return values
     }
 
+    /// A first process: one event through the cache (so L2 records its invalidation), then every
+    /// query read into L1 and L2.
+    static func firstRun(_ root: URL) async throws {
+        let first = try await Harness(root: root)
+        for query in [Self.customerCount, Self.totals, Self.allCustomers] { try await first.cache.register(query) }
+        try await first.running {
+            _ = try await first.cache.append([Harness.order(tenant: "t0", customer: "c1", amount: 5)], to: AggregateID(type: "Customer", id: "c1"), expectedVersion: .any)
+        }
+        #expect(try await Self.read(first) == [1, 0, 1, 1])
+        await first.shutdown()
+    }
+
     @Test func eventsAppliedButNeverInvalidatedInL2AreInvalidatedBeforeL2IsReadAgain() async throws {
         let root = try TestSupport.temporaryDirectory("recovery-replay")
         defer { TestSupport.remove(root) }
-        do {
-            let first = try await Harness(root: root)
-            for query in [Self.customerCount, Self.totals, Self.allCustomers] { try await first.cache.register(query) }
-            try await first.running {
-                _ = try await first.cache.append([Harness.order(tenant: "t0", customer: "c1", amount: 5)], to: AggregateID(type: "Customer", id: "c1"), expectedVersion: .any)
-            }
-            #expect(try await Self.read(first) == [1, 0, 1, 1])
-            await first.shutdown()
-        }
+        try await Self.firstRun(root)
         do {
             // The window: an event committed and applied to DuckDB, its invalidation never run
             // (what a process killed between the projector's commit and the L2 removal leaves).
@@ -68,15 +72,7 @@ import TestSupport
     @Test func anL2FromAnotherLogIsEmptiedNotServed() async throws {
         let root = try TestSupport.temporaryDirectory("recovery-other-log")
         defer { TestSupport.remove(root) }
-        do {
-            let first = try await Harness(root: root)
-            for query in [Self.customerCount, Self.totals, Self.allCustomers] { try await first.cache.register(query) }
-            try await first.running {
-                _ = try await first.cache.append([Harness.order(tenant: "t0", customer: "c1", amount: 5)], to: AggregateID(type: "Customer", id: "c1"), expectedVersion: .any)
-            }
-            #expect(try await Self.read(first) == [1, 0, 1, 1])
-            await first.shutdown()
-        }
+        try await Self.firstRun(root)
         // A new log and a new database beside the old L2 (a reset, a restore from backup).
         for name in ["events.sqlite", "events.sqlite-wal", "events.sqlite-shm", "data.duckdb", "data.duckdb.wal"] {
             try? FileManager.default.removeItem(at: root.appendingPathComponent(name))

@@ -17,41 +17,14 @@ import TestSupport
             try FileManager.default.createDirectory(at: screenshots, withIntermediateDirectories: true)
             let screenshot = screenshots.appendingPathComponent("dashboard.png").path
             let script = TestSupport.packageRoot.appendingPathComponent("scripts/testservers/browser_check.py").path
-            let output = try await Self.python([script, rig.base + "/", "panel-all-orders", screenshot, "2"])
-            let report = ServerRig.object(Array(output.utf8))
+            let (_, output) = try await ServerRig.run(try TestSupport.python(), [script, rig.base + "/", "panel-all-orders", screenshot, "2"])
+            let line = output.split(separator: "\n").last { $0.hasPrefix("{") }.map(String.init) ?? ""
+            let report = ServerRig.object(Array(line.utf8))
             print("browser: \(output)")
             #expect(report["updated"] as? Bool == true, "\(output)")
             #expect((report["charts"] as? Int ?? 0) >= 1, "a chart rendered")
             #expect((report["seconds"] as? Double ?? 99) <= 2)
             #expect(FileManager.default.fileExists(atPath: screenshot))
-        }
-    }
-
-    /// Runs the project's Python off Swift's cooperative threads (the server shares them).
-    static func python(_ arguments: [String]) async throws -> String {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                do {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: try TestSupport.python())
-                    process.arguments = arguments
-                    let out = Pipe(), err = Pipe()
-                    process.standardOutput = out
-                    process.standardError = err
-                    try process.run()
-                    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-                    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    let text = String(decoding: stdout, as: UTF8.self)
-                    if text.isEmpty {
-                        continuation.resume(throwing: HarnessError(description: "browser check: \(String(decoding: stderr, as: UTF8.self))"))
-                    } else {
-                        continuation.resume(returning: text)
-                    }
-                } catch {
-                    continuation.resume(throwing: error)
-                }
-            }
         }
     }
 }

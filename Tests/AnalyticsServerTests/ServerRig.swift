@@ -88,6 +88,29 @@ struct ServerRig: Sendable {
         return (Int(response.status.code), response.headers, Array(buffer: bytes))
     }
 
+    /// Runs a program off Swift's cooperative threads (the server shares them).
+    /// - Returns: its exit status and its standard output (standard error appended)
+    static func run(_ executable: String, _ arguments: [String]) async throws -> (Int32, String) {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                do {
+                    let process = Process()
+                    process.executableURL = URL(fileURLWithPath: executable)
+                    process.arguments = arguments
+                    let out = Pipe()
+                    process.standardOutput = out
+                    process.standardError = out
+                    try process.run()
+                    let data = out.fileHandleForReading.readDataToEndOfFile()
+                    process.waitUntilExit()
+                    continuation.resume(returning: (process.terminationStatus, String(decoding: data, as: UTF8.self)))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
     /// A JSON object from a response body.
     static func object(_ bytes: [UInt8]) -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any] ?? [:]
