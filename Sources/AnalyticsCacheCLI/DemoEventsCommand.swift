@@ -27,8 +27,7 @@ struct DemoEventsCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = HTTPClient(eventLoopGroupProvider: .singleton)
-        defer { _ = client.shutdown() }
+        let client = HTTPClient.shared
         let first = Int.random(in: 1_000_000..<1_000_000_000)
         let interval = Duration.seconds(1.0 / rate)
         var next = ContinuousClock.now

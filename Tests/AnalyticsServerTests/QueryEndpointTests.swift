@@ -93,4 +93,24 @@ import Testing
             #expect(scoped.headers["Cache-Control"].first == "private, no-cache")
         }
     }
+
+    @Test func aFailingQueryIsA500WithARequestIdAndNoDetailAndOverloadIsA503() async throws {
+        // Not constant, so DuckDB cannot fold it at registration: it fails when it runs.
+        let failing = QueryDefinition(id: "failing", sql: "SELECT error('secret detail ' || count(*)) AS x FROM orders")
+        try await ServerRig.with(queries: [ServerRig.all, failing]) { rig in
+            for _ in 0..<2 {  // never cached: the second request fails the same way
+                let failed = try await rig.send(.GET, "/api/queries/failing")
+                #expect(failed.status == 500)
+                #expect((ServerRig.object(failed.body)["requestId"] as? String)?.isEmpty == false)
+                #expect(!String(decoding: failed.body, as: UTF8.self).contains("secret"))
+            }
+            #expect(try await rig.send(.GET, "/api/queries/all-orders").status == 200)
+        }
+        try await ServerRig.with({ $0.maxConcurrentRequests = 0 }) { rig in
+            let busy = try await rig.send(.GET, "/api/queries/all-orders")
+            #expect(busy.status == 503)
+            #expect(busy.headers["Retry-After"].first == "1")
+            #expect(try await rig.send(.GET, "/health").status == 200, "only computing requests are shed")
+        }
+    }
 }
