@@ -99,7 +99,7 @@ let package = Package(
         .target(
             name: "AnalyticsServer",
             dependencies: [
-                "AnalyticsCache", "DuckDBClient", "EventLogCore", "EventProjection", "ResultFormat",
+                "AnalyticsCache", "DuckDBClient", "EventLogCore", "EventProjection", "MemoryCache", "ResultFormat",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -110,7 +110,16 @@ extension AnalyticsServer {
         case .arrow:
             return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: result.arrow)))
         case .json, .csv:
+            let cacheKey = (encoding == .json ? "j" : "c") + result.etag
+            if let bytes = encoded.value(forKey: cacheKey) {
+                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+            }
             let archive = try ArchivedResult(bytes: result.arrow)
+            if result.arrow.count <= configuration.encodedCacheBytes / 16 {
+                let bytes = try encoding == .json ? JSONResultEncoder().encode(archive) : CSVResultEncoder().encode(archive)
+                encoded.insert(bytes, forKey: cacheKey)
+                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+            }
             let chunks = encoding == .json ? JSONResultEncoder().chunks(archive) : CSVResultEncoder().chunks(archive)
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
                 for try await chunk in chunks { try await writer.write(ByteBuffer(bytes: chunk)) }

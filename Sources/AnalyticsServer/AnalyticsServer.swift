@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import Logging
+import MemoryCache
 import Metrics
 import NIOCore
 import ServiceLifecycle
@@ -25,6 +26,9 @@ public final class AnalyticsServer: Sendable {
     let streams = Atomic<Int>(0)
     let streamGauge: Gauge
     let rejected: Counter
+    /// Results as JSON or CSV, by format and content hash (a pure function of both): encoded once,
+    /// not per request. Bounded by bytes.
+    let encoded: MemoryCache<String, [UInt8]>
     /// Test-only failure injection: awaited by every stream before it takes its next message (a
     /// test holds streams back to make them fall behind).
     let streamHook = Mutex<(@Sendable () async -> Void)?>(nil)
@@ -40,6 +44,8 @@ public final class AnalyticsServer: Sendable {
         self.cache = cache
         self.configuration = configuration
         streamGauge = Gauge(label: "analytics_sse_clients")
+        encoded = MemoryCache(configuration: MemoryCacheConfiguration(
+            bound: .weight(configuration.encodedCacheBytes, weigher: { _, value in value.count }), name: "analytics-http-encoded"))
         rejected = Counter(label: "analytics_http_overload_rejections_total")
     }
 
