@@ -99,6 +99,13 @@ extension AnalyticsCache {
         _ query: RegisteredQuery, values: [ParameterValue], scope: ScopeValue, options: LookupOptions, isRefresh: Bool = false
     ) async throws -> AnalyticsResult {
         let key = key(query, values, scope, dataVersion: try await dataVersion(for: query))
+        // The common case first: a hit. An entry in L1 is fresh (an invalidation removes entries
+        // at once), and the key's directory entry only needs its read time — not its tags again.
+        if !options.bypassCache, !isRefresh, entries.touch(key.rawValue, lastRead: configuration.clock.nanoseconds()),
+           let hit = l1.value(forKey: key.rawValue) {
+            metrics.served(query.definition.id, by: .l1)
+            return served(hit, by: .l1, uncached: false, superseded: false)
+        }
         let tags = query.tags(parameters: values)
         if options.bypassCache {
             let computed = try await compute(query, values: values, scope: scope, key: key, timeout: options.timeout)

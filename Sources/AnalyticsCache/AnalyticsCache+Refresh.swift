@@ -41,6 +41,16 @@ final class EntryDirectory: Sendable {
 
     func info(_ key: String) -> EntryInfo? { shard(key).map.withLock { $0[key] } }
 
+    /// Records a read of a known key.
+    /// - Returns: false when the key is not known (its tags must be given with ``read(_:_:)``)
+    func touch(_ key: String, lastRead: Int64) -> Bool {
+        shard(key).map.withLock { map in
+            guard map[key] != nil else { return false }
+            map[key]?.lastRead = lastRead
+            return true
+        }
+    }
+
     func forget(_ key: String) {
         guard let old = shard(key).map.withLock({ $0.removeValue(forKey: key) }) else { return }
         byTag.withLock { index in

@@ -159,10 +159,12 @@ import TestSupport
             let before = harness.cache.statistics()
             // 1 000 events within well under a second, appended by "another writer" (the log).
             var last: Int64 = 0
+            let burstStarted = ContinuousClock.now
             for _ in 0..<100 {
                 let events = (0..<10).map { _ in Harness.order(tenant: "t0") }
                 last = try await harness.log.append(events, to: AggregateID(type: "Customer", id: "c"), expectedVersion: .any).last?.position ?? last
             }
+            let burst = burstStarted.duration(to: .now)
             // Freshness holds for a read after the burst, refresh or not.
             try await harness.cache.waitUntilFresh(through: last)
             #expect(try Harness.integer(try await harness.cache.result(for: "tenant-totals", scope: ScopeValue(tenant: "t0"))) == 1_000)
@@ -173,8 +175,12 @@ import TestSupport
             }
             let after = harness.cache.statistics()
             let refreshes = after.refreshes - before.refreshes
-            print("refresh storm: 1000 events, \(refreshes) refreshes, \(after.coalesced - before.coalesced) coalesced, \(after.computations - before.computations) computations")
-            #expect(refreshes >= 1 && refreshes <= 5)
+            print("refresh storm: 1000 events in \(burst), \(refreshes) refreshes, \(after.coalesced - before.coalesced) coalesced, \(after.computations - before.computations) computations")
+            // At most one refresh per longest delay (1 s) while the burst lasts, and the last one:
+            // a handful for a burst within a second (≤ 5); a loaded machine stretches the burst,
+            // not the coalescing.
+            let seconds = Int(burst.components.seconds) + 1
+            #expect(refreshes >= 1 && refreshes <= max(5, 2 * seconds + 1), "\(refreshes) refreshes for a burst of \(burst)")
         }
         await harness.shutdown()
     }

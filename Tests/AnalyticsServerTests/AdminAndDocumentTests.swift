@@ -102,4 +102,27 @@ import Testing
             #expect(try await rig.send(.GET, "/api/queries/tenant-totals").status == 401)
         }
     }
+
+    @Test func anES256TokenNamesTheTenantAndAnotherKeysTokenDoesNot() async throws {
+        struct Claims: JWTPayload {
+            var tenant: String
+            var exp: ExpirationClaim
+            func verify(using algorithm: some JWTAlgorithm) async throws { try exp.verifyNotExpired() }
+        }
+        let signer = ES256PrivateKey(), stranger = ES256PrivateKey()
+        let verifier = try await JWTVerifier.es256(publicKeyPEM: signer.publicKey.pemRepresentation)
+        await #expect(throws: (any Error).self) { try await JWTVerifier.es256(publicKeyPEM: "not a key") }
+        let keys = JWTKeyCollection(), otherKeys = JWTKeyCollection()
+        await keys.add(ecdsa: signer)
+        await otherKeys.add(ecdsa: stranger)
+        let expiry = ExpirationClaim(value: Date().addingTimeInterval(3600))
+        let good = try await keys.sign(Claims(tenant: "globex", exp: expiry))
+        let forged = try await otherKeys.sign(Claims(tenant: "globex", exp: expiry))
+        try await ServerRig.with({ $0.tenancy = .jwt(claim: "tenant", keys: verifier) }) { rig in
+            #expect(try await rig.postOrder(tenant: "globex", amount: 6).status == 201)
+            let ok = try await rig.send(.GET, "/api/queries/tenant-totals", headers: [("Authorization", "Bearer \(good)")])
+            #expect(ok.status == 200 && ServerRig.rows(ok.body).first?["total"] as? Int == 6)
+            #expect(try await rig.send(.GET, "/api/queries/tenant-totals", headers: [("Authorization", "Bearer \(forged)")]).status == 401)
+        }
+    }
 }
