@@ -106,13 +106,13 @@ extension AnalyticsServer {
             what = .expression(expression)
         } else if let query = object["query"] as? String {
             if let parameters = object["parameters"] as? [String: Any] {
-                guard cache.definition(of: query) != nil else { throw APIProblem(.notFound, "no query '\(query)' is registered") }
+                guard let definition = cache.definition(of: query) else { throw APIProblem(.notFound, "no query '\(query)' is registered") }
                 let text = parameters.mapValues { "\($0)" }
                 let scope = try await scope(of: request)
                 do {
-                    _ = try cache.key(for: query, textParameters: text, scope: scope)  // validates the request
-                    let values = try Self.typed(text, of: query, cache: cache)
-                    what = .request(query: query, parameters: values, scope: scope)
+                    // Parsed and checked once, as a lookup would (declared names, types, rules).
+                    let values = try definition.validate(text: text, scope: scope)
+                    what = .request(query: query, parameters: Dictionary(uniqueKeysWithValues: zip(definition.parameters.map(\.name), values)), scope: scope)
                 } catch let error as ParameterError {
                     throw APIProblem(.badRequest, error.description, details: ["parameter": error.parameter, "rule": error.rule])
                 }
@@ -130,18 +130,5 @@ extension AnalyticsServer {
             throw APIProblem(.badRequest, "\(error)")
         }
         return Response.json(object: ["invalidated": true])
-    }
-
-    /// Request text parsed by the query's declared types.
-    static func typed(_ text: [String: String], of query: String, cache: AnalyticsCache) throws -> [String: ParameterValue] {
-        guard let definition = cache.definition(of: query) else { return [:] }
-        var values: [String: ParameterValue] = [:]
-        for (name, value) in text {
-            guard let spec = definition.parameters.first(where: { $0.name == name }) else {
-                throw ParameterError(parameter: name, rule: "is not a parameter of query \(query)")
-            }
-            values[name] = try spec.parse(value)
-        }
-        return values
     }
 }
