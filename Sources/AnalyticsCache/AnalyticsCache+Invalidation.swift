@@ -271,6 +271,11 @@ extension AnalyticsCache {
 struct ProbedVersions: Equatable {
     var global: String
     var datasets: [String: String]
+    /// Each registered query's encoded key suffix under these versions, by key prefix: a memo
+    /// (not part of equality), dropped with the versions when a probe stores new ones.
+    var keySuffixes: [String: String] = [:]
+
+    static func == (a: ProbedVersions, b: ProbedVersions) -> Bool { a.global == b.global && a.datasets == b.datasets }
 }
 
 extension AnalyticsCache.Configuration {

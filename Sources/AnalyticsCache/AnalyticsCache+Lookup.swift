@@ -80,19 +80,27 @@ extension AnalyticsCache {
         return key(query, values, scope, dataVersion: probedVersionForKeys(query))
     }
 
-    /// The data version `query`'s keys are built with now (without probing).
+    /// The encoded data-version part of `query`'s keys now (without probing): remembered per query
+    /// until the next probe stores new versions, so a request does not re-encode it.
     func probedVersionForKeys(_ query: RegisteredQuery) -> String {
+        if let suffix = probedVersion.withLock({ $0?.keySuffixes[query.keyPrefix] }) { return suffix }
         let probed = probedVersion.withLock { $0 }
         var version = configuration.dataVersion + "|" + settingsVersion + "|" + (probed?.global ?? "")
         for name in query.datasets {
             version += "|" + CacheKey.byteExact(name) + "=" + CacheKey.byteExact(probed?.datasets[name] ?? "")
         }
-        return version
+        let suffix = CacheKey.suffix(dataVersion: version)
+        // Kept only if the versions it was computed from are still the stored ones.
+        probedVersion.withLock { stored in
+            if let probed, stored == probed { stored?.keySuffixes[query.keyPrefix] = suffix }
+        }
+        return suffix
     }
 
-    func key(_ query: RegisteredQuery, _ values: [ParameterValue], _ scope: ScopeValue, dataVersion: String) -> CacheKey {
-        CacheKey(query: query.definition.id + "#" + query.version, parameters: values,
-                 scope: (query.definition.scope, query.definition.scopeBinding(scope)), dataVersion: dataVersion)
+    /// `query`'s key for these values and scope, with `suffix` from ``probedVersionForKeys(_:)``.
+    func key(_ query: RegisteredQuery, _ values: [ParameterValue], _ scope: ScopeValue, dataVersion suffix: String) -> CacheKey {
+        CacheKey(prefix: query.keyPrefix, parameters: values,
+                 scope: (query.definition.scope, query.definition.scopeBinding(scope)), suffix: suffix)
     }
 
     func result(

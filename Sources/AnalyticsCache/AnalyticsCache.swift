@@ -256,10 +256,11 @@ public final class AnalyticsCache: Sendable {
         if let unknown = definition.datasets?.first(where: { configuration.datasets[$0] == nil }) {
             throw AnalyticsCacheError(.invalidDefinition, "query \(definition.id): no dataset '\(unknown)' is configured")
         }
+        let version = RegisteredQuery.version(of: definition)
         let registered = RegisteredQuery(
             definition: definition, tables: tables, eventTypes: eventTypes, expressions: expressions, dependsOnEverything: everything,
             datasets: Set(definition.datasets ?? Array(configuration.datasets.keys)).sorted(),
-            version: RegisteredQuery.version(of: definition))
+            version: version, keyPrefix: CacheKey.prefix(query: definition.id + "#" + version))
         // Wildcard expressions are matched against every event's key; known from here on, so
         // entries a previous process stored under them are found after a restart too.
         let wild = expressions.filter(\.hasWildcards).map(\.generalised)

@@ -1,6 +1,9 @@
+import Crypto
+
 /// The key of one cached result: query id, canonical parameters, scope value and data version,
-/// in an unambiguous encoding (every part length-prefixed and typed), so the same logical request
-/// always gives the same key and different requests — another tenant above all — never do.
+/// in an unambiguous encoding (every part length-prefixed and typed; the data version as a 128-bit
+/// SHA-256 digest), so the same logical request always gives the same key and different requests —
+/// another tenant above all — never do.
 public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     /// The encoded key (what L1 and L2 store under).
     public let rawValue: String
@@ -12,32 +15,61 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     ///   - scope: the query's scope kind and the request's value (ignored when global)
     ///   - dataVersion: what the results were computed against (application, settings, datasets)
     public init(query: String, parameters: [ParameterValue], scope: (QueryScope, String?), dataVersion: String) {
-        var key = "ac1"
-        func field(_ tag: Character, _ text: String) {
-            let escaped = Self.byteExact(text)
-            key.append(tag)
-            key += String(escaped.utf8.count)
-            key.append(":")
-            key += escaped
-        }
-        field("q", query)
+        self.init(prefix: Self.prefix(query: query), parameters: parameters, scope: scope, suffix: Self.suffix(dataVersion: dataVersion))
+    }
+
+    /// The same key from its query part and its data-version part encoded beforehand (they are the
+    /// same for every request of a query, so the cache keeps them instead of re-encoding them).
+    init(prefix: String, parameters: [ParameterValue], scope: (QueryScope, String?), suffix: String) {
+        var key = prefix
         switch scope.0 {
-        case .global: field("g", "")
-        case .tenant: field("t", scope.1 ?? "")
-        case .user: field("u", scope.1 ?? "")
+        case .global: Self.append("g", "", to: &key)
+        case .tenant: Self.append("t", scope.1 ?? "", to: &key)
+        case .user: Self.append("u", scope.1 ?? "", to: &key)
         }
         for value in parameters {
             switch value {
-            case .integer(let v): field("i", String(v))
+            case .integer(let v): Self.append("i", String(v), to: &key)
             // The bit pattern: exact, and one encoding per value (−0.0 was made 0.0 at validation).
-            case .double(let v): field("d", String(v.bitPattern, radix: 16))
-            case .text(let v): field("s", v)
-            case .boolean(let v): field("b", v ? "1" : "0")
-            case .date(let v): field("D", String(v))
+            case .double(let v): Self.append("d", String(v.bitPattern, radix: 16), to: &key)
+            case .text(let v): Self.append("s", v, to: &key)
+            case .boolean(let v): Self.append("b", v ? "1" : "0", to: &key)
+            case .date(let v): Self.append("D", String(v), to: &key)
             }
         }
-        field("v", dataVersion)
+        key += suffix
         rawValue = key
+    }
+
+    /// The encoded start of every key of query `query`.
+    static func prefix(query: String) -> String {
+        var key = "ac2"
+        append("q", query, to: &key)
+        return key
+    }
+
+    /// The encoded end of every key computed against `dataVersion`: a SHA-256 digest of it
+    /// (128 bits, hex), not its text — the version (DuckDB's result settings, every dataset's
+    /// token) is hundreds of bytes that every lookup would otherwise hash and compare.
+    static func suffix(dataVersion: String) -> String {
+        let digest = SHA256.hash(data: Array(dataVersion.utf8))
+        var hex = ""
+        hex.reserveCapacity(32)
+        for byte in digest.prefix(16) {
+            hex += byte < 0x10 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
+        }
+        var key = ""
+        append("v", hex, to: &key)
+        return key
+    }
+
+    /// One field: its tag, the length of its escaped text, `:`, the escaped text.
+    private static func append(_ tag: Character, _ text: String, to key: inout String) {
+        let escaped = byteExact(text)
+        key.append(tag)
+        key += String(escaped.utf8.count)
+        key.append(":")
+        key += escaped
     }
 
     public var description: String { rawValue }

@@ -14,6 +14,8 @@ struct RegisteredQuery: Sendable {
     /// A hash of the definition, part of every key: a query redeployed with other SQL,
     /// parameters or dependencies never gets the results of the old one.
     let version: String
+    /// The encoded start of its keys (id and version), computed once.
+    let keyPrefix: String
 
     static func version(of definition: QueryDefinition) -> String {
         let text = [definition.sql, "\(definition.parameters)", definition.scope.rawValue, "\(definition.expiry)",

@@ -6,6 +6,7 @@ import DuckDBClient
 import EventProjection
 import EventStore
 import Foundation
+import Hummingbird
 import Logging
 import Metrics
 import Prometheus
@@ -50,6 +51,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("memory-mb"), help: "L1's budget in MiB.")
     var memoryMB = 256
 
+    @Option(name: .customLong("bench-constant-bytes"), help: .hidden)
+    var benchConstantBytes: Int?
+
     func run() async throws {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
@@ -88,6 +92,13 @@ struct ServeCommand: AsyncParsableCommand {
         let server = AnalyticsServer(cache: cache, configuration: serverConfiguration)
         let router = server.router()
         if config == nil { server.addDashboard(to: router, panels: DemoDomain.panels, title: "swift-analytics-cache — live TPC-H dashboard") }
+        if let size = benchConstantBytes, size >= 0 {
+            // scripts/bench-server.sh's ceiling: the same server and middleware, a constant body.
+            let body = ByteBuffer(repeating: UInt8(ascii: "x"), count: size)
+            router.get("/bench/constant") { _, _ in
+                Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: body))
+            }
+        }
         let host = self.host
         let app = server.application(
             router: router,

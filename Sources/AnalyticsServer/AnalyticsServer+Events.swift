@@ -46,7 +46,7 @@ extension AnalyticsServer {
         let last = positions.last ?? 0
         return Response.json(
             object: ["positions": positions, "position": last, "version": recorded.last?.version ?? 0],
-            status: .created, headers: [HTTPField.Name("X-Event-Position")!: String(last)])
+            status: .created, headers: [.xEventPosition: String(last)])
     }
 
     /// The append a body asks for; 400 naming the field that is wrong.

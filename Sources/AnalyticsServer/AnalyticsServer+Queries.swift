@@ -14,6 +14,15 @@ enum ResultEncoding: String {
 
     /// From an `Accept` header: Arrow or CSV when asked for, JSON for JSON, `*/*` or nothing;
     /// nil when only other types are acceptable (406).
+    /// The prefix of its bodies' keys in the server's body cache.
+    var cachePrefix: String {
+        switch self {
+        case .json: "j"
+        case .arrow: "a"
+        case .csv: "c"
+        }
+    }
+
     init?(accept: String?) {
         guard let accept, !accept.isEmpty else {
             self = .json
@@ -96,9 +105,9 @@ extension AnalyticsServer {
         var headers: HTTPFields = [
             .eTag: etag,
             .age: String(Int(result.age.components.seconds)),
-            HTTPField.Name("X-Cache")!: result.servedBy.rawValue,
+            .xCache: result.servedBy.rawValue,
             .cacheControl: definition.scope == .global ? "no-cache" : "private, no-cache",
-            HTTPField.Name("Server-Timing")!: "compute;dur=\(Self.milliseconds(result.computeTime)), cache;desc=\(result.servedBy.rawValue)",
+            .serverTiming: "compute;dur=\(Self.milliseconds(result.computeTime)), cache;desc=\(result.servedBy.rawValue)",
             .vary: "Accept",
         ]
         if definition.scope != .global { headers[.vary] = "Accept, Authorization" }
@@ -106,31 +115,35 @@ extension AnalyticsServer {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentType] = encoding.rawValue
-        switch encoding {
-        case .arrow:
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: result.arrow)))
-        case .json, .csv:
-            let cacheKey = (encoding == .json ? "j" : "c") + result.etag
-            if let bytes = encoded.value(forKey: cacheKey) {
-                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
-            }
-            let archive = try ArchivedResult(bytes: result.arrow)
-            if result.arrow.count <= configuration.encodedCacheBytes / 16 {
-                let bytes = try encoding == .json ? JSONResultEncoder().encode(archive) : CSVResultEncoder().encode(archive)
-                encoded.insert(bytes, forKey: cacheKey)
-                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
-            }
-            let chunks = encoding == .json ? JSONResultEncoder().chunks(archive) : CSVResultEncoder().chunks(archive)
-            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                for try await chunk in chunks { try await writer.write(ByteBuffer(bytes: chunk)) }
-                try await writer.finish(nil)
-            })
+        let bodyKey = encoding.cachePrefix + result.etag
+        if let body = encoded.value(forKey: bodyKey) {
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body))
         }
+        let small = result.arrow.count <= configuration.encodedCacheBytes / 16
+        if encoding == .arrow {
+            let body = ByteBuffer(bytes: result.arrow)
+            if small { encoded.insert(body, forKey: bodyKey) }
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body))
+        }
+        let archive = try ArchivedResult(bytes: result.arrow)
+        if small {
+            let body = ByteBuffer(bytes: try encoding == .json ? JSONResultEncoder().encode(archive) : CSVResultEncoder().encode(archive))
+            encoded.insert(body, forKey: bodyKey)
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body))
+        }
+        let chunks = encoding == .json ? JSONResultEncoder().chunks(archive) : CSVResultEncoder().chunks(archive)
+        return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+            for try await chunk in chunks { try await writer.write(ByteBuffer(bytes: chunk)) }
+            try await writer.finish(nil)
+        })
     }
 
+    /// `duration` in milliseconds with three decimals ("186.435"), without a formatter per call.
     static func milliseconds(_ duration: Duration) -> String {
         let (seconds, attoseconds) = duration.components
-        return String(format: "%.3f", Double(seconds) * 1000 + Double(attoseconds) / 1e15)
+        let micros = max(0, seconds) * 1_000_000 + max(0, attoseconds) / 1_000_000_000_000
+        let fraction = String(micros % 1000)
+        return String(micros / 1000) + "." + String(repeating: "0", count: 3 - fraction.count) + fraction
     }
 
     /// The request's query-string parameters (the last of a repeated name wins).

@@ -40,7 +40,7 @@ extension AnalyticsServer {
                 throw APIProblem(.badRequest, "\(id): \(error.description)", details: ["parameter": "\(id).\(error.parameter)", "rule": error.rule])
             }
         }
-        return eventStream(watched, scope: scope, resume: StreamPosition(request.headers[HTTPField.Name("Last-Event-ID")!]), format: .json)
+        return eventStream(watched, scope: scope, resume: StreamPosition(request.headers[.lastEventID]), format: .json)
     }
 
     /// How a stream writes results: JSON for API clients, or rendered panels for the dashboard.
@@ -58,7 +58,7 @@ extension AnalyticsServer {
             filter: BusFilter(queries: Set(watched.map(\.query)), keys: Set(watched.map(\.key))), capacity: configuration.streamBuffer, after: after)
         let headers: HTTPFields = [
             .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache",
-            HTTPField.Name("X-Accel-Buffering")!: "no",
+            .xAccelBuffering: "no",
         ]
         return Response(status: .ok, headers: headers, body: ResponseBody { [self] writer in
             streams.add(1, ordering: .relaxed)

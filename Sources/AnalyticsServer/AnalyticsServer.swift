@@ -26,9 +26,10 @@ public final class AnalyticsServer: Sendable {
     let streams = Atomic<Int>(0)
     let streamGauge: Gauge
     let rejected: Counter
-    /// Results as JSON or CSV, by format and content hash (a pure function of both): encoded once,
-    /// not per request. Bounded by bytes.
-    let encoded: MemoryCache<String, [UInt8]>
+    /// Response bodies — results as Arrow IPC, JSON or CSV — by format and content hash (a pure
+    /// function of both): encoded and copied into a buffer once, then shared by every response
+    /// (a `ByteBuffer` is copy-on-write; NIO writes it without copying). Bounded by bytes.
+    let encoded: MemoryCache<String, ByteBuffer>
     /// Test-only failure injection: awaited by every stream before it takes its next message (a
     /// test holds streams back to make them fall behind).
     let streamHook = Mutex<(@Sendable () async -> Void)?>(nil)
@@ -45,7 +46,7 @@ public final class AnalyticsServer: Sendable {
         self.configuration = configuration
         streamGauge = Gauge(label: "analytics_sse_clients")
         encoded = MemoryCache(configuration: MemoryCacheConfiguration(
-            bound: .weight(configuration.encodedCacheBytes, weigher: { _, value in value.count }), name: "analytics-http-encoded"))
+            bound: .weight(configuration.encodedCacheBytes, weigher: { _, value in value.readableBytes }), name: "analytics-http-encoded"))
         rejected = Counter(label: "analytics_http_overload_rejections_total")
     }
 

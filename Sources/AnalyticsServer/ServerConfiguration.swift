@@ -28,8 +28,9 @@ public struct ServerConfiguration: Sendable {
     /// How long a connection may send and receive nothing before it is closed: bounds slow or
     /// stalled clients (a slowloris). Longer than the SSE heartbeat, which keeps streams busy.
     public var idleTimeout: Duration = .seconds(30)
-    /// Bytes of JSON and CSV encodings of results kept, so that a cached result is encoded once
-    /// rather than per request (results larger than a sixteenth of it are streamed instead).
+    /// Bytes of response bodies (Arrow IPC, JSON and CSV encodings of results) kept, so that a
+    /// cached result is encoded and copied once rather than per request (results larger than a
+    /// sixteenth of it are streamed instead).
     public var encodedCacheBytes: Int = 64 << 20
     /// Where `GET /metrics` reads from (the executable bootstraps it; nil: 404).
     public var metricsRegistry: PrometheusCollectorRegistry?

@@ -38,13 +38,19 @@ import TestSupport
     }
 
     @Test func keysCarryTheResultSettingsOfTheDatabase() async throws {
-        let harness = try await Harness(disk: false)
-        defer { TestSupport.remove(harness.root) }
-        try await harness.cache.register(QueryDefinition(id: "one", sql: "SELECT 1 AS n"))
-        let key = try harness.cache.key(for: "one").rawValue
-        // The time zone (UTC by default) and DuckDB's version are in it: another setting, another key.
-        #expect(key.contains("TimeZone=UTC") || key.lowercased().contains("timezone=utc"), "\(key)")
-        await harness.shutdown()
+        // The time zone (UTC by default) is one of them: another setting, another key; the same
+        // settings in another database (another process), the same key.
+        var keys: [String] = []
+        for (label, timeZone) in [("utc", "UTC"), ("utc-again", "UTC"), ("paris", "Europe/Paris")] {
+            let harness = try await Harness(label: label, disk: false, timeZone: timeZone)
+            defer { TestSupport.remove(harness.root) }
+            try await harness.cache.register(QueryDefinition(id: "one", sql: "SELECT 1 AS n"))
+            #expect(harness.database.resultSettings["TimeZone"] == timeZone)
+            keys.append(try harness.cache.key(for: "one").rawValue)
+            await harness.shutdown()
+        }
+        #expect(keys[0] == keys[1])
+        #expect(keys[0] != keys[2])
     }
 
     @Test func aDatasetFileThatChangesIsANewDataVersion() async throws {

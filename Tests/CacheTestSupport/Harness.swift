@@ -51,13 +51,14 @@ public final class Harness: Sendable {
         dataVersionProbe: (@Sendable () async throws -> String)? = nil, projections: [Projection] = [Harness.orders],
         eventTime: @escaping @Sendable (RecordedEvent) -> Int64 = Harness.eventTime,
         refreshWindow: Duration? = .seconds(60), refreshDelay: Duration = .milliseconds(100),
-        datasets: [String: @Sendable () async throws -> String] = [:], readableDirectory: String? = nil
+        datasets: [String: @Sendable () async throws -> String] = [:], readableDirectory: String? = nil, timeZone: String? = "UTC"
     ) async throws {
         root = try existing ?? TestSupport.temporaryDirectory(label)
         log = try SQLiteEventStore(path: root.appendingPathComponent("events.sqlite").path)
         database = try Database(
             path: root.appendingPathComponent("data.duckdb").path,
-            configuration: .init(externalAccess: readableDirectory.map { .only([$0.hasSuffix("/") ? $0 : $0 + "/"]) } ?? .unrestricted))
+            configuration: .init(externalAccess: readableDirectory.map { .only([$0.hasSuffix("/") ? $0 : $0 + "/"]) } ?? .unrestricted,
+                                 timeZone: timeZone))
         writer = try DuckDBWriter(database: database)
         projector = Projector(name: "orders", log: log, writer: writer, projections: projections, batchSize: 256, eventTime: eventTime)
         try await projector.setUp()

@@ -19,7 +19,7 @@ extension AnalyticsServer {
             await guarded {
                 let watched = try Set(panels.map(\.query)).sorted().map { query in Watched(query: query, parameters: [:], key: try cache.key(for: query, textParameters: [:]).rawValue) }
                 let after = try textParameters(request)["after"]
-                let resume = StreamPosition(request.headers[HTTPField.Name("Last-Event-ID")!] ?? after)
+                let resume = StreamPosition(request.headers[.lastEventID] ?? after)
                 return eventStream(watched, scope: .none, resume: resume, format: .dashboard(byQuery))
             }
         }

@@ -50,8 +50,9 @@ public enum DemoDomain {
             SELECT c_name AS customer, round(sum(o_totalprice), 2)::DOUBLE AS revenue, count(*) AS orders
             FROM (SELECT o_custkey, o_totalprice::DOUBLE AS o_totalprice FROM orders UNION ALL SELECT o_custkey, o_totalprice FROM (\(liveRevenue))) o
             JOIN customer ON c_custkey = o_custkey
-            GROUP BY 1 ORDER BY 2 DESC LIMIT 10
-            """),
+            GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?
+            """,
+            parameters: [ParameterSpec("limit", .integer, default: .integer(10), rule: .range(min: 1, max: 500))]),
         QueryDefinition(id: "order-status", sql: """
             SELECT status, count(*) AS orders FROM (
                 SELECT CASE o_orderstatus WHEN 'F' THEN 'fulfilled' WHEN 'O' THEN 'open' ELSE 'partial' END AS status FROM orders
