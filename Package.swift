@@ -101,6 +101,7 @@ let package = Package(
             name: "AnalyticsServer",
             dependencies: [
                 "AnalyticsCache", "DuckDBClient", "EventLogCore", "EventProjection", "MemoryCache", "ResultFormat",
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -189,7 +190,9 @@ let package = Package(
                            .product(name: "JWTKit", package: "jwt-kit"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
-        .testTarget(name: "AnalyticsCacheCLITests", dependencies: ["AnalyticsCacheCLI", "TestSupport"]),
+        .testTarget(
+            name: "AnalyticsCacheCLITests",
+            dependencies: ["AnalyticsCacheCLI", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),
         .target(name: "EventWorkload", dependencies: ["EventStore", "EventProjection", "DuckDBClient"], path: "Tests/EventWorkload"),
         .executableTarget(
             name: "event-store-child", dependencies: ["EventStore", "EventProjection", "DuckDBClient", "EventWorkload"],

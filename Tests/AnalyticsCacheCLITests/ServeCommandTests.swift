@@ -10,10 +10,10 @@ import TestSupport
         let process: Process
         let url: String
 
-        static func start(dataDir: String) throws -> Server {
+        static func start(dataDir: String, arguments: [String] = ["--port", "0", "--scale", "0.01", "--admin-token", "cli-secret"]) throws -> Server {
             let process = Process()
             process.executableURL = CLI.executable
-            process.arguments = ["serve", "--port", "0", "--data-dir", dataDir, "--scale", "0.01", "--admin-token", "cli-secret"]
+            process.arguments = ["serve", "--data-dir", dataDir] + arguments
             let out = Pipe()
             process.standardOutput = out
             process.standardError = FileHandle.nullDevice
