@@ -28,6 +28,13 @@ enum ResultEncoding: String {
             self = .json
             return
         }
+        // The common exact values first: no splitting and lowercasing per request.
+        switch accept {
+        case "application/vnd.apache.arrow.stream": self = .arrow; return
+        case "application/json", "*/*": self = .json; return
+        case "text/csv": self = .csv; return
+        default: break
+        }
         let types = accept.split(separator: ",").map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() }
         if types.contains("application/vnd.apache.arrow.stream") {
             self = .arrow
