@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "DiskCache", targets: ["DiskCache"]),
         .library(name: "EventLogCore", targets: ["EventLogCore"]),
         .library(name: "EventStore", targets: ["EventStore"]),
+        .library(name: "PostgresEventStore", targets: ["PostgresEventStore"]),
         .library(name: "EventProjection", targets: ["EventProjection"]),
         .library(name: "RemoteData", targets: ["RemoteData"]),
         .library(name: "AnalyticsCache", targets: ["AnalyticsCache"]),
@@ -33,6 +34,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         // YAML configuration files (query catalogs), decoded into the same types as JSON.
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
+        // The shared event log of several nodes (PostgreSQL: the log, LISTEN/NOTIFY).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
         // SHA-256 and HMAC for S3 request signing (RemoteData).
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
     ],
@@ -110,6 +113,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The event log in PostgreSQL, for several nodes sharing one log.
+        .target(
+            name: "PostgresEventStore",
+            dependencies: [
+                "EventLogCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Data versions of remote datasets (HTTP ETags, S3 listings, DuckLake snapshots).
         .target(
             name: "RemoteData",
@@ -183,6 +196,7 @@ let package = Package(
             name: "AnalyticsServerTests",
             dependencies: ["CacheTestSupport", "AnalyticsServer", "AnalyticsCache", "DiskCache", "DuckDBClient", "EventStore", "EventProjection", "ResultFormat",
                            "TestSupport",
+                           .product(name: "Crypto", package: "swift-crypto"),
                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                            .product(name: "Hummingbird", package: "hummingbird"),
                            .product(name: "NIOPosix", package: "swift-nio"),

@@ -85,9 +85,15 @@ extension AnalyticsCache {
     func probedVersionForKeys(_ query: RegisteredQuery) -> String {
         if let suffix = probedVersion.withLock({ $0?.keySuffixes[query.keyPrefix] }) { return suffix }
         let probed = probedVersion.withLock { $0 }
-        var version = configuration.dataVersion + "|" + settingsVersion + "|" + (probed?.global ?? "")
+        // Every part length-prefixed: tokens may contain any separator, and two different sets of
+        // versions must never give the same text (nor, so, the same digest).
+        var version = ""
+        for part in [configuration.dataVersion, settingsVersion, probed?.global ?? ""] {
+            version += String(part.utf8.count) + ":" + part
+        }
         for name in query.datasets {
-            version += "|" + CacheKey.byteExact(name) + "=" + CacheKey.byteExact(probed?.datasets[name] ?? "")
+            let token = probed?.datasets[name] ?? ""
+            version += String(name.utf8.count) + ":" + name + String(token.utf8.count) + ":" + token
         }
         let suffix = CacheKey.suffix(dataVersion: version)
         // Kept only if the versions it was computed from are still the stored ones.

@@ -172,8 +172,9 @@ public final class AnalyticsCache: Sendable {
     public init(configuration: Configuration) {
         self.configuration = configuration
         metrics = AnalyticsMetrics(factory: configuration.metricsFactory)
+        // Length-prefixed: a setting's value (a search path, say) may contain any separator.
         settingsVersion = configuration.pool.database.resultSettings.sorted { $0.key < $1.key }
-            .map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+            .map { "\($0.key.utf8.count):\($0.key)\($0.value.utf8.count):\($0.value)" }.joined()
         let entries = self.entries
         l1 = MemoryCache(configuration: MemoryCacheConfiguration(
             bound: .weight(max(0, configuration.memoryBytes), weigher: { _, value in value.arrow.count }),

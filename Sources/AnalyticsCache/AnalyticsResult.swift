@@ -1,3 +1,4 @@
+import Crypto
 /// How a result was served.
 public enum ServedBy: String, Sendable, Hashable, CaseIterable {
     /// From the in-memory cache.
@@ -55,25 +56,10 @@ struct CachedResult: Sendable {
         return CachedResult(arrow: arrow, etag: etag(of: arrow), computedAt: storedAt, computeNanos: nanos, origin: .l2)
     }
 
-    /// A 64-bit content hash (quoted): the same bytes always give the same tag.
+    /// A content hash (quoted): the first 128 bits of the bytes' SHA-256, so the same bytes always
+    /// give the same tag and nobody can make two results share one (the server keeps encoded bodies
+    /// by it, and a client's `If-None-Match` is answered by it).
     static func etag(of bytes: [UInt8]) -> String {
-        var hash: UInt64 = 0xCBF2_9CE4_8422_2325 ^ UInt64(bytes.count)
-        bytes.withUnsafeBytes { raw in
-            var index = 0
-            while index + 8 <= raw.count {
-                let word = UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: index, as: UInt64.self))
-                hash = (hash ^ word) &* 0x0000_0100_0000_01B3
-                hash ^= hash >> 29
-                index += 8
-            }
-            while index < raw.count {
-                hash = (hash ^ UInt64(raw[index])) &* 0x0000_0100_0000_01B3
-                index += 1
-            }
-        }
-        hash ^= hash >> 33
-        hash &*= 0xFF51_AFD7_ED55_8CCD
-        hash ^= hash >> 33
-        return "\"" + String(hash, radix: 16) + "\""
+        "\"" + CacheKey.hex(SHA256.hash(data: bytes).prefix(16)) + "\""
     }
 }

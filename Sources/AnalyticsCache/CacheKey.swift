@@ -52,15 +52,20 @@ public struct CacheKey: Sendable, Hashable, CustomStringConvertible {
     /// (128 bits, hex), not its text — the version (DuckDB's result settings, every dataset's
     /// token) is hundreds of bytes that every lookup would otherwise hash and compare.
     static func suffix(dataVersion: String) -> String {
-        let digest = SHA256.hash(data: Array(dataVersion.utf8))
-        var hex = ""
-        hex.reserveCapacity(32)
-        for byte in digest.prefix(16) {
-            hex += byte < 0x10 ? "0" + String(byte, radix: 16) : String(byte, radix: 16)
-        }
         var key = ""
-        append("v", hex, to: &key)
+        append("v", hex(SHA256.hash(data: Array(dataVersion.utf8)).prefix(16)), to: &key)
         return key
+    }
+
+    /// Bytes as lowercase hexadecimal, two digits each.
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text: [UInt8] = []
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0xF)])
+        }
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// One field: its tag, the length of its escaped text, `:`, the escaped text.

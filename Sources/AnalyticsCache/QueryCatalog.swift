@@ -35,6 +35,9 @@ public struct QueryCatalog: Sendable {
         let file: File
         do {
             file = try JSONDecoder().decode(File.self, from: data)
+            try Self.refuseUnknownKeys(in: try JSONSerialization.jsonObject(with: data))
+        } catch let error as QueryCatalogError {
+            throw error
         } catch {
             throw QueryCatalogError(message: "the query catalog is not valid: \(error)")
         }
@@ -47,7 +50,13 @@ public struct QueryCatalog: Sendable {
     public init(yaml: String) throws {
         let file: File
         do {
+            // First: a document Yams would trap on is refused, and misspelt keys are named.
+            try Self.refuseUnknownKeys(in: try ConfigDocument.load(yaml: yaml))
             file = try YAMLDecoder().decode(File.self, from: yaml)
+        } catch let error as QueryCatalogError {
+            throw error
+        } catch let error as ConfigDocumentError {
+            throw QueryCatalogError(message: "the query catalog is not valid: \(error)")
         } catch {
             throw QueryCatalogError(message: "the query catalog is not valid: \(error)")
         }
@@ -69,6 +78,43 @@ public struct QueryCatalog: Sendable {
             try self.init(yaml: text)
         } else {
             try self.init(json: data)
+        }
+    }
+
+    /// The keys each place of a query allows: a misspelt key (`expires`, `timezone`, `maximum`)
+    /// would otherwise be dropped by decoding, and its setting silently not applied.
+    public static let knownKeys: [String: Set<String>] = [
+        "query": ["id", "sql", "scope", "parameters", "expiry", "dependencies", "eventTime", "maxCachedBytes", "datasets"],
+        "parameter": ["name", "type", "default", "min", "max", "oneOf", "maxLength"],
+        "expiry": ["ttl", "window", "timeZone", "adaptive", "untilParameter"],
+        "adaptive": ["factor", "min", "max"],
+        "dependencies": ["only", "adding"],
+        "eventTime": ["from", "to"],
+    ]
+
+    /// Refuses unknown keys inside `queries` (other top-level sections belong to whoever reads the
+    /// rest of the file).
+    /// - Parameter tree: the parsed document (``ConfigDocument/load(yaml:)`` or JSONSerialization's)
+    /// - Throws: ``QueryCatalogError`` naming the first unknown key and its place
+    public static func refuseUnknownKeys(in tree: Any?) throws {
+        guard let root = tree as? [String: Any], let queries = root["queries"] as? [Any] else { return }
+        func check(_ value: Any?, _ kind: String, _ path: String) throws {
+            guard let mapping = value as? [String: Any], let known = knownKeys[kind] else { return }
+            do { try ConfigDocument.refuseUnknownKeys(mapping, known: known, at: path) } catch {
+                throw QueryCatalogError(message: "the query catalog is not valid: \(error)")
+            }
+        }
+        for (index, query) in queries.enumerated() {
+            let path = "queries[\(index)]"
+            try check(query, "query", path)
+            guard let query = query as? [String: Any] else { continue }
+            for (i, parameter) in ((query["parameters"] as? [Any]) ?? []).enumerated() {
+                try check(parameter, "parameter", "\(path).parameters[\(i)]")
+            }
+            try check(query["expiry"], "expiry", path + ".expiry")
+            try check((query["expiry"] as? [String: Any])?["adaptive"], "adaptive", path + ".expiry.adaptive")
+            try check(query["dependencies"], "dependencies", path + ".dependencies")
+            try check(query["eventTime"], "eventTime", path + ".eventTime")
         }
     }
 

@@ -88,6 +88,19 @@ struct ServeCommand: AsyncParsableCommand {
                 ? .jwt(claim: jwtClaim, hs256Secret: text.trimmingCharacters(in: .newlines), es256PublicKeyPEM: nil)
                 : .jwt(claim: jwtClaim, hs256Secret: nil, es256PublicKeyPEM: text)
         }
+        // The command line's values get the file's checks; a refused value given as an option is
+        // named by its option.
+        do { try settings.validate() } catch let error as ServeSettingsError {
+            let options: [(key: String, option: String, given: Bool)] = [
+                ("server.port", "--port", port != nil), ("server.host", "--host", host != nil),
+                ("cache.memoryMB", "--memory-mb", memoryMB != nil), ("cache.diskMB", "--disk-mb", diskMB != nil),
+                ("tenancy.header", "--tenant-header", tenantHeader != nil),
+            ]
+            if let match = options.first(where: { $0.given && error.description.hasPrefix($0.key + ":") }) {
+                throw ValidationError(match.option + error.description.dropFirst(match.key.count))
+            }
+            throw error
+        }
         return settings
     }
 
@@ -141,9 +154,9 @@ struct ServeCommand: AsyncParsableCommand {
             tenancy: tenancy, bypassRequiresAdmin: server.bypassRequiresAdmin ?? false,
             maxEventBodyBytes: server.maxEventBodyBytes ?? 1 << 20, maxParameters: server.maxParameters ?? 64,
             maxConcurrentRequests: server.maxConcurrentRequests ?? 1024, streamBuffer: server.streamBuffer ?? 256,
-            heartbeat: .every(.milliseconds(Int64((server.heartbeatSeconds ?? 15) * 1000))),
+            heartbeat: .every(.milliseconds(Int64(((server.heartbeatSeconds ?? 15) * 1000).rounded()))),
             metricsRegistry: registry, logger: logger)
-        if let idle = server.idleTimeoutSeconds { serverConfiguration.idleTimeout = .milliseconds(Int64(idle * 1000)) }
+        if let idle = server.idleTimeoutSeconds { serverConfiguration.idleTimeout = .milliseconds(Int64((idle * 1000).rounded())) }
         let analyticsServer = AnalyticsServer(cache: cache, configuration: serverConfiguration)
         let router = analyticsServer.router()
         if !settings.declaresQueries { analyticsServer.addDashboard(to: router, panels: DemoDomain.panels, title: "swift-analytics-cache — live TPC-H dashboard") }

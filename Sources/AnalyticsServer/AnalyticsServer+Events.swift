@@ -38,6 +38,8 @@ extension AnalyticsServer {
                 throw APIProblem(.contentTooLarge, error.message)
             case .busy:
                 throw APIProblem(.serviceUnavailable, "the event log is busy; retry shortly", headers: [.retryAfter: "1"])
+            case .unavailable:
+                throw APIProblem(.serviceUnavailable, "the event log cannot be reached; retry shortly", headers: [.retryAfter: "1"])
             default:
                 throw error
             }

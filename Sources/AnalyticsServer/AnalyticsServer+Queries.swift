@@ -35,7 +35,7 @@ enum ResultEncoding: String {
         case "text/csv": self = .csv; return
         default: break
         }
-        let types = accept.split(separator: ",").map { $0.split(separator: ";")[0].trimmingCharacters(in: .whitespaces).lowercased() }
+        let types = accept.split(separator: ",").map { ($0.split(separator: ";").first ?? "").trimmingCharacters(in: .whitespaces).lowercased() }
         if types.contains("application/vnd.apache.arrow.stream") {
             self = .arrow
         } else if types.contains("text/csv") {

@@ -1,5 +1,6 @@
+import AnalyticsCache
 import Foundation
-import Yams
+import HTTPTypes
 
 /// The deployment part of a `serve` config file — `server`, `tenancy` and `cache`, beside the
 /// `queries` that ``AnalyticsCache/QueryCatalog`` reads from the same file (JSON, or YAML; the same
@@ -16,8 +17,8 @@ import Yams
 ///   maxEventBodyBytes: 1048576    # POST /api/events, beyond: 413; default 1 MiB
 ///   maxParameters: 64             # query-string parameters, beyond: 400; default 64
 ///   streamBuffer: 256             # updates queued per SSE client before a resync; default 256
-///   heartbeatSeconds: 15          # SSE comment heartbeat; default 15
-///   idleTimeoutSeconds: 30        # a silent connection is closed; default 30
+///   heartbeatSeconds: 15          # SSE comment heartbeat (0.1…86400); default 15
+///   idleTimeoutSeconds: 30        # a silent connection is closed (1…86400); default 30
 /// tenancy:                        # default: none (scoped queries answer 401)
 ///   header: X-Tenant              # a trusted proxy's header, or:
 ///   jwt: { claim: tenant, hs256SecretFile: secret.txt }   # or hs256Secret, or es256PublicKeyFile (PEM)
@@ -96,11 +97,14 @@ public struct ServeSettings: Sendable, Equatable {
     /// - Throws: ``ServeSettingsError`` naming the key and what is wrong with it
     public init(text: String, directory: URL) throws {
         let loaded: Any?
-        do { loaded = try Yams.load(yaml: text) } catch { throw ServeSettingsError("the config file does not parse: \(error)") }
+        do { loaded = try ConfigDocument.load(yaml: text) } catch { throw ServeSettingsError("the config file does not parse: \(error)") }
         guard let root = loaded as? [String: Any] else { throw ServeSettingsError("the config file must be a mapping of sections") }
         // `queries` is QueryCatalog's; the sections issue #17 adds will join this list.
         try Self.refuseUnknown(root, known: ["queries", "server", "tenancy", "cache"], in: nil)
         declaresQueries = root["queries"] != nil
+        // The queries' own keys are QueryCatalog's; checked here too, so the whole file is refused
+        // (naming the key) before anything starts.
+        do { try QueryCatalog.refuseUnknownKeys(in: root) } catch let error as QueryCatalogError { throw ServeSettingsError(error.message) }
         if let section = root["server"] {
             let server = try Self.mapping(section, "server")
             try Self.refuseUnknown(server, known: [
@@ -108,13 +112,13 @@ public struct ServeSettings: Sendable, Equatable {
                 "streamBuffer", "heartbeatSeconds", "idleTimeoutSeconds",
             ], in: "server")
             self.server.host = try Self.text(server["host"], "server.host")
-            self.server.port = try Self.integer(server["port"], "server.port", 0...65535)
+            self.server.port = try Self.integer(server["port"], "server.port")
             self.server.adminToken = try Self.text(server["adminToken"], "server.adminToken")
             self.server.bypassRequiresAdmin = try Self.boolean(server["bypassRequiresAdmin"], "server.bypassRequiresAdmin")
-            self.server.maxConcurrentRequests = try Self.integer(server["maxConcurrentRequests"], "server.maxConcurrentRequests", 1...1_000_000)
-            self.server.maxEventBodyBytes = try Self.integer(server["maxEventBodyBytes"], "server.maxEventBodyBytes", 64...(1 << 30))
-            self.server.maxParameters = try Self.integer(server["maxParameters"], "server.maxParameters", 1...100_000)
-            self.server.streamBuffer = try Self.integer(server["streamBuffer"], "server.streamBuffer", 1...1_000_000)
+            self.server.maxConcurrentRequests = try Self.integer(server["maxConcurrentRequests"], "server.maxConcurrentRequests")
+            self.server.maxEventBodyBytes = try Self.integer(server["maxEventBodyBytes"], "server.maxEventBodyBytes")
+            self.server.maxParameters = try Self.integer(server["maxParameters"], "server.maxParameters")
+            self.server.streamBuffer = try Self.integer(server["streamBuffer"], "server.streamBuffer")
             self.server.heartbeatSeconds = try Self.seconds(server["heartbeatSeconds"], "server.heartbeatSeconds")
             self.server.idleTimeoutSeconds = try Self.seconds(server["idleTimeoutSeconds"], "server.idleTimeoutSeconds")
         }
@@ -138,9 +142,10 @@ public struct ServeSettings: Sendable, Equatable {
         if let section = root["cache"] {
             let cache = try Self.mapping(section, "cache")
             try Self.refuseUnknown(cache, known: ["memoryMB", "diskMB"], in: "cache")
-            memoryMB = try Self.integer(cache["memoryMB"], "cache.memoryMB", 0...(1 << 24))
-            diskMB = try Self.integer(cache["diskMB"], "cache.diskMB", 1...(1 << 24))
+            memoryMB = try Self.integer(cache["memoryMB"], "cache.memoryMB")
+            diskMB = try Self.integer(cache["diskMB"], "cache.diskMB")
         }
+        try validate()
     }
 
     private static func jwt(_ jwt: [String: Any], directory: URL) throws -> TenancySource {
@@ -187,11 +192,47 @@ public struct ServeSettings: Sendable, Equatable {
         return text
     }
 
-    private static func integer(_ value: Any?, _ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+    private static func integer(_ value: Any?, _ key: String) throws -> Int? {
         guard let value, !(value is NSNull) else { return nil }
         guard let number = value as? Int, !(value is Bool) else { throw ServeSettingsError("\(key): expected an integer") }
-        guard range.contains(number) else { throw ServeSettingsError("\(key): \(number) is outside \(range.lowerBound)…\(range.upperBound)") }
         return number
+    }
+
+    /// The values each numeric setting may take, by key.
+    public static let integerRanges: [String: ClosedRange<Int>] = [
+        "server.port": 0...65535, "server.maxConcurrentRequests": 1...1_000_000, "server.maxEventBodyBytes": 64...(1 << 30),
+        "server.maxParameters": 1...100_000, "server.streamBuffer": 1...1_000_000,
+        "cache.memoryMB": 0...(1 << 24), "cache.diskMB": 1...(1 << 24),
+    ]
+    /// The seconds each duration setting may take, by key (a heartbeat or an idle timeout shorter
+    /// than these would make the server unusable).
+    public static let secondsRanges: [String: ClosedRange<Double>] = [
+        "server.heartbeatSeconds": 0.1...86_400, "server.idleTimeoutSeconds": 1...86_400,
+    ]
+
+    /// Checks every setting's range and the tenancy header's name — for the file's values and for
+    /// the command line's put over them alike.
+    /// - Throws: ``ServeSettingsError`` naming the key (its command-line option shares the name)
+    public func validate() throws {
+        let integers: [(String, Int?)] = [
+            ("server.port", server.port), ("server.maxConcurrentRequests", server.maxConcurrentRequests),
+            ("server.maxEventBodyBytes", server.maxEventBodyBytes), ("server.maxParameters", server.maxParameters),
+            ("server.streamBuffer", server.streamBuffer), ("cache.memoryMB", memoryMB), ("cache.diskMB", diskMB),
+        ]
+        for (key, value) in integers {
+            if let value, let range = Self.integerRanges[key], !range.contains(value) {
+                throw ServeSettingsError("\(key): \(value) is outside \(range.lowerBound)…\(range.upperBound)")
+            }
+        }
+        for (key, value) in [("server.heartbeatSeconds", server.heartbeatSeconds), ("server.idleTimeoutSeconds", server.idleTimeoutSeconds)] {
+            if let value, let range = Self.secondsRanges[key], !range.contains(value) {
+                throw ServeSettingsError("\(key): \(value) is outside \(range.lowerBound)…\(range.upperBound) seconds")
+            }
+        }
+        if let host = server.host, host.isEmpty { throw ServeSettingsError("server.host: an address is required") }
+        if case .header(let name) = tenancy, HTTPField.Name(name) == nil {
+            throw ServeSettingsError("tenancy.header: '\(name)' is not a valid HTTP header name")
+        }
     }
 
     private static func boolean(_ value: Any?, _ key: String) throws -> Bool? {
@@ -202,12 +243,9 @@ public struct ServeSettings: Sendable, Equatable {
 
     private static func seconds(_ value: Any?, _ key: String) throws -> Double? {
         guard let value, !(value is NSNull) else { return nil }
-        let number: Double
-        if let integer = value as? Int, !(value is Bool) { number = Double(integer) } else if let double = value as? Double { number = double } else {
-            throw ServeSettingsError("\(key): expected a number of seconds")
-        }
-        guard number > 0, number <= 86_400 else { throw ServeSettingsError("\(key): \(number) is outside 0 (exclusive)…86400") }
-        return number
+        if let integer = value as? Int, !(value is Bool) { return Double(integer) }
+        if let double = value as? Double, double.isFinite { return double }
+        throw ServeSettingsError("\(key): expected a number of seconds")
     }
 }
 

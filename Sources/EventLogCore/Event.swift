@@ -94,6 +94,12 @@ public struct EventStoreError: Error, Sendable, Equatable, CustomStringConvertib
         /// The log contradicts its guarantees (a gap in positions), or a reader's position is ahead
         /// of the log (e.g. a checkpoint kept from another log file).
         case inconsistentLog
+        /// The log's server could not be reached (a networked log); nothing was written, and the
+        /// call may be retried.
+        case unavailable
+        /// The connection failed while an append committed: it may or may not have been written.
+        /// Read the aggregate (or retry with `.exact` expected version) before appending again.
+        case unknownOutcome
     }
 
     /// The kind of failure.
@@ -109,7 +115,7 @@ public struct EventStoreError: Error, Sendable, Equatable, CustomStringConvertib
     public var description: String { message }
 }
 
-/// The operations every event log offers (SQLite now; PostgreSQL for several nodes later), with the
+/// The operations every event log offers (SQLite for one node, PostgreSQL for several), with the
 /// same guarantees: appends are atomic and ordered by a gap-free global position; subscribers see
 /// every committed event after their start position exactly once, in order.
 public protocol EventLog: Sendable {
