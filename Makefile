@@ -15,8 +15,8 @@ build: bootstrap
 # Two runs: the server's tests drive a browser, a fuzzer and external processes that would starve
 # the timing-bounded tests of the layers below if they shared the two cores with them.
 test: bootstrap
-	$(SWIFT) test --skip AnalyticsServerTests --skip ServeCommandTests --skip ServeConfigTests --skip ReviewServeConfigTests
-	$(SWIFT) test --skip-build --filter AnalyticsServerTests --filter ServeCommandTests --filter ServeConfigTests --filter ReviewServeConfigTests
+	$(SWIFT) test --skip AnalyticsServerTests --skip ServeCommandTests --skip ServeConfigTests --skip ReviewServeConfigTests --skip MultiNodeTests
+	$(SWIFT) test --skip-build --filter AnalyticsServerTests --filter ServeCommandTests --filter ServeConfigTests --filter ReviewServeConfigTests --filter MultiNodeTests
 
 # The live dashboard on embedded demo data (TPC-H sf 1 generated on first start): open the URL it prints.
 demo: build

@@ -36,6 +36,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.0.0"),
         // The shared event log of several nodes (PostgreSQL: the log, LISTEN/NOTIFY).
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         // SHA-256 and HMAC for S3 request signing (RemoteData).
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
     ],
@@ -119,6 +120,7 @@ let package = Package(
             dependencies: [
                 "EventLogCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -146,7 +148,7 @@ let package = Package(
         .executableTarget(
             name: "AnalyticsCacheCLI",
             dependencies: [
-                "AnalyticsCache", "AnalyticsServer", "EventStore", "EventProjection", "DiskCache",
+                "AnalyticsCache", "AnalyticsServer", "EventStore", "EventProjection", "DiskCache", "PostgresEventStore", "EventLogCore",
                 "DuckDBClient",
                 "MemoryCache",
                 "RemoteData",
@@ -204,6 +206,9 @@ let package = Package(
                            .product(name: "JWTKit", package: "jwt-kit"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
+        .testTarget(
+            name: "PostgresEventStoreTests",
+            dependencies: ["PostgresEventStore", "EventLogCore", "TestSupport", .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(
             name: "AnalyticsCacheCLITests",
             dependencies: ["AnalyticsCacheCLI", "TestSupport", .product(name: "Crypto", package: "swift-crypto")]),

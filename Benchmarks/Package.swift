@@ -26,6 +26,7 @@ let package = Package(
                 .product(name: "DuckDBClient", package: "swift-analytics-cache"),
                 .product(name: "EventProjection", package: "swift-analytics-cache"),
                 .product(name: "EventStore", package: "swift-analytics-cache"),
+                .product(name: "PostgresEventStore", package: "swift-analytics-cache"),
                 .product(name: "MemoryCache", package: "swift-analytics-cache"),
                 .product(name: "RemoteData", package: "swift-analytics-cache"),
                 .product(name: "ResultFormat", package: "swift-analytics-cache"),

@@ -33,7 +33,10 @@ fi
 
 # --- 1. Debian packages -------------------------------------------------------------------------
 # chromium and chromium-driver: the dashboard's browser test (headless, driven by selenium).
-apt_packages=(pkg-config liblmdb-dev libsqlite3-dev python3 python3-venv xz-utils ca-certificates chromium chromium-driver)
+# postgresql and nginx: the several-nodes tests (a private cluster and a load balancer on loopback,
+# started by the tests themselves; the packages' own services are not used).
+apt_packages=(pkg-config liblmdb-dev libsqlite3-dev python3 python3-venv xz-utils ca-certificates chromium chromium-driver
+  postgresql nginx)
 missing=()
 for p in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

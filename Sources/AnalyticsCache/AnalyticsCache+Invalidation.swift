@@ -158,8 +158,26 @@ extension AnalyticsCache: Service {
     /// - Parameter position: a log position
     /// - Throws: ``ProjectorTimeout`` after ``Configuration/appendTimeout``; the projector's error
     public func waitUntilFresh(through position: Int64) async throws {
-        try await configuration.projector.waitUntilApplied(position, timeout: configuration.appendTimeout)
-        let invalidated = self.invalidated, timeout = configuration.appendTimeout
+        try await waitUntilFresh(through: position, timeout: configuration.appendTimeout)
+    }
+
+    /// True when every event up to `position` is applied and its stale entries invalidated: reads
+    /// from now on reflect them (no waiting; see ``waitUntilFresh(through:timeout:)``).
+    public func isFresh(through position: Int64) -> Bool {
+        guard let applied = configuration.projector.appliedPosition, applied >= position else { return false }
+        return (invalidated.current ?? -1) >= position
+    }
+
+    /// The same wait, bounded by `timeout` (a causal read token's wait).
+    /// - Parameters:
+    ///   - position: a log position
+    ///   - timeout: the longest wait for the projector, then as long again for the invalidation
+    /// - Throws: ``ProjectorTimeout`` or ``AnalyticsCacheError`` (`.freshnessTimeout`) on timeout;
+    ///   the projector's error
+    public func waitUntilFresh(through position: Int64, timeout: Duration) async throws {
+        if isFresh(through: position) { return }
+        try await configuration.projector.waitUntilApplied(position, timeout: timeout)
+        let invalidated = self.invalidated
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await invalidated.wait(for: position) }
             group.addTask {

@@ -1,15 +1,10 @@
 import AnalyticsCache
 import AnalyticsServer
 import ArgumentParser
-import DiskCache
-import DuckDBClient
-import EventProjection
 import EventStore
 import Foundation
 import Hummingbird
-import Logging
-import Metrics
-import Prometheus
+import PostgresEventStore
 import ServiceLifecycle
 
 /// `analytics-cache serve [--port 8080] [--config FILE] [--data-dir DIR]`
@@ -64,6 +59,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .customLong("disk-mb"), help: "L2's map size in MiB (default 2048, or the config's cache.diskMB).")
     var diskMB: Int?
 
+    @Option(name: .customLong("event-store"), help: "The event log: sqlite (default: events.sqlite in the data directory, one node) or postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require], shared by several nodes.")
+    var eventStore: String?
+
     @Option(name: .customLong("bench-constant-bytes"), help: .hidden)
     var benchConstantBytes: Int?
 
@@ -117,66 +115,28 @@ struct ServeCommand: AsyncParsableCommand {
                 tenancy = .jwt(claim: claim, keys: keys)
             } catch { throw ValidationError("the tenancy key is not usable: \(error)") }
         }
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let logger = Logger(label: "swift-analytics-cache")
         let directory = URL(fileURLWithPath: dataDir, isDirectory: true)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-
-        let database = try Database(path: directory.appendingPathComponent("demo.duckdb").path)
-        let writer = try DuckDBWriter(database: database)
-        if !settings.declaresQueries {
-            try await DemoDomain.prepare(writer: writer, scale: scale) { line in
-                FileHandle.standardError.write(Data("serve: \(line)\n".utf8))
-            }
+        guard let eventStore, eventStore != "sqlite" else {
+            let log = try SQLiteEventStore(path: directory.appendingPathComponent("events.sqlite").path)
+            try await serve(settings: settings, tenancy: tenancy, directory: directory, log: log, logServices: [EventStoreWatcher(store: log)])
+            return
         }
-        let log = try SQLiteEventStore(path: directory.appendingPathComponent("events.sqlite").path)
-        let projector = Projector(name: DemoDomain.projectorName, log: log, writer: writer, projections: DemoDomain.projections)
-        try await projector.setUp()
-        if !settings.declaresQueries, try await log.lastPosition() == 0 {
-            FileHandle.standardError.write(Data("serve: appending 200 demo orders as events\n".utf8))
-            for number in 1...200 {
-                let (aggregate, events) = DemoDomain.orderEvents(number)
-                _ = try await log.append(events, to: aggregate, expectedVersion: .noStream)
+        let store: PostgresEventStore
+        do { store = try PostgresEventStore(configuration: .init(url: eventStore)) } catch { throw ValidationError("--event-store: \(error)") }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // The pool and the listener run for the whole life of the server (cancelled after it).
+            group.addTask { try await store.run() }
+            do {
+                try await Self.bounded(.seconds(30), "the event store at \(Self.redacted(eventStore)) did not answer within 30 s") {
+                    try await store.migrate()
+                }
+                try await serve(settings: settings, tenancy: tenancy, directory: directory, log: store, logServices: [])
+            } catch {
+                group.cancelAll()
+                throw error
             }
+            group.cancelAll()
         }
-        let pool = try DuckDBPool(database: database, configuration: .init(readOnly: true))
-        let disk = try DiskCache(configuration: .init(path: directory.appendingPathComponent("l2").path, mapSize: (settings.diskMB ?? 2048) << 20))
-        let cache = AnalyticsCache(configuration: .init(
-            pool: pool, log: log, projector: projector, projections: DemoDomain.projections, disk: disk, memoryBytes: (settings.memoryMB ?? 256) << 20))
-        let queries = try settings.declaresQueries ? QueryCatalog(contentsOf: URL(fileURLWithPath: config ?? "")).queries : DemoDomain.queries
-        for query in queries { try await cache.register(query) }
-
-        let server = settings.server
-        var serverConfiguration = ServerConfiguration(
-            host: server.host ?? "127.0.0.1", port: server.port ?? 8080,
-            adminToken: server.adminToken ?? ProcessInfo.processInfo.environment["ANALYTICS_CACHE_ADMIN_TOKEN"],
-            tenancy: tenancy, bypassRequiresAdmin: server.bypassRequiresAdmin ?? false,
-            maxEventBodyBytes: server.maxEventBodyBytes ?? 1 << 20, maxParameters: server.maxParameters ?? 64,
-            maxConcurrentRequests: server.maxConcurrentRequests ?? 1024, streamBuffer: server.streamBuffer ?? 256,
-            heartbeat: .every(.milliseconds(Int64(((server.heartbeatSeconds ?? 15) * 1000).rounded()))),
-            metricsRegistry: registry, logger: logger)
-        if let idle = server.idleTimeoutSeconds { serverConfiguration.idleTimeout = .milliseconds(Int64((idle * 1000).rounded())) }
-        let analyticsServer = AnalyticsServer(cache: cache, configuration: serverConfiguration)
-        let router = analyticsServer.router()
-        if !settings.declaresQueries { analyticsServer.addDashboard(to: router, panels: DemoDomain.panels, title: "swift-analytics-cache — live TPC-H dashboard") }
-        if let size = benchConstantBytes, size >= 0 {
-            // scripts/bench-server.sh's ceiling: the same server and middleware, a constant body.
-            let body = ByteBuffer(repeating: UInt8(ascii: "x"), count: size)
-            router.get("/bench/constant") { _, _ in
-                Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: body))
-            }
-        }
-        let host = serverConfiguration.host
-        let app = analyticsServer.application(
-            router: router,
-            services: [projector, cache, DiskCacheMaintenance(cache: disk), EventStoreWatcher(store: log)],
-            onServerRunning: { port in
-                // Unbuffered: scripts wait for this line.
-                FileHandle.standardOutput.write(Data("serving http://\(host):\(port)/\n".utf8))
-            })
-        try await app.runService()
-        await pool.shutdown()
-        await writer.shutdown()
     }
 }

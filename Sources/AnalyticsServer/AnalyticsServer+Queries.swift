@@ -81,7 +81,15 @@ extension AnalyticsServer {
         guard let encoding = ResultEncoding(accept: request.headers[.accept]) else {
             throw APIProblem(.notAcceptable, "results are served as application/json, application/vnd.apache.arrow.stream or text/csv")
         }
-        let parameters = try textParameters(request)
+        var parameters = try textParameters(request)
+        // A causal read token (a position from `POST /api/events`, on this node or another): the
+        // answer reflects every event through it. `?after=` is the token unless the query declares
+        // a parameter of that name.
+        var token = request.headers[.xMinPosition]
+        if !definition.parameters.contains(where: { $0.name == "after" }), let after = parameters.removeValue(forKey: "after") {
+            token = token ?? after
+        }
+        if let token { try await waitForPosition(token) }
         let scope = try await scope(of: request)
         if definition.scope != .global, scope.tenant == nil {
             throw APIProblem(.unauthorized, "query \(id) is per \(definition.scope.rawValue): the request must name one")
@@ -143,6 +151,34 @@ extension AnalyticsServer {
             for try await chunk in chunks { try await writer.write(ByteBuffer(bytes: chunk)) }
             try await writer.finish(nil)
         })
+    }
+
+    /// Waits (at most ``ServerConfiguration/causalReadTimeout``) until this node has applied the
+    /// log through `token` and invalidated what it made stale.
+    /// - Throws: 400 for a token that is not a position, or one beyond the log; 503 with
+    ///   `Retry-After` when the wait times out
+    func waitForPosition(_ token: String) async throws {
+        guard let position = Int64(token.trimmingCharacters(in: .whitespaces)), position >= 0 else {
+            throw APIProblem(.badRequest, "X-Min-Position (or after) must be a log position, a non-negative integer",
+                             details: ["parameter": "after", "rule": "a non-negative integer"])
+        }
+        if cache.isFresh(through: position) { return }
+        let last: Int64
+        do { last = try await cache.eventLog.lastPosition() } catch {
+            throw APIProblem(.serviceUnavailable, "the event log cannot be read", headers: [.retryAfter: "1"])
+        }
+        guard position <= last else {
+            throw APIProblem(.badRequest, "position \(position) is beyond the event log (its last is \(last))",
+                             details: ["parameter": "after", "rule": "at most the log's last position"])
+        }
+        do {
+            try await cache.waitUntilFresh(through: position, timeout: configuration.causalReadTimeout)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            throw APIProblem(.serviceUnavailable, "this node has not caught up with position \(position) yet; retry shortly",
+                             details: ["applied": cache.projector.appliedPosition.map(String.init) ?? "none"], headers: [.retryAfter: "1"])
+        }
     }
 
     /// `duration` in milliseconds with three decimals ("186.435"), without a formatter per call.

@@ -8,6 +8,8 @@ extension HTTPField.Name {
     static let serverTiming = HTTPField.Name("Server-Timing")!
     /// `X-Event-Position`: the last position of an append.
     static let xEventPosition = HTTPField.Name("X-Event-Position")!
+    /// `X-Min-Position`: a causal read token (the answer reflects the log through it).
+    static let xMinPosition = HTTPField.Name("X-Min-Position")!
     /// `Last-Event-ID`: where an SSE client resumes.
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
     /// `X-Accel-Buffering`: tells nginx not to buffer a stream.

@@ -76,7 +76,9 @@ enum OpenAPIDocument {
               {"name": "params", "in": "query", "required": false, "style": "form", "explode": true,
                "schema": {"type": "object", "additionalProperties": {"type": "string"}}, "description": "The query's parameters by name"},
               {"name": "If-None-Match", "in": "header", "required": false, "schema": {"type": "string"}},
-              {"name": "Cache-Control", "in": "header", "required": false, "schema": {"type": "string"}, "description": "no-cache bypasses the cache"}
+              {"name": "Cache-Control", "in": "header", "required": false, "schema": {"type": "string"}, "description": "no-cache bypasses the cache"},
+              {"name": "X-Min-Position", "in": "header", "required": false, "schema": {"type": "integer", "minimum": 0},
+               "description": "A causal read token: the answer reflects the event log through this position (from POST /api/events, on any node); also ?after= unless the query has a parameter named after. 503 with Retry-After if this node has not caught up in time; 400 beyond the log"}
             ],
             "responses": {
               "200": {

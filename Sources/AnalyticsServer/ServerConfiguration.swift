@@ -32,6 +32,9 @@ public struct ServerConfiguration: Sendable {
     /// cached result is encoded and copied once rather than per request (results larger than a
     /// sixteenth of it are streamed instead).
     public var encodedCacheBytes: Int = 64 << 20
+    /// How long a read carrying a causal token (`X-Min-Position`, `?after=`) waits for this node to
+    /// apply the log through it before answering 503 with `Retry-After`.
+    public var causalReadTimeout: Duration = .seconds(5)
     /// Where `GET /metrics` reads from (the executable bootstraps it; nil: 404).
     public var metricsRegistry: PrometheusCollectorRegistry?
     /// The server's log.

@@ -30,7 +30,8 @@ import Synchronization
 public final class PostgresEventStore: EventLog, Service {
     /// Settings of the store.
     public struct Configuration: Sendable {
-        /// Where and how to connect (host, port, user, password, database, TLS).
+        /// Where and how to connect (host, port, user, password, database, TLS), and the pool's size
+        /// (at least 2: the listener keeps one connection).
         public var client: PostgresClient.Configuration
         /// The channel every append notifies (a PostgreSQL identifier).
         public var channel: String
@@ -45,6 +46,9 @@ public final class PostgresEventStore: EventLog, Service {
         /// How often subscribers are woken even without a notification: the bound on how late a
         /// subscriber can be when notifications are lost (a listener that is reconnecting).
         public var pollInterval: Duration
+        /// The first pause before listening again after the listening connection failed (doubled
+        /// after each failure, up to ``maxReconnectDelay``).
+        public var reconnectDelay: Duration = .milliseconds(50)
         /// The longest pause between attempts to listen again after the listening connection failed.
         public var maxReconnectDelay: Duration
 
@@ -95,7 +99,10 @@ public final class PostgresEventStore: EventLog, Service {
         }
         self.configuration = configuration
         self.logger = logger
-        client = PostgresClient(configuration: configuration.client, backgroundLogger: logger)
+        // The listener holds one pooled connection for good: at least one more for everything else.
+        var client = configuration.client
+        client.options.maximumConnections = max(2, client.options.maximumConnections)
+        self.client = PostgresClient(configuration: client, backgroundLogger: logger)
     }
 
     /// Runs the store for `body`'s duration: the connection pool and the listener, after the schema

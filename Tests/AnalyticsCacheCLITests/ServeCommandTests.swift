@@ -32,7 +32,7 @@ import TestSupport
 
         /// SIGTERM, then the exit status (the suite's time limit bounds the wait).
         func stop() -> Int32 {
-            process.terminate()
+            if process.isRunning { process.terminate() }
             process.waitUntilExit()
             return process.terminationStatus
         }

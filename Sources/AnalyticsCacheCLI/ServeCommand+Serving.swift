@@ -1,0 +1,104 @@
+import AnalyticsCache
+import AnalyticsServer
+import ArgumentParser
+import DiskCache
+import DuckDBClient
+import EventLogCore
+import EventProjection
+import EventStore
+import Foundation
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+extension ServeCommand {
+    /// Sets up the data directory's database, the projector, the cache and the server over `log`,
+    /// and serves until SIGTERM or SIGINT.
+    func serve(settings: ServeSettings, tenancy: Tenancy, directory: URL, log: any EventLog, logServices: [any Service]) async throws {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let logger = Logger(label: "swift-analytics-cache")
+
+        let database = try Database(path: directory.appendingPathComponent("demo.duckdb").path)
+        let writer = try DuckDBWriter(database: database)
+        if !settings.declaresQueries {
+            try await DemoDomain.prepare(writer: writer, scale: scale) { line in
+                FileHandle.standardError.write(Data("serve: \(line)\n".utf8))
+            }
+        }
+        let projector = Projector(name: DemoDomain.projectorName, log: log, writer: writer, projections: DemoDomain.projections)
+        try await projector.setUp()
+        if !settings.declaresQueries, try await log.lastPosition() == 0 {
+            FileHandle.standardError.write(Data("serve: appending 200 demo orders as events\n".utf8))
+            for number in 1...200 {
+                let (aggregate, events) = DemoDomain.orderEvents(number)
+                do {
+                    _ = try await log.append(events, to: aggregate, expectedVersion: .noStream)
+                } catch let error as EventStoreError {
+                    // Another node sharing the log appended the demo orders at the same time.
+                    guard case .versionConflict = error.kind else { throw error }
+                }
+            }
+        }
+        let pool = try DuckDBPool(database: database, configuration: .init(readOnly: true))
+        let disk = try DiskCache(configuration: .init(path: directory.appendingPathComponent("l2").path, mapSize: (settings.diskMB ?? 2048) << 20))
+        let cache = AnalyticsCache(configuration: .init(
+            pool: pool, log: log, projector: projector, projections: DemoDomain.projections, disk: disk, memoryBytes: (settings.memoryMB ?? 256) << 20))
+        let queries = try settings.declaresQueries ? QueryCatalog(contentsOf: URL(fileURLWithPath: config ?? "")).queries : DemoDomain.queries
+        for query in queries { try await cache.register(query) }
+
+        let server = settings.server
+        var serverConfiguration = ServerConfiguration(
+            host: server.host ?? "127.0.0.1", port: server.port ?? 8080,
+            adminToken: server.adminToken ?? ProcessInfo.processInfo.environment["ANALYTICS_CACHE_ADMIN_TOKEN"],
+            tenancy: tenancy, bypassRequiresAdmin: server.bypassRequiresAdmin ?? false,
+            maxEventBodyBytes: server.maxEventBodyBytes ?? 1 << 20, maxParameters: server.maxParameters ?? 64,
+            maxConcurrentRequests: server.maxConcurrentRequests ?? 1024, streamBuffer: server.streamBuffer ?? 256,
+            heartbeat: .every(.milliseconds(Int64(((server.heartbeatSeconds ?? 15) * 1000).rounded()))),
+            metricsRegistry: registry, logger: logger)
+        if let idle = server.idleTimeoutSeconds { serverConfiguration.idleTimeout = .milliseconds(Int64((idle * 1000).rounded())) }
+        let analyticsServer = AnalyticsServer(cache: cache, configuration: serverConfiguration)
+        let router = analyticsServer.router()
+        if !settings.declaresQueries { analyticsServer.addDashboard(to: router, panels: DemoDomain.panels, title: "swift-analytics-cache — live TPC-H dashboard") }
+        if let size = benchConstantBytes, size >= 0 {
+            // scripts/bench-server.sh's ceiling: the same server and middleware, a constant body.
+            let body = ByteBuffer(repeating: UInt8(ascii: "x"), count: size)
+            router.get("/bench/constant") { _, _ in
+                Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: ResponseBody(byteBuffer: body))
+            }
+        }
+        let host = serverConfiguration.host
+        let app = analyticsServer.application(
+            router: router,
+            services: logServices + [projector, cache, DiskCacheMaintenance(cache: disk)],
+            onServerRunning: { port in
+                // Unbuffered: scripts wait for this line.
+                FileHandle.standardOutput.write(Data("serving http://\(host):\(port)/\n".utf8))
+            })
+        try await app.runService()
+        await pool.shutdown()
+        await writer.shutdown()
+    }
+
+    /// `body`, or `message` as an error once `timeout` passed.
+    static func bounded(_ timeout: Duration, _ message: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                throw ValidationError(message)
+            }
+            defer { group.cancelAll() }
+            try await group.next()
+        }
+    }
+
+    /// A connection URL without its password (for messages and logs).
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? url
+    }
+}
