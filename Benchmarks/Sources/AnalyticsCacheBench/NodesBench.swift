@@ -1,10 +1,12 @@
 import AnalyticsCache
 import ArgumentParser
+import DiskCache
 import DuckDBClient
 import EventProjection
 import EventStore
 import Foundation
 import PostgresEventStore
+import ResultFormat
 
 /// `analytics-cache-bench nodes`: the PostgreSQL log against the SQLite log in the same run
 /// (appends/s with 1 and with 8 writers), and an event appended through node A until node B —
@@ -13,7 +15,7 @@ import PostgresEventStore
 struct NodesBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "nodes",
-        abstract: "PostgreSQL vs SQLite appends/s (1 and 8 writers); event on node A → invalidation done on node B."
+        abstract: "PostgreSQL vs SQLite appends/s (1 and 8 writers); event on node A → invalidation done on node B; one node's cost per event vs the entries it makes stale."
     )
 
     @Option(help: "A PostgreSQL server to create a scratch database in (postgres://user@host:port/db; scripts/test-postgres.sh starts one).")
@@ -56,9 +58,14 @@ struct NodesBench: AsyncParsableCommand {
             }
         }
 
-        // 2. Event on A → invalidation done on B.
-        try await PostgresEventStore.withStore(try .init(url: url)) { logA in
-            try await PostgresEventStore.withStore(try .init(url: url)) { logB in
+        // 2. Event on A → invalidation done on B, on a log of their own.
+        let scratch2 = scratch + "_nodes"
+        try Self.psql(postgres, "CREATE DATABASE \(scratch2)")
+        defer { try? Self.psql(postgres, "DROP DATABASE \(scratch2) WITH (FORCE)") }
+        components?.path = "/" + scratch2
+        let url2 = components?.string ?? postgres
+        try await PostgresEventStore.withStore(try .init(url: url2)) { logA in
+            try await PostgresEventStore.withStore(try .init(url: url2)) { logB in
                 let a = try await Self.node(root.appendingPathComponent("a"), log: logA)
                 let b = try await Self.node(root.appendingPathComponent("b"), log: logB)
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -77,7 +84,8 @@ struct NodesBench: AsyncParsableCommand {
                         local.append(clock.now - start)
                         try await b.cache.waitUntilFresh(through: position)
                         propagation.append(clock.now - start)
-                        precondition(try await b.cache.result(for: "total").servedBy != .l1, "B served its stale entry")
+                        let seen = try ArchivedResult(bytes: try await b.cache.result(for: "total").arrow).column(named: "n")?.value(at: 0)
+                        precondition(seen == .int(Int64(i + 1)), "B served a stale total: \(String(describing: seen)) after \(i + 1) events")
                     }
                     print("\nevent appended through A (\(events)): fresh on A p50 \(ms(median(local))) ms, p99 \(ms(percentile(local, 0.99))) ms; "
                           + "invalidation done on B p50 \(ms(median(propagation))) ms, p99 \(ms(percentile(propagation, 0.99))) ms, max \(ms(propagation.max() ?? .zero)) ms")
@@ -89,6 +97,40 @@ struct NodesBench: AsyncParsableCommand {
                 }
             }
         }
+
+        // 3. One node's cost of an event as a function of the entries it makes stale (L1 and L2):
+        // the per-node term of the fan-out model in docs/ARCHITECTURE.md.
+        let scratch3 = scratch + "_fanout"
+        try Self.psql(postgres, "CREATE DATABASE \(scratch3)")
+        defer { try? Self.psql(postgres, "DROP DATABASE \(scratch3) WITH (FORCE)") }
+        components?.path = "/" + scratch3
+        let url3 = components?.string ?? postgres
+        try await PostgresEventStore.withStore(try .init(url: url3)) { log in
+            let node = try await Self.node(root.appendingPathComponent("fanout"), log: log, disk: true)
+            try await node.cache.register(QueryDefinition(id: "above", sql: "SELECT count(*) AS n FROM sales WHERE amount < ?",
+                                                          parameters: [ParameterSpec("k", .integer)]))
+            print("\nstale entries per event | apply + invalidate, p50 | p99 (20 events each)")
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await node.projector.run() }
+                group.addTask { try await node.cache.run() }
+                let clock = ContinuousClock()
+                for entries in [1, 100, 1_000, 10_000] {
+                    var times: [Duration] = []
+                    for round in 0..<20 {
+                        for k in 0..<entries { _ = try await node.cache.result(for: "above", textParameters: ["k": String(k)]) }
+                        let start = clock.now
+                        let position = try await log.append([NewEvent(type: "Sale", payload: "{}")], to: AggregateID(type: "f", id: "\(entries)-\(round)"),
+                                                            expectedVersion: .any).last?.position ?? 0
+                        try await node.cache.waitUntilFresh(through: position)
+                        times.append(clock.now - start)
+                    }
+                    print("\(entries) | \(ms(median(times))) ms | \(ms(percentile(times, 0.99))) ms")
+                }
+                group.cancelAll()
+            }
+            await node.pool.shutdown()
+            await node.writer.shutdown()
+        }
     }
 
     struct Node {
@@ -98,14 +140,15 @@ struct NodesBench: AsyncParsableCommand {
         let cache: AnalyticsCache
     }
 
-    static func node(_ dir: URL, log: PostgresEventStore) async throws -> Node {
+    static func node(_ dir: URL, log: PostgresEventStore, disk: Bool = false) async throws -> Node {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let database = try Database(path: dir.appendingPathComponent("node.duckdb").path)
         let writer = try DuckDBWriter(database: database)
         let projector = Projector(name: "sales", log: log, writer: writer, projections: [sales])
         try await projector.setUp()
         let pool = try DuckDBPool(database: database, configuration: .init(readOnly: true))
-        let cache = AnalyticsCache(configuration: .init(pool: pool, log: log, projector: projector, projections: [sales]))
+        let l2 = disk ? try DiskCache(configuration: .init(path: dir.appendingPathComponent("l2").path, mapSize: 1 << 30)) : nil
+        let cache = AnalyticsCache(configuration: .init(pool: pool, log: log, projector: projector, projections: [sales], disk: l2))
         try await cache.register(QueryDefinition(id: "total", sql: "SELECT count(*) AS n FROM sales"))
         return Node(writer: writer, pool: pool, projector: projector, cache: cache)
     }
