@@ -82,18 +82,21 @@ extension AnalyticsServer {
             throw APIProblem(.notAcceptable, "results are served as application/json, application/vnd.apache.arrow.stream or text/csv")
         }
         var parameters = try textParameters(request)
-        // A causal read token (a position from `POST /api/events`, on this node or another): the
-        // answer reflects every event through it. `?after=` is the token unless the query declares
-        // a parameter of that name.
-        var token = request.headers[.xMinPosition]
-        if !definition.parameters.contains(where: { $0.name == "after" }), let after = parameters.removeValue(forKey: "after") {
-            token = token ?? after
+        // Causal read tokens (positions from `POST /api/events`, on this node or another): the
+        // answer reflects every event through the highest of them. `?after=` is one unless the
+        // query declares a parameter of that name; so is `X-Min-Position`.
+        var tokens: [String] = request.headers[values: .xMinPosition]
+        if !definition.parameters.contains(where: { $0.name == "after" }) {
+            parameters.removeValue(forKey: "after")
+            tokens += request.uri.queryParameters.filter { $0.key == "after" }.map { String($0.value) }
         }
-        if let token { try await waitForPosition(token) }
         let scope = try await scope(of: request)
         if definition.scope != .global, scope.tenant == nil {
             throw APIProblem(.unauthorized, "query \(id) is per \(definition.scope.rawValue): the request must name one")
         }
+        // After authentication (an anonymous caller learns nothing of the log), and counted among
+        // the requests in flight.
+        if !tokens.isEmpty { try await admitted { try await waitForPosition(tokens) } }
         var options = AnalyticsCache.LookupOptions()
         if let control = request.headers[.cacheControl]?.lowercased(), control.contains("no-cache") || control.contains("no-store") {
             if configuration.bypassRequiresAdmin { try requireAdmin(request) }
@@ -154,13 +157,17 @@ extension AnalyticsServer {
     }
 
     /// Waits (at most ``ServerConfiguration/causalReadTimeout``) until this node has applied the
-    /// log through `token` and invalidated what it made stale.
+    /// log through the highest of `tokens` and invalidated what it made stale.
     /// - Throws: 400 for a token that is not a position, or one beyond the log; 503 with
     ///   `Retry-After` when the wait times out
-    func waitForPosition(_ token: String) async throws {
-        guard let position = Int64(token.trimmingCharacters(in: .whitespaces)), position >= 0 else {
-            throw APIProblem(.badRequest, "X-Min-Position (or after) must be a log position, a non-negative integer",
-                             details: ["parameter": "after", "rule": "a non-negative integer"])
+    func waitForPosition(_ tokens: [String]) async throws {
+        var position: Int64 = 0
+        for token in tokens {
+            guard let value = Int64(token.trimmingCharacters(in: .whitespaces)), value >= 0 else {
+                throw APIProblem(.badRequest, "X-Min-Position (or after) must be a log position, a non-negative integer",
+                                 details: ["parameter": "after", "rule": "a non-negative integer"])
+            }
+            position = max(position, value)
         }
         if cache.isFresh(through: position) { return }
         let last: Int64

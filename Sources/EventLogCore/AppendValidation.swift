@@ -22,6 +22,10 @@ public enum AppendValidation {
         for (what, text) in [("aggregate type", aggregate.type), ("aggregate id", aggregate.id)] where text.utf8.count > maxIdentifierBytes {
             throw EventStoreError(.tooLarge, "the \(what) is \(text.utf8.count) bytes, more than \(maxIdentifierBytes)")
         }
+        // PostgreSQL's text cannot hold NUL: no log accepts it in an identifier (JSON escapes it).
+        for text in [aggregate.type, aggregate.id] + events.map(\.type) where text.utf8.contains(0) {
+            throw EventStoreError(.invalidArgument, "aggregate types and ids and event types cannot contain NUL characters")
+        }
         if case .exact(let n) = expected, n < 1 {
             throw EventStoreError(.invalidArgument, "expected version \(n) is not a version (versions start at 1; use .noStream)")
         }

@@ -43,15 +43,23 @@ extension PostgresEventStore {
         while !Task.isCancelled {
             do {
                 try await client.withConnection { connection in
-                    try await connection.listen(on: self.configuration.channel) { notifications in
-                        self.listens.listening()
-                        delay = self.configuration.reconnectDelay
-                        self.changes.signal()
-                        for try await notification in notifications {
-                            if let position = Int64(notification.payload.prefix { $0 != " " }) { self.listens.notified(position) }
+                    do {
+                        try await connection.listen(on: self.configuration.channel) { notifications in
+                            self.listens.listening()
+                            delay = self.configuration.reconnectDelay
                             self.changes.signal()
+                            for try await notification in notifications {
+                                if let position = Int64(notification.payload.prefix { $0 != " " }) { self.listens.notified(position) }
+                                self.changes.signal()
+                            }
                         }
+                    } catch {
+                        // Closed before it goes back to the pool: an append must never lease a
+                        // connection whose backend was just terminated.
+                        try? await connection.close()
+                        throw error
                     }
+                    try? await connection.close()
                 }
                 // The sequence ended without an error: the connection is gone; listen again.
             } catch {

@@ -7,10 +7,6 @@ extension PostgresEventStore {
 
     public func append(_ events: [NewEvent], to aggregate: AggregateID, expectedVersion: ExpectedVersion) async throws -> [RecordedEvent] {
         try AppendValidation.check(events, to: aggregate, expectedVersion: expectedVersion, maxPayloadBytes: configuration.maxPayloadBytes)
-        // PostgreSQL's text cannot hold NUL; JSON text carries it escaped, identifiers cannot.
-        for text in [aggregate.type, aggregate.id] + events.map(\.type) where text.utf8.contains(0) {
-            throw EventStoreError(.invalidArgument, "aggregate types and ids and event types cannot contain NUL characters")
-        }
         let recorded = try await Self.mappingConnectionErrors {
             try await transaction { connection in try await self.insert(events, aggregate, expectedVersion, connection) }
         }
@@ -22,7 +18,7 @@ extension PostgresEventStore {
         -> [RecordedEvent]
     {
         // Held until commit: appends from every node number their events one after another.
-        try await connection.query("SELECT pg_advisory_xact_lock(\(configuration.appendLockKey))", logger: logger)
+        try await Self.execute(connection, "SELECT pg_advisory_xact_lock(\(configuration.appendLockKey))", logger: logger)
         // A statement of its own, after the lock: its snapshot sees every append committed before.
         var current: Int64 = 0
         var last: Int64 = 0
@@ -46,7 +42,7 @@ extension PostgresEventStore {
             RecordedEvent(position: last + Int64(i) + 1, aggregate: aggregate, version: current + Int64(i) + 1, type: event.type,
                           payload: event.payload, metadata: event.metadata, recordedAt: now)
         }
-        try await connection.query("""
+        try await Self.execute(connection, """
             INSERT INTO analytics_events (position, aggregate_type, aggregate_id, version, event_type, payload, metadata, recorded_at)
             SELECT position, \(aggregate.type), \(aggregate.id), version, event_type, payload, metadata, \(now)
             FROM unnest(\(recorded.map(\.position))::BIGINT[], \(recorded.map(\.version))::BIGINT[], \(recorded.map(\.type))::TEXT[],
@@ -54,7 +50,7 @@ extension PostgresEventStore {
                  AS e(position, version, event_type, payload, metadata)
             """, logger: logger)
         // Delivered at commit, in commit order, to every node's listener.
-        try await connection.query("SELECT pg_notify(\(configuration.channel), \(Self.notification(recorded)))", logger: logger)
+        try await Self.execute(connection, "SELECT pg_notify(\(configuration.channel), \(Self.notification(recorded)))", logger: logger)
         return recorded
     }
 
@@ -74,24 +70,32 @@ extension PostgresEventStore {
         }
     }
 
-    /// Turns connection failures into ``EventStoreError/Kind/unavailable``; other errors pass.
+    /// Turns connection failures (and the pool giving up on connecting) into
+    /// ``EventStoreError/Kind/unavailable``, and a lock wait past `lock_timeout` into
+    /// ``EventStoreError/Kind/busy``; other errors pass.
     static func mappingConnectionErrors<T>(_ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as PSQLError {
+            if error.serverInfo?[.sqlState] == "55P03" {
+                throw EventStoreError(.busy, "another append held the event log's lock past the lock timeout; nothing was written")
+            }
             switch error.code {
-            case .connectionError, .serverClosedConnection, .clientClosedConnection, .failedToAddSSLHandler, .tooManyParameters:
+            case .connectionError, .serverClosedConnection, .clientClosedConnection, .failedToAddSSLHandler, .uncleanShutdown, .poolClosed:
                 throw EventStoreError(.unavailable, "the event log's server cannot be reached: \(String(reflecting: error))")
             default:
                 throw error
             }
+        } catch let error where String(describing: type(of: error)) == "ConnectionPoolError" {
+            // postgres-nio's pool (its module is not public): it could not open a connection.
+            throw EventStoreError(.unavailable, "the event log's server cannot be reached: \(error)")
         }
     }
 
     // MARK: Reading
 
     public func read(from position: Int64, limit: Int) async throws -> [RecordedEvent] {
-        try await fetch(from: position, limit: limit, maxBytes: Int.max)
+        try await Self.mappingConnectionErrors { try await fetch(from: position, limit: limit, maxBytes: Int.max) }
     }
 
     /// Events from `position` on, at most `limit`, ending before the event whose text would take
@@ -117,6 +121,10 @@ extension PostgresEventStore {
     }
 
     public func read(aggregate: AggregateID) async throws -> [RecordedEvent] {
+        try await Self.mappingConnectionErrors { try await readAggregate(aggregate) }
+    }
+
+    func readAggregate(_ aggregate: AggregateID) async throws -> [RecordedEvent] {
         let rows = try await client.query("""
             SELECT position, aggregate_type, aggregate_id, version, event_type, payload, metadata, recorded_at
             FROM analytics_events WHERE aggregate_type = \(aggregate.type) AND aggregate_id = \(aggregate.id) ORDER BY version
@@ -130,6 +138,10 @@ extension PostgresEventStore {
     }
 
     public func lastPosition() async throws -> Int64 {
+        try await Self.mappingConnectionErrors { try await readLastPosition() }
+    }
+
+    func readLastPosition() async throws -> Int64 {
         var last: Int64 = 0
         for try await value in try await client.query("SELECT COALESCE(MAX(position), 0) FROM analytics_events", logger: logger).decode(Int64.self) {
             last = value

@@ -46,6 +46,12 @@ public final class PostgresEventStore: EventLog, Service {
         /// How often subscribers are woken even without a notification: the bound on how late a
         /// subscriber can be when notifications are lost (a listener that is reconnecting).
         public var pollInterval: Duration
+        /// The longest an append waits for a connection (the server unreachable, the pool busy)
+        /// before failing with `.unavailable`; nothing is written then.
+        public var connectionTimeout: Duration = .seconds(10)
+        /// The longest an append waits for another append's lock (a stalled or partitioned node
+        /// holding it) before failing with `.busy`; nothing is written then.
+        public var lockTimeout: Duration = .seconds(5)
         /// The first pause before listening again after the listening connection failed (doubled
         /// after each failure, up to ``maxReconnectDelay``).
         public var reconnectDelay: Duration = .milliseconds(50)
@@ -102,6 +108,10 @@ public final class PostgresEventStore: EventLog, Service {
         // The listener holds one pooled connection for good: at least one more for everything else.
         var client = configuration.client
         client.options.maximumConnections = max(2, client.options.maximumConnections)
+        // Every statement's lock waits are bounded (an append behind a stalled holder: `.busy`).
+        let lockMilliseconds = max(1, Int(configuration.lockTimeout.components.seconds * 1000
+            + configuration.lockTimeout.components.attoseconds / 1_000_000_000_000_000))
+        client.options.additionalStartupParameters.append(("lock_timeout", String(lockMilliseconds)))
         self.client = PostgresClient(configuration: client, backgroundLogger: logger)
     }
 

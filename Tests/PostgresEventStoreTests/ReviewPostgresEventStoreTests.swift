@@ -35,6 +35,35 @@ final class Failures: Sendable { let list = Mutex<[String]>([]) }
         try TestPostgres.psql(db.server, db.database, sql).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// An append bounded by 10 s: its outcome, or "hung" with the database's backends.
+    static func boundedAppend(_ store: PostgresEventStore, _ db: (server: TestPostgres.Server, database: String), _ n: Int) async -> String {
+        let (results, sink) = AsyncStream.makeStream(of: String.self)
+        Task {
+            do {
+                _ = try await store.append([Self.order(n)], to: AggregateID(type: "Order", id: "1"), expectedVersion: .any)
+                sink.yield("appended")
+            } catch {
+                sink.yield("threw \(String(reflecting: error).prefix(300))")
+            }
+        }
+        let outcome = await withTaskGroup(of: String?.self) { group in
+            group.addTask { var iterator = results.makeAsyncIterator(); return await iterator.next() }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(10))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        if let outcome { return outcome }
+        let activity = (try? Self.scalar(db, """
+            SELECT string_agg(pid || ' ' || state || ' ' || coalesce(wait_event_type, '-') || ' ' || left(query, 40), ' | ')
+            FROM pg_stat_activity WHERE datname = current_database()
+            """)) ?? "?"
+        return "hung after 10 s; backends: \(activity)"
+    }
+
     // MARK: Optimistic concurrency across nodes
 
     @Test func twoNodesAppendingWithTheSameExpectedVersionExactlyOneWins() async throws {
@@ -97,7 +126,7 @@ final class Failures: Sendable { let list = Mutex<[String]>([]) }
                     }
                 }
                 let failed = failures.list.withLock { $0 }
-                #expect(failed.isEmpty, "\(failed.count) of 80 appends failed, e.g. \(failed.first ?? "")")
+                #expect(failed.count == 0, "\(failed.count) of 80 appends failed, e.g. \(failed.first ?? "")")
                 let all = try await a.read(from: 1, limit: 1000)
                 #expect(all.map(\.position) == Array(1...Int64(all.count)))
                 #expect(all.count == 80)
@@ -226,11 +255,67 @@ final class Failures: Sendable { let list = Mutex<[String]>([]) }
                         """)
                     // Half the rounds append before B listens again (the catch-up wake), half after.
                     if round % 2 == 0 { await b.waitUntilListening(count: round + 1) }
-                    let recorded = try await a.append([Self.order(round)], to: AggregateID(type: "Order", id: "1"), expectedVersion: .any)
-                    #expect(try await iterator.next()?.position == recorded.first?.position)
+                    let outcome = await Self.boundedAppend(a, db, round)
+                    guard outcome == "appended" else {
+                        Issue.record("round \(round): A's append right after the LISTEN backends were terminated: \(outcome) (B listens: \(b.listenCount), A listens: \(a.listenCount))")
+                        return
+                    }
+                    #expect(try await iterator.next()?.position == Int64(round))
                     await b.waitUntilListening(count: round + 1)
                 }
                 #expect(b.listenCount >= 7)
+            }
+        }
+    }
+
+    /// The same node's appends right after its own listening connection was terminated (as an
+    /// administrator, a failover or a proxy would): each round's appends are bounded (10 s) here.
+    @Test func anAppendRightAfterTheListenerWasTerminatedNeverHangs() async throws {
+        let db = try TestPostgres.freshDatabase()
+        try await PostgresEventStore.withStore(Self.configuration(db)) { a in
+            await a.waitUntilListening()
+            for round in 1...30 {
+                try TestPostgres.psql(db.server, db.database, """
+                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                    WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()
+                    """)
+                // Four appends at once, racing the listener's connection back into the pool.
+                let (results, sink) = AsyncStream.makeStream(of: String.self)
+                for writer in 0..<4 {
+                    Task {
+                        do {
+                            _ = try await a.append([Self.order(round)], to: AggregateID(type: "Order", id: String(writer)), expectedVersion: .any)
+                            sink.yield("appended")
+                        } catch {
+                            sink.yield("threw \(String(reflecting: error).prefix(300))")
+                        }
+                    }
+                }
+                let outcome = await withTaskGroup(of: String?.self) { group in
+                    group.addTask {
+                        var all: [String] = []
+                        for await result in results {
+                            all.append(result)
+                            if all.count == 4 { break }
+                        }
+                        return all.count == 4 ? all.joined(separator: "; ") : nil
+                    }
+                    group.addTask {
+                        try? await Task.sleep(for: .seconds(10))
+                        return nil
+                    }
+                    let first = await group.next() ?? nil
+                    group.cancelAll()
+                    return first ?? "hung"
+                }
+                if outcome == "hung" {
+                    let activity = (try? Self.scalar(db, """
+                        SELECT string_agg(pid || ' ' || state || ' ' || left(query, 40), ' | ') FROM pg_stat_activity WHERE datname = current_database()
+                        """)) ?? "?"
+                    Issue.record("round \(round): the appends have not all returned after 10 s (listens: \(a.listenCount)); backends: \(activity)")
+                }
+                if outcome == "hung" { return }  // the hung task cannot be awaited
+                await a.waitUntilListening(count: round + 1)
             }
         }
     }
