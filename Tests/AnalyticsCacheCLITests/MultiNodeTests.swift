@@ -68,28 +68,37 @@ import FoundationNetworking
         defer { TestSupport.remove(cluster.dir) }
         let a = try cluster.node("a"), b = try cluster.node("b")
         defer { _ = a.stop(); _ = b.stop() }
-        // B computes and caches the result; B's dashboard stream watches it.
+        let nginx = try TestNginx(upstreams: [Self.port(a.url), Self.port(b.url)])
+        defer { nginx.stop() }
+        // B computes and caches the result; dashboards watch it — on B directly, and through the
+        // balancer (unbuffered), which hands the stream to A or B.
         #expect(try await Self.placed(via: b.url).orders == 0)
         #expect(try await Self.placed(via: b.url).cache == "l1")
-        let watcher = Process()
-        watcher.executableURL = URL(fileURLWithPath: try TestSupport.python())
-        watcher.arguments = [TestSupport.packageRoot.appendingPathComponent("scripts/testservers/sse_wait.py").path,
-                             b.url + "/api/analytics/stream?queries=placed", #""orders":1"#]
-        let out = Pipe()
-        watcher.standardOutput = out
-        try watcher.run()
-        let lines = out.fileHandleForReading
-        #expect(String(decoding: Self.line(lines), as: UTF8.self) == "connected")
+        var watchers: [(Process, FileHandle)] = []
+        for base in [b.url, nginx.url, nginx.url] {
+            let watcher = Process()
+            watcher.executableURL = URL(fileURLWithPath: try TestSupport.python())
+            watcher.arguments = [TestSupport.packageRoot.appendingPathComponent("scripts/testservers/sse_wait.py").path,
+                                 base + "/api/analytics/stream?queries=placed", #""orders":1"#]
+            let out = Pipe()
+            watcher.standardOutput = out
+            try watcher.run()
+            #expect(String(decoding: Self.line(out.fileHandleForReading), as: UTF8.self) == "connected")
+            watchers.append((watcher, out.fileHandleForReading))
+        }
 
         let position = try await Self.place(1, via: a.url)
         #expect(position == 1)
         // With the token, B answers only once it applied the event — and B's cached 0 is gone.
         let fresh = try await Self.placed(via: b.url, after: position)
         #expect(fresh.orders == 1 && fresh.status == 200)
-        // B's SSE client was sent the new result (pushed by B's own refresh after its invalidation).
-        #expect(String(decoding: Self.line(lines), as: UTF8.self).contains(#""orders":1"#))
-        watcher.waitUntilExit()
-        #expect(watcher.terminationStatus == 0)
+        // Every dashboard was sent the new result (pushed by its node's own refresh after its
+        // invalidation), through the balancer too.
+        for (watcher, lines) in watchers {
+            #expect(String(decoding: Self.line(lines), as: UTF8.self).contains(#""orders":1"#))
+            watcher.waitUntilExit()
+            #expect(watcher.terminationStatus == 0)
+        }
         #expect(a.stop() == 0 && b.stop() == 0)
     }
 
