@@ -186,10 +186,7 @@ import FoundationNetworking
         // And B's listener connection being terminated does not leave B behind.
         let db = String(cluster.store.split(separator: "/").last?.split(separator: "?").first ?? "")
         let server = try TestPostgres.server()
-        try TestPostgres.psql(server, db, """
-            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-            WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()
-            """)
+        try TestPostgres.terminateListeners(server, db)
         for n in 41...45 { last = try await Self.place(n, via: a.url) }
         let after = try await Self.placed(via: b.url, after: last)
         #expect(after.status == 200 && after.orders == 45)

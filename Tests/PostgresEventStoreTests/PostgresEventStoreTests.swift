@@ -126,10 +126,7 @@ import TestSupport
                     return seen
                 }
                 _ = try await a.append([Self.order(1)], to: AggregateID(type: "Order", id: "1"), expectedVersion: .any)
-                try TestPostgres.psql(db.server, db.database, """
-                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                    WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()
-                    """)
+                try TestPostgres.terminateListeners(db.server, db.database)
                 for n in 2...6 { _ = try await a.append([Self.order(n)], to: AggregateID(type: "Order", id: "1"), expectedVersion: .any) }
                 #expect(try await subscriber.value == [1, 2, 3, 4, 5, 6])
                 await b.waitUntilListening(count: 2)

@@ -14,13 +14,10 @@ final class Failures: Sendable { let list = Mutex<[String]>([]) }
     static func configuration(_ db: (server: TestPostgres.Server, database: String), poll: Duration = .seconds(3600), pool: Int = 8)
         -> PostgresEventStore.Configuration
     {
-        var client = PostgresClient.Configuration(
-            host: db.server.host, port: db.server.port, username: db.server.user, password: nil, database: db.database, tls: .disable)
-        client.options.maximumConnections = pool
-        return PostgresEventStore.Configuration(client: client, pollInterval: poll, maxReconnectDelay: .milliseconds(100))
+        PostgresEventStoreTests.configuration(db, poll: poll, pool: pool)
     }
 
-    static func order(_ n: Int) -> NewEvent { NewEvent(type: "OrderPlaced", payload: #"{"n":\#(n)}"#) }
+    static func order(_ n: Int) -> NewEvent { PostgresEventStoreTests.order(n) }
 
     static let appendLockKey: Int64 = 0x616E_616C_7974_6963
 
@@ -249,10 +246,7 @@ final class Failures: Sendable { let list = Mutex<[String]>([]) }
                 await b.waitUntilListening()
                 var iterator = b.subscribe(from: 1).makeAsyncIterator()
                 for round in 1...6 {
-                    try TestPostgres.psql(db.server, db.database, """
-                        SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                        WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()
-                        """)
+                    try TestPostgres.terminateListeners(db.server, db.database)
                     // Half the rounds append before B listens again (the catch-up wake), half after.
                     if round % 2 == 0 { await b.waitUntilListening(count: round + 1) }
                     let outcome = await Self.boundedAppend(a, db, round)
@@ -275,10 +269,7 @@ final class Failures: Sendable { let list = Mutex<[String]>([]) }
         try await PostgresEventStore.withStore(Self.configuration(db)) { a in
             await a.waitUntilListening()
             for round in 1...30 {
-                try TestPostgres.psql(db.server, db.database, """
-                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                    WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()
-                    """)
+                try TestPostgres.terminateListeners(db.server, db.database)
                 // Four appends at once, racing the listener's connection back into the pool.
                 let (results, sink) = AsyncStream.makeStream(of: String.self)
                 for writer in 0..<4 {

@@ -39,6 +39,15 @@ public enum TestPostgres {
                                   "-U", server.user, "-d", database, "-c", sql])
     }
 
+    /// Terminates every backend that `LISTEN`s in `database` (the nodes' listeners): what a
+    /// network drop or a server restart does to them.
+    public static func terminateListeners(_ server: Server, _ database: String) throws {
+        try psql(server, database, """
+            SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+            WHERE datname = current_database() AND query LIKE 'LISTEN%' AND pid <> pg_backend_pid()
+            """)
+    }
+
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
