@@ -14,8 +14,11 @@ build: bootstrap
 
 # Two runs: the server's tests drive a browser, a fuzzer and external processes that would starve
 # the timing-bounded tests of the layers below if they shared the two cores with them.
+# The build's thousands of compile lines go to .build/test-build.log (its tail is printed if it fails).
 test: bootstrap
-	$(SWIFT) test --skip AnalyticsServerTests --skip ServeCommandTests --skip ServeConfigTests --skip ReviewServeConfigTests --skip MultiNodeTests
+	@mkdir -p .build && echo "$(SWIFT) build --build-tests (log: .build/test-build.log)" && \
+	  $(SWIFT) build --build-tests > .build/test-build.log 2>&1 || { tail -n 150 .build/test-build.log; exit 1; }
+	$(SWIFT) test --skip-build --skip AnalyticsServerTests --skip ServeCommandTests --skip ServeConfigTests --skip ReviewServeConfigTests --skip MultiNodeTests
 	$(SWIFT) test --skip-build --filter AnalyticsServerTests --filter ServeCommandTests --filter ServeConfigTests --filter ReviewServeConfigTests --filter MultiNodeTests
 
 # The live dashboard on embedded demo data (TPC-H sf 1 generated on first start): open the URL it prints.

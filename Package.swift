@@ -174,7 +174,7 @@ let package = Package(
         .target(
             name: "CacheTestSupport",
             dependencies: ["AnalyticsCache", "DiskCache", "DuckDBClient", "EventStore", "EventProjection", "MemoryCache", "ResultFormat",
-                           "TestSupport", .product(name: "Metrics", package: "swift-metrics"),
+                           "TestSupport", .product(name: "Metrics", package: "swift-metrics"), .product(name: "Logging", package: "swift-log"),
                            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")],
             path: "Tests/CacheTestSupport"),
         .testTarget(

@@ -47,12 +47,13 @@ import TestSupport
                             _ = try cache.key(for: "plain")
                             _ = try cache.key(for: "eu")
                             await Task.yield()
-                        } while !flag.done.load(ordering: .acquiring)
+                        } while !flag.done.load(ordering: .acquiring) && !Task.isCancelled
                     }
                 }
                 group.addTask {
+                    // Set even when the probe throws, so the readers end and the error is reported.
+                    defer { flag.done.store(true, ordering: .releasing) }
                     _ = try await cache.checkDataVersion()
-                    flag.done.store(true, ordering: .releasing)
                 }
                 try await group.waitForAll()
             }

@@ -4,6 +4,7 @@ import DuckDBClient
 import EventProjection
 import EventStore
 import Foundation
+import Logging
 import ResultFormat
 import MemoryCache
 import Metrics
@@ -51,7 +52,8 @@ public final class Harness: Sendable {
         dataVersionProbe: (@Sendable () async throws -> String)? = nil, projections: [Projection] = [Harness.orders],
         eventTime: @escaping @Sendable (RecordedEvent) -> Int64 = Harness.eventTime,
         refreshWindow: Duration? = .seconds(60), refreshDelay: Duration = .milliseconds(100),
-        datasets: [String: @Sendable () async throws -> String] = [:], readableDirectory: String? = nil, timeZone: String? = "UTC"
+        datasets: [String: @Sendable () async throws -> String] = [:], readableDirectory: String? = nil, timeZone: String? = "UTC",
+        logLevel: Logger.Level = Harness.logLevel
     ) async throws {
         root = try existing ?? TestSupport.temporaryDirectory(label)
         log = try SQLiteEventStore(path: root.appendingPathComponent("events.sqlite").path)
@@ -68,6 +70,7 @@ public final class Harness: Sendable {
             pool: pool, log: log, projector: projector, projections: projections, disk: disk, memoryBytes: memoryBytes,
             refreshWindow: refreshWindow, refreshDelay: refreshDelay)
         configuration.metricsFactory = metricsFactory
+        configuration.logger.logLevel = logLevel
         configuration.dataVersionProbe = dataVersionProbe
         configuration.datasets = datasets
         if let clock {
@@ -76,6 +79,11 @@ public final class Harness: Sendable {
         }
         cache = AnalyticsCache(configuration: configuration)
     }
+
+    /// The cache's log level in tests: warnings and errors only, unless `TEST_LOG_LEVEL` (e.g.
+    /// `debug`) says otherwise — a test looping over thousands of invalidations must not write
+    /// megabytes of info lines into the test command's output.
+    public static let logLevel: Logger.Level = ProcessInfo.processInfo.environment["TEST_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .warning
 
     /// Runs the projector and the cache around `body`, then stops them.
     public func running<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
