@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "RemoteData", targets: ["RemoteData"]),
         .library(name: "AnalyticsCache", targets: ["AnalyticsCache"]),
         .library(name: "AnalyticsServer", targets: ["AnalyticsServer"]),
+        .library(name: "Deployment", targets: ["Deployment"]),
         .executable(name: "analytics-cache", targets: ["AnalyticsCacheCLI"]),
     ],
     dependencies: [
@@ -114,6 +115,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Config-only deployments: datasets, event schemas, projections and queries from one file.
+        .target(
+            name: "Deployment",
+            dependencies: [
+                "AnalyticsCache", "DuckDBClient", "EventLogCore", "EventProjection", "RemoteData",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
         // The event log in PostgreSQL, for several nodes sharing one log.
         .target(
             name: "PostgresEventStore",
@@ -149,7 +160,7 @@ let package = Package(
             name: "AnalyticsCacheCLI",
             dependencies: [
                 "AnalyticsCache", "AnalyticsServer", "EventStore", "EventProjection", "DiskCache", "PostgresEventStore", "EventLogCore",
-                "DuckDBClient",
+                "DuckDBClient", "Deployment",
                 "MemoryCache",
                 "RemoteData",
                 "ResultFormat",
@@ -170,6 +181,9 @@ let package = Package(
             dependencies: ["MemoryCache", "TestSupport", .product(name: "MetricsTestKit", package: "swift-metrics")]
         ),
         .testTarget(name: "ResultFormatTests", dependencies: ["ResultFormat", "TestSupport"]),
+        .testTarget(
+            name: "DeploymentTests",
+            dependencies: ["Deployment", "CacheTestSupport", "AnalyticsCache", "DuckDBClient", "EventLogCore", "EventProjection", "EventStore", "TestSupport"]),
         // A complete cache over real parts, shared by the cache's and the server's tests.
         .target(
             name: "CacheTestSupport",

@@ -28,6 +28,12 @@ public final class PreparedStatement {
     /// The number of parameters the statement expects.
     public var parameterCount: Int { Int(duckdb_nparams(handle)) }
 
+    /// The type DuckDB inferred for each parameter, in order (``ParameterKind/unknown`` where the
+    /// statement does not constrain it, e.g. `SELECT ?`).
+    public var parameterKinds: [ParameterKind] {
+        (0..<parameterCount).map { ParameterKind(duckdb_param_type(handle, idx_t($0 + 1))) }
+    }
+
     /// Runs the statement and reads its result set.
     /// - Parameter parameters: one value per placeholder
     /// - Returns: the result (a statement without a result set gives zero columns and rows)
@@ -163,4 +169,53 @@ public enum StatementType: Int, Sendable {
 
     /// The SQL keyword-like name, for messages.
     public var name: String { self == .other ? "an unknown statement type" : String(describing: self).uppercased() }
+}
+
+/// The family of a parameter's inferred DuckDB type, for checking what a caller binds against it.
+public enum ParameterKind: Sendable, Equatable, CustomStringConvertible {
+    case boolean, integer, decimal, floating, text, date, time, timestamp, interval, blob, uuid
+    /// Another type (a list, struct, enum, …), by DuckDB's type id.
+    case other(Int)
+    /// Not inferred: the statement accepts any type there.
+    case unknown
+
+    init(_ type: duckdb_type) {
+        switch type {
+        case DUCKDB_TYPE_BOOLEAN: self = .boolean
+        case DUCKDB_TYPE_TINYINT, DUCKDB_TYPE_SMALLINT, DUCKDB_TYPE_INTEGER, DUCKDB_TYPE_BIGINT, DUCKDB_TYPE_HUGEINT,
+             DUCKDB_TYPE_UTINYINT, DUCKDB_TYPE_USMALLINT, DUCKDB_TYPE_UINTEGER, DUCKDB_TYPE_UBIGINT, DUCKDB_TYPE_UHUGEINT:
+            self = .integer
+        case DUCKDB_TYPE_DECIMAL: self = .decimal
+        case DUCKDB_TYPE_FLOAT, DUCKDB_TYPE_DOUBLE: self = .floating
+        case DUCKDB_TYPE_VARCHAR: self = .text
+        case DUCKDB_TYPE_DATE: self = .date
+        case DUCKDB_TYPE_TIME, DUCKDB_TYPE_TIME_TZ: self = .time
+        case DUCKDB_TYPE_TIMESTAMP, DUCKDB_TYPE_TIMESTAMP_TZ, DUCKDB_TYPE_TIMESTAMP_S, DUCKDB_TYPE_TIMESTAMP_MS, DUCKDB_TYPE_TIMESTAMP_NS:
+            self = .timestamp
+        case DUCKDB_TYPE_INTERVAL: self = .interval
+        case DUCKDB_TYPE_BLOB: self = .blob
+        case DUCKDB_TYPE_UUID: self = .uuid
+        case DUCKDB_TYPE_INVALID, DUCKDB_TYPE_ANY, DUCKDB_TYPE_SQLNULL: self = .unknown
+        default: self = .other(Int(type.rawValue))
+        }
+    }
+
+    /// DuckDB's name of the family, for messages.
+    public var description: String {
+        switch self {
+        case .boolean: "BOOLEAN"
+        case .integer: "an integer type"
+        case .decimal: "DECIMAL"
+        case .floating: "DOUBLE"
+        case .text: "VARCHAR"
+        case .date: "DATE"
+        case .time: "TIME"
+        case .timestamp: "TIMESTAMP"
+        case .interval: "INTERVAL"
+        case .blob: "BLOB"
+        case .uuid: "UUID"
+        case .other(let id): "DuckDB type \(id)"
+        case .unknown: "any type"
+        }
+    }
 }
