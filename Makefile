@@ -18,8 +18,8 @@ build: bootstrap
 test: bootstrap
 	@mkdir -p .build && echo "$(SWIFT) build --build-tests (log: .build/test-build.log)" && \
 	  $(SWIFT) build --build-tests > .build/test-build.log 2>&1 || { tail -n 150 .build/test-build.log; exit 1; }
-	$(SWIFT) test --skip-build --skip AnalyticsServerTests --skip ServeCommandTests --skip ServeConfigTests --skip ReviewServeConfigTests --skip MultiNodeTests
-	$(SWIFT) test --skip-build --filter AnalyticsServerTests --filter ServeCommandTests --filter ServeConfigTests --filter ReviewServeConfigTests --filter MultiNodeTests
+	$(SWIFT) test --skip-build --skip AnalyticsServerTests --skip ServeCommandTests --skip ServeConfigTests --skip ReviewServeConfigTests --skip MultiNodeTests --skip ConfigDeploymentTests
+	$(SWIFT) test --skip-build --filter AnalyticsServerTests --filter ServeCommandTests --filter ServeConfigTests --filter ReviewServeConfigTests --filter MultiNodeTests --filter ConfigDeploymentTests
 
 # The live dashboard on embedded demo data (TPC-H sf 1 generated on first start): open the URL it prints.
 demo: build

@@ -121,6 +121,7 @@ let package = Package(
             dependencies: [
                 "AnalyticsCache", "DuckDBClient", "EventLogCore", "EventProjection", "RemoteData",
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ]

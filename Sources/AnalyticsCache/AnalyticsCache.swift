@@ -195,6 +195,25 @@ public final class AnalyticsCache: Sendable {
     /// - Throws: ``AnalyticsCacheError`` (`.invalidDefinition`, `.duplicateQuery`), or DuckDB's
     ///   error when the SQL does not prepare
     public func register(_ definition: QueryDefinition) async throws {
+        let registered = try await registration(for: definition)
+        // Wildcard expressions are matched against every event's key; known from here on, so
+        // entries a previous process stored under them are found after a restart too.
+        let wild = registered.expressions.filter(\.hasWildcards).map(\.generalised)
+        if !wild.isEmpty { wildcardExpressions.withLock { $0.formUnion(wild) } }
+        try queries.withLock { queries in
+            guard queries[definition.id] == nil else {
+                throw AnalyticsCacheError(.duplicateQuery, "query \(definition.id) is already registered")
+            }
+            queries[definition.id] = registered
+        }
+        configuration.logger.info("query registered", metadata: [
+            "query": "\(definition.id)", "tables": "\(registered.tables)", "event_types": "\(registered.eventTypes.sorted())",
+            "expressions": "\(registered.expressions.map(\.description))", "depends_on_everything": "\(registered.dependsOnEverything)",
+        ])
+    }
+
+    /// A query checked and its dependencies derived, not registered yet.
+    func registration(for definition: QueryDefinition) async throws -> RegisteredQuery {
         guard !definition.id.isEmpty, definition.id.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw AnalyticsCacheError(.invalidDefinition, "query id '\(definition.id)' must be letters, digits, '-', '_' or '.'")
         }
@@ -258,24 +277,10 @@ public final class AnalyticsCache: Sendable {
             throw AnalyticsCacheError(.invalidDefinition, "query \(definition.id): no dataset '\(unknown)' is configured")
         }
         let version = RegisteredQuery.version(of: definition)
-        let registered = RegisteredQuery(
+        return RegisteredQuery(
             definition: definition, tables: tables, eventTypes: eventTypes, expressions: expressions, dependsOnEverything: everything,
             datasets: Set(definition.datasets ?? Array(configuration.datasets.keys)).sorted(),
             version: version, keyPrefix: CacheKey.prefix(query: definition.id + "#" + version))
-        // Wildcard expressions are matched against every event's key; known from here on, so
-        // entries a previous process stored under them are found after a restart too.
-        let wild = expressions.filter(\.hasWildcards).map(\.generalised)
-        if !wild.isEmpty { wildcardExpressions.withLock { $0.formUnion(wild) } }
-        try queries.withLock { queries in
-            guard queries[definition.id] == nil else {
-                throw AnalyticsCacheError(.duplicateQuery, "query \(definition.id) is already registered")
-            }
-            queries[definition.id] = registered
-        }
-        configuration.logger.info("query registered", metadata: [
-            "query": "\(definition.id)", "tables": "\(tables)", "event_types": "\(eventTypes.sorted())",
-            "expressions": "\(expressions.map(\.description))", "depends_on_everything": "\(everything)",
-        ])
     }
 
     /// The event types a registered query depends on (derived and narrowed), for inspection.

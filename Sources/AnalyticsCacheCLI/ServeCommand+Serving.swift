@@ -1,6 +1,7 @@
 import AnalyticsCache
 import AnalyticsServer
 import ArgumentParser
+import Deployment
 import DiskCache
 import DuckDBClient
 import EventLogCore
@@ -11,6 +12,7 @@ import Hummingbird
 import Logging
 import Metrics
 import Prometheus
+import RemoteData
 import ServiceLifecycle
 
 extension ServeCommand {
@@ -21,16 +23,33 @@ extension ServeCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "swift-analytics-cache")
 
-        let database = try Database(path: directory.appendingPathComponent("demo.duckdb").path)
+        // A config declaring its own domain (events, projections, datasets) replaces the demo's.
+        let domain = try deploymentConfig(settings)
+        let database = try Database(
+            path: directory.appendingPathComponent(domain == nil ? "demo.duckdb" : "analytics.duckdb").path,
+            configuration: .init(externalAccess: domain?.externalAccess ?? .unrestricted, timeZone: domain?.timeZone ?? "UTC"))
         let writer = try DuckDBWriter(database: database)
-        if !settings.declaresQueries {
+        if !settings.declaresQueries && domain == nil {
             try await DemoDomain.prepare(writer: writer, scale: scale) { line in
                 FileHandle.standardError.write(Data("serve: \(line)\n".utf8))
             }
         }
-        let projector = Projector(name: DemoDomain.projectorName, log: log, writer: writer, projections: DemoDomain.projections)
+        if let domain {
+            try await writer.write { connection in for dataset in domain.datasets { _ = try connection.execute(dataset.setupSQL) } }
+        }
+        let projections = domain?.projectorProjections ?? DemoDomain.projections
+        let projector = Projector(name: domain == nil ? DemoDomain.projectorName : "config", log: log, writer: writer, projections: projections)
         try await projector.setUp()
-        if !settings.declaresQueries, try await log.lastPosition() == 0 {
+        let diskPath = settings.diskPath ?? directory.appendingPathComponent("l2").path
+        try FileManager.default.createDirectory(atPath: diskPath, withIntermediateDirectories: true)
+        let disk = try DiskCache(configuration: .init(path: diskPath, mapSize: (settings.diskMB ?? 2048) << 20))
+        if let domain, try await ProjectionState.ensureCurrent(domain, projector: projector, writer: writer, progress: { progress in
+            FileHandle.standardError.write(Data("serve: rebuilding projections for the edited config: \(progress.position)/\(progress.target)\n".utf8))
+        }) {
+            // Results cached from the tables the old projections built.
+            try await disk.removeAll()
+        }
+        if !settings.declaresQueries && domain == nil, try await log.lastPosition() == 0 {
             FileHandle.standardError.write(Data("serve: appending 200 demo orders as events\n".utf8))
             for number in 1...200 {
                 let (aggregate, events) = DemoDomain.orderEvents(number)
@@ -43,11 +62,26 @@ extension ServeCommand {
             }
         }
         let pool = try DuckDBPool(database: database, configuration: .init(readOnly: true))
-        let disk = try DiskCache(configuration: .init(path: directory.appendingPathComponent("l2").path, mapSize: (settings.diskMB ?? 2048) << 20))
-        let cache = AnalyticsCache(configuration: .init(
-            pool: pool, log: log, projector: projector, projections: DemoDomain.projections, disk: disk, memoryBytes: (settings.memoryMB ?? 256) << 20))
-        let queries = try settings.declaresQueries ? QueryCatalog(contentsOf: URL(fileURLWithPath: config ?? "")).queries : DemoDomain.queries
+        var cacheConfiguration = AnalyticsCache.Configuration(
+            pool: pool, log: log, projector: projector, projections: projections, disk: disk, memoryBytes: (settings.memoryMB ?? 256) << 20)
+        for dataset in domain?.datasets ?? [] {
+            let probe = LocalFileVersionProbe(patterns: [dataset.path])
+            cacheConfiguration.datasets[dataset.name] = { try await probe.currentVersion().token }
+        }
+        let cache = AnalyticsCache(configuration: cacheConfiguration)
+        let queries: [QueryDefinition]
+        if !settings.declaresQueries {
+            queries = domain == nil && config == nil ? DemoDomain.queries : []
+        } else {
+            queries = try domain?.queries ?? QueryCatalog(contentsOf: URL(fileURLWithPath: config ?? "")).queries
+        }
         for query in queries { try await cache.register(query) }
+        var live: LiveDeployment?
+        if let config {
+            let url = URL(fileURLWithPath: config)
+            let started = domain ?? DeploymentConfig.load(contentsOf: url)
+            live = LiveDeployment(url: url, config: started, cache: cache, writer: writer)
+        }
 
         let server = settings.server
         var serverConfiguration = ServerConfiguration(
@@ -59,9 +93,16 @@ extension ServeCommand {
             heartbeat: .every(.milliseconds(Int64(((server.heartbeatSeconds ?? 15) * 1000).rounded()))),
             metricsRegistry: registry, logger: logger)
         if let idle = server.idleTimeoutSeconds { serverConfiguration.idleTimeout = .milliseconds(Int64((idle * 1000).rounded())) }
+        var services: [any Service] = logServices + [projector, cache, DiskCacheMaintenance(cache: disk)]
+        if let live {
+            serverConfiguration.eventCheck = { type, payload in live.eventProblem(type: type, payload: payload) }
+            let reload = reloadAction(live, started: try ServeSettings(contentsOf: URL(fileURLWithPath: config ?? "")))
+            serverConfiguration.reload = reload
+            services.append(ReloadOnHangup(reload: reload, logger: logger))
+        }
         let analyticsServer = AnalyticsServer(cache: cache, configuration: serverConfiguration)
         let router = analyticsServer.router()
-        if !settings.declaresQueries { analyticsServer.addDashboard(to: router, panels: DemoDomain.panels, title: "swift-analytics-cache — live TPC-H dashboard") }
+        if config == nil { analyticsServer.addDashboard(to: router, panels: DemoDomain.panels, title: "swift-analytics-cache — live TPC-H dashboard") }
         if let size = benchConstantBytes, size >= 0 {
             // scripts/bench-server.sh's ceiling: the same server and middleware, a constant body.
             let body = ByteBuffer(repeating: UInt8(ascii: "x"), count: size)
@@ -72,7 +113,7 @@ extension ServeCommand {
         let host = serverConfiguration.host
         let app = analyticsServer.application(
             router: router,
-            services: logServices + [projector, cache, DiskCacheMaintenance(cache: disk)],
+            services: services,
             onServerRunning: { port in
                 // Unbuffered: scripts wait for this line.
                 FileHandle.standardOutput.write(Data("serving http://\(host):\(port)/\n".utf8))

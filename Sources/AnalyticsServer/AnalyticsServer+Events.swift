@@ -25,6 +25,14 @@ extension AnalyticsServer {
             throw APIProblem(.contentTooLarge, "the body is larger than \(configuration.maxEventBodyBytes) bytes")
         }
         let (aggregate, expected, events) = try Self.parseAppend(Data(buffer: body))
+        if let check = configuration.eventCheck {
+            for (index, event) in events.enumerated() {
+                if let problem = check(event.type, event.payload) {
+                    let field = "events[\(index)]." + (problem.split(separator: ":").first.map(String.init) ?? "payload")
+                    throw APIProblem(.badRequest, "events[\(index)].\(problem)", details: ["field": field])
+                }
+            }
+        }
         let recorded: [RecordedEvent]
         do {
             recorded = try await cache.append(events, to: aggregate, expectedVersion: expected)
@@ -132,5 +140,24 @@ extension AnalyticsServer {
             throw APIProblem(.badRequest, "\(error)")
         }
         return Response.json(object: ["invalidated": true])
+    }
+}
+
+extension AnalyticsServer {
+    /// `POST /api/admin/reload` (admin token): the deployment's config is read again, checked, and
+    /// applied; 422 lists the problems of a config that was refused (the old one keeps serving).
+    func reload(_ request: Request) async throws -> Response {
+        try requireAdmin(request)
+        guard let reload = configuration.reload else {
+            throw APIProblem(.notFound, "this server has no config to reload (start it with serve --config FILE)")
+        }
+        do {
+            let report = try await reload()
+            return Response.json(object: report.mapValues { $0 as Any })
+        } catch let refused as ReloadRefused {
+            configuration.logger.error("config reload refused", metadata: ["problems": "\(refused.problems)"])
+            return Response.json(object: ["error": "the config was not reloaded; the previous one keeps serving", "problems": refused.problems],
+                                 status: .unprocessableContent)
+        }
     }
 }

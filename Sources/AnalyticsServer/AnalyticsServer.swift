@@ -75,6 +75,9 @@ public final class AnalyticsServer: Sendable {
         router.post("/api/cache/invalidate") { [self] request, context in
             await guarded { try await invalidate(request, context: context) }
         }
+        router.post("/api/admin/reload") { [self] request, _ in
+            await guarded { try await reload(request) }
+        }
         return router
     }
 

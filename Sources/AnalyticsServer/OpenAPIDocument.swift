@@ -4,7 +4,7 @@ enum OpenAPIDocument {
     /// The paths and methods it describes (what the test compares with the router).
     static let operations: [(method: String, path: String)] = [
         ("GET", "/api/queries"), ("GET", "/api/queries/{id}"), ("POST", "/api/events"), ("GET", "/api/analytics/stream"),
-        ("POST", "/api/cache/invalidate"), ("GET", "/metrics"), ("GET", "/health"), ("GET", "/ready"), ("GET", "/openapi.json"),
+        ("POST", "/api/cache/invalidate"), ("POST", "/api/admin/reload"), ("GET", "/metrics"), ("GET", "/health"), ("GET", "/ready"), ("GET", "/openapi.json"),
     ]
 
     static let json = #"""
@@ -142,6 +142,20 @@ enum OpenAPIDocument {
               "200": {"description": "Invalidated", "content": {"application/json": {"schema": {"type": "object"}}}},
               "400": {"$ref": "#/components/responses/Problem"}, "401": {"$ref": "#/components/responses/Problem"},
               "403": {"$ref": "#/components/responses/Problem"}, "404": {"$ref": "#/components/responses/Problem"}
+            }
+          }
+        },
+        "/api/admin/reload": {
+          "post": {
+            "summary": "Reload the deployment's config file: checked first, refused whole when invalid (the old one keeps serving)",
+            "security": [{"bearer": []}],
+            "responses": {
+              "200": {"description": "Applied: the queries added, changed and removed, whether projections were rebuilt, what needs a restart",
+                      "content": {"application/json": {"schema": {"type": "object", "required": ["reloaded"]}}}},
+              "401": {"$ref": "#/components/responses/Problem"}, "403": {"$ref": "#/components/responses/Problem"},
+              "404": {"$ref": "#/components/responses/Problem"},
+              "422": {"description": "Refused; every problem listed", "content": {"application/json": {"schema": {"type": "object",
+                      "required": ["error", "problems"], "properties": {"error": {"type": "string"}, "problems": {"type": "array", "items": {"type": "string"}}}}}}}
             }
           }
         },

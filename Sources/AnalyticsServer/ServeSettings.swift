@@ -25,7 +25,10 @@ import HTTPTypes
 /// cache:
 ///   memoryMB: 256                 # L1's budget; default 256
 ///   diskMB: 2048                  # L2's map size; default 2048
+///   diskPath: /var/cache/analytics  # L2's directory; default: l2 in the data directory
 /// ```
+/// `timeZone`, `datasets`, `events` and `projections` are read by the Deployment module's
+/// `DeploymentConfig`.
 public struct ServeSettings: Sendable, Equatable {
     /// The `server` section.
     public struct Server: Sendable, Equatable {
@@ -74,6 +77,11 @@ public struct ServeSettings: Sendable, Equatable {
     public var diskMB: Int?
     /// Whether the file declares `queries` (served instead of the demo's).
     public var declaresQueries = false
+    /// Whether the file declares its own domain (`events`, `projections` or `datasets`): the
+    /// demo's data and projections are then not used.
+    public var declaresDomain = false
+    /// `cache.diskPath`: L2's directory (default: `l2` in the data directory); relative to the file.
+    public var diskPath: String?
 
     /// No settings: every default.
     public init() {}
@@ -99,9 +107,11 @@ public struct ServeSettings: Sendable, Equatable {
         let loaded: Any?
         do { loaded = try ConfigDocument.load(yaml: text) } catch { throw ServeSettingsError("the config file does not parse: \(error)") }
         guard let root = loaded as? [String: Any] else { throw ServeSettingsError("the config file must be a mapping of sections") }
-        // `queries` is QueryCatalog's; the sections issue #17 adds will join this list.
-        try Self.refuseUnknown(root, known: ["queries", "server", "tenancy", "cache"], in: nil)
+        // `queries` is QueryCatalog's; `timeZone`, `datasets`, `events` and `projections` are the
+        // Deployment module's (DeploymentConfig).
+        try Self.refuseUnknown(root, known: ["queries", "server", "tenancy", "cache", "timeZone", "datasets", "events", "projections"], in: nil)
         declaresQueries = root["queries"] != nil
+        declaresDomain = root["events"] != nil || root["projections"] != nil || root["datasets"] != nil
         // The queries' own keys are QueryCatalog's; checked here too, so the whole file is refused
         // (naming the key) before anything starts.
         do { try QueryCatalog.refuseUnknownKeys(in: root) } catch let error as QueryCatalogError { throw ServeSettingsError(error.message) }
@@ -141,8 +151,12 @@ public struct ServeSettings: Sendable, Equatable {
         }
         if let section = root["cache"] {
             let cache = try Self.mapping(section, "cache")
-            try Self.refuseUnknown(cache, known: ["memoryMB", "diskMB"], in: "cache")
+            try Self.refuseUnknown(cache, known: ["memoryMB", "diskMB", "diskPath"], in: "cache")
             memoryMB = try Self.integer(cache["memoryMB"], "cache.memoryMB")
+            if let path = try Self.text(cache["diskPath"], "cache.diskPath") {
+                guard !path.isEmpty else { throw ServeSettingsError("cache.diskPath: a directory is required") }
+                diskPath = path.hasPrefix("/") ? path : directory.appendingPathComponent(path).path
+            }
             diskMB = try Self.integer(cache["diskMB"], "cache.diskMB")
         }
         try validate()

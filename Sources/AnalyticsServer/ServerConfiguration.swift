@@ -35,6 +35,13 @@ public struct ServerConfiguration: Sendable {
     /// How long a read carrying a causal token (`X-Min-Position`, `?after=`) waits for this node to
     /// apply the log through it before answering 503 with `Retry-After`.
     public var causalReadTimeout: Duration = .seconds(5)
+    /// Checks each posted event before it is appended: the problem, naming the field
+    /// (`payload.amount: an integer … is required`), answers 400; nil accepts it. Called with the
+    /// event's type and payload (JSON text). Default: every event is accepted.
+    public var eventCheck: (@Sendable (_ type: String, _ payload: String) -> String?)?
+    /// `POST /api/admin/reload` (admin token): reloads the deployment's config and answers what
+    /// changed (200), or throws ``ReloadRefused`` (422, the old config keeps serving). Nil: 404.
+    public var reload: (@Sendable () async throws -> [String: any Sendable])?
     /// Where `GET /metrics` reads from (the executable bootstraps it; nil: 404).
     public var metricsRegistry: PrometheusCollectorRegistry?
     /// The server's log.
@@ -115,4 +122,17 @@ public final class HeartbeatTrigger: Sendable {
     }
 
     func stopListening(_ id: UInt64) { _ = listeners.withLock { $0.removeValue(forKey: id) } }
+}
+
+/// A reload that did not happen: the new config is invalid (or cannot be applied), and the old one
+/// keeps serving.
+public struct ReloadRefused: Error, Sendable, CustomStringConvertible {
+    /// Every problem found.
+    public var problems: [String]
+
+    /// Creates the refusal.
+    /// - Parameter problems: what is wrong
+    public init(problems: [String]) { self.problems = problems }
+
+    public var description: String { "the config was not reloaded: " + problems.joined(separator: "; ") }
 }

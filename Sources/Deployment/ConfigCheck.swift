@@ -36,14 +36,17 @@ public struct ConfigCheck: Sendable {
     public var isValid: Bool { problems.isEmpty }
 
     /// Checks `config`.
-    /// - Parameter config: a parsed config (its own problems are kept)
+    /// - Parameters:
+    ///   - config: a parsed config (its own problems are kept)
+    ///   - queries: whether to check the queries too (false for a config of queries over another
+    ///     database, the demo's: the server's registration checks those)
     /// - Returns: the report
-    public static func run(_ config: DeploymentConfig) -> ConfigCheck {
+    public static func run(_ config: DeploymentConfig, queries checksQueries: Bool = true) -> ConfigCheck {
         var check = ConfigCheck(problems: config.problems, warnings: [], graph: [])
         let database: Database
         let connection: Connection
         do {
-            database = try Database(configuration: .init(timeZone: config.timeZone ?? "UTC"))
+            database = try Database(configuration: .init(externalAccess: config.externalAccess ?? .unrestricted, timeZone: config.timeZone ?? "UTC"))
             connection = try database.connect()
         } catch {
             check.problems.append(ConfigProblem(place: "the file", line: nil, message: "cannot open a scratch DuckDB: \(error)"))
@@ -64,20 +67,19 @@ public struct ConfigCheck: Sendable {
                 }
             }
         }
-        for (index, projection) in config.projections.enumerated() {
+        for projection in config.projections {
             let owned = Set(projection.tables.map(\.name))
             for handler in projection.handlers {
                 let schema = config.events[handler.eventType]?.payload
                 for (i, template) in handler.statements.enumerated() {
                     let place = handler.statements.count == 1 ? handler.place : "\(handler.place)[\(i)]"
-                    _ = index
-                    check.statement(template, place: place, schema: schema, eventType: handler.eventType, owned: owned,
+                    Self.statement(template, place: place, schema: schema, eventType: handler.eventType, owned: owned,
                                     owners: owners, connection: connection, fail: fail)
                 }
             }
         }
         let datasetNames = config.datasets.map(\.name)
-        for (index, query) in config.queries.enumerated() {
+        for (index, query) in config.queries.enumerated() where checksQueries {
             let place = "queries[\(index)]"
             let statement: PreparedStatement
             do { statement = try connection.prepare(query.sql) } catch {
@@ -119,7 +121,7 @@ public struct ConfigCheck: Sendable {
     }
 
     /// Checks one projection statement.
-    mutating func statement(
+    static func statement(
         _ template: StatementTemplate, place: String, schema: PayloadSchema?, eventType: String, owned: Set<String>,
         owners: [String: (projection: String, eventTypes: [String])], connection: Connection, fail: (String, String) -> Void
     ) {
@@ -170,7 +172,7 @@ public struct ConfigCheck: Sendable {
         case (.integer, .integer), (.integer, .decimal), (.integer, .floating): true
         case (.number, .decimal), (.number, .floating): true
         case (.boolean, .boolean): true
-        case (.timestamp, .timestamp): true
+        case (.timestamp, .timestamp), (.timestamp, .date): true  // CAST($occurred_at AS DATE) is meant
         case (.date, .date), (.date, .timestamp): true
         case (.object, .text), (.array, .text), (.object, .other), (.array, .other): true
         default: false

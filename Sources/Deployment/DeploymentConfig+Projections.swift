@@ -21,7 +21,7 @@ extension DeploymentConfig {
                             let payload = try JSONSerialization.jsonObject(with: Data(event.payload.utf8), options: [.fragmentsAllowed])
                             return template.values(for: event, payload: payload, schema: schema)
                         },
-                        tables: template.writtenTable.map { [$0] } ?? owned))
+                        tables: template.writtenTable.map { Set([$0]) } ?? owned))
                     setup = ""
                 }
             }

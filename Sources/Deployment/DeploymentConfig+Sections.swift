@@ -22,7 +22,7 @@ struct SectionReader {
 
     mutating func refuseUnknown(_ mapping: [String: Any], _ known: Set<String>, _ place: String) {
         for key in mapping.keys.sorted() where !known.contains(key) {
-            fail(place + "." + key, "unknown key (known: \(known.sorted().joined(separator: ", ")))")
+            fail(place.isEmpty ? key : place + "." + key, "unknown key (known: \(known.sorted().joined(separator: ", ")))")
         }
     }
 

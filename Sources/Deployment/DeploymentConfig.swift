@@ -1,4 +1,5 @@
 import AnalyticsCache
+import DuckDBClient
 import Foundation
 import Yams
 
@@ -20,6 +21,14 @@ public struct DeploymentConfig: Sendable {
         public var path: String
         /// How it is read.
         public var format: Format
+
+        /// What the database must let queries read for it: the file, or for a glob the directory
+        /// before its first wildcard (with its trailing `/`, as ``DuckDBClient/ExternalAccess`` wants).
+        public var readablePath: String {
+            let components = path.split(separator: "/", omittingEmptySubsequences: false)
+            guard let wild = components.firstIndex(where: { $0.contains(where: { "*?[{".contains($0) }) }) else { return path }
+            return components[..<wild].joined(separator: "/") + "/"
+        }
 
         /// The statement that exposes it on a DuckDB connection (the path is the operator's, quoted
         /// as a literal; the name is checked to be an identifier).
@@ -122,6 +131,7 @@ public struct DeploymentConfig: Sendable {
             return
         }
         var reader = SectionReader(lines: lines)
+        reader.refuseUnknown(root, Self.sections.union(["server", "tenancy", "cache"]), "")
         if let zone = root["timeZone"] {
             if let zone = zone as? String, TimeZone(identifier: zone) != nil { timeZone = zone } else {
                 reader.fail("timeZone", "an IANA time zone name (like Europe/Paris) is required")
@@ -173,6 +183,12 @@ public struct DeploymentConfig: Sendable {
             place = String(place[..<cut])
         }
         return nil
+    }
+
+    /// The database access the datasets need: only their files and directories (nil: no dataset,
+    /// no file access beyond DuckDB's default).
+    public var externalAccess: ExternalAccess? {
+        datasets.isEmpty ? nil : .only(datasets.map(\.readablePath))
     }
 
     /// The event types a projection handles.

@@ -161,47 +161,54 @@ extension Projector {
     /// applier with this name (a concurrent ``catchUp()``) already applied are left out.
     /// - Returns: the events applied (possibly none)
     func commit(_ batch: [RecordedEvent], identity: String) async throws -> [RecordedEvent] {
-        let name = self.name, projections = self.projections
+        let name = self.name
         return try await writer.write { connection in
+            // Read on the writer's queue: a rebuild swaps the projections there, between batches.
+            let projections = self.projections
             let applied: [RecordedEvent] = try connection.transaction {
                 let claimed = try Self.claim(batch, name, identity: identity, connection)
                 let events = claimed ? batch : try Self.unapplied(batch, name, connection)
                 guard let last = events.last else { return [RecordedEvent]() }
-                var statements: [Int: PreparedStatement] = [:]
-                var appenders: [Int: Appender] = [:]
-                var unflushed = Set<Int>()
-                defer { for appender in appenders.values { try? appender.close() } }
-                // Event by event in log order, each through every projection that handles it: two
-                // projections of one table see the events in the order they happened, whatever
-                // the batch boundaries.
-                for event in events {
-                    for (index, projection) in projections.enumerated() where projection.eventTypes.contains(event.type) {
-                        switch projection.apply {
-                        case .statement(let sql, let parameters):
-                            // Rows appended for earlier events reach their table before a statement
-                            // that may read or change it.
-                            for other in unflushed { try appenders[other]?.flush() }
-                            unflushed.removeAll()
-                            let statement = try statements[index] ?? connection.prepare(sql)
-                            statements[index] = statement
-                            _ = try statement.execute(try parameters(event))
-                        case .appender(let table, let row):
-                            let appender = try appenders[index] ?? connection.appender(table: table)
-                            appenders[index] = appender
-                            try appender.appendRow(try row(event))
-                            unflushed.insert(index)
-                        }
-                    }
-                }
-                for (index, appender) in appenders {
-                    appenders.removeValue(forKey: index)
-                    try appender.close()
-                }
+                try Self.apply(events, projections, connection)
                 if !claimed { try Self.storeCheckpoint(name, last, identity: identity, connection) }
                 return events
             }
             self.publish(batch)
             return applied
+        }
+    }
+
+    /// Runs `events` through `projections` on `connection` (inside the caller's transaction).
+    static func apply(_ events: [RecordedEvent], _ projections: [Projection], _ connection: Connection) throws {
+        var statements: [Int: PreparedStatement] = [:]
+        var appenders: [Int: Appender] = [:]
+        var unflushed = Set<Int>()
+        defer { for appender in appenders.values { try? appender.close() } }
+        // Event by event in log order, each through every projection that handles it: two
+        // projections of one table see the events in the order they happened, whatever
+        // the batch boundaries.
+        for event in events {
+            for (index, projection) in projections.enumerated() where projection.eventTypes.contains(event.type) {
+                switch projection.apply {
+                case .statement(let sql, let parameters):
+                    // Rows appended for earlier events reach their table before a statement
+                    // that may read or change it.
+                    for other in unflushed { try appenders[other]?.flush() }
+                    unflushed.removeAll()
+                    let statement = try statements[index] ?? connection.prepare(sql)
+                    statements[index] = statement
+                    _ = try statement.execute(try parameters(event))
+                case .appender(let table, let row):
+                    let appender = try appenders[index] ?? connection.appender(table: table)
+                    appenders[index] = appender
+                    try appender.appendRow(try row(event))
+                    unflushed.insert(index)
+                }
+            }
+        }
+        for (index, appender) in appenders {
+            appenders.removeValue(forKey: index)
+            try appender.close()
         }
     }
 

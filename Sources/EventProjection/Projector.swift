@@ -17,10 +17,15 @@ import ServiceLifecycle
 /// After each commit it publishes a ``ProjectedBatch`` to every ``commits(bufferLimit:)``
 /// subscriber and wakes ``waitUntilApplied(_:timeout:)`` callers.
 public final class Projector: Service, Sendable {
-    let name: String
+    /// The checkpoint's key.
+    public let name: String
     let log: any EventLog
     let writer: DuckDBWriter
-    let projections: [Projection]
+    /// The projections applied, swapped by ``rebuild(to:tables:progress:)`` on the writer's queue,
+    /// between two batches.
+    let projectionList: Mutex<[Projection]>
+    /// The projections applied now.
+    public var projections: [Projection] { projectionList.withLock { $0 } }
     let batchSize: Int
     let logger: Logger
     let onCommit: @Sendable (Int64) -> Void
@@ -56,7 +61,7 @@ public final class Projector: Service, Sendable {
         self.name = name
         self.log = log
         self.writer = writer
-        self.projections = projections
+        self.projectionList = Mutex(projections)
         self.batchSize = max(1, batchSize)
         self.failurePolicy = failurePolicy
         self.eventTime = eventTime
@@ -156,9 +161,8 @@ public final class Projector: Service, Sendable {
     /// an appender's table, or the tables DuckDB lists for its statement (asked on the writer,
     /// which may prepare any statement); nil when none of these is known.
     public func writtenTables() async throws -> [(tables: Set<String>?, eventTypes: Set<String>)] {
-        let projections = self.projections
-        return try await writer.write { connection in
-            projections.map { projection in
+        try await writer.write { connection in
+            self.projections.map { projection in
                 if let declared = projection.tables { return (declared, projection.eventTypes) }
                 switch projection.apply {
                 case .appender(let table, _):

@@ -17,10 +17,10 @@ import Glibc
 @Suite struct CrashSafetyTests {
     /// Runs the child from operation `first`, kills it after it has reported `reports` operations,
     /// and returns the last operation it reported (after draining its output), or `first - 1`.
-    func runChild(path: String, durability: String, first: Int, reports: Int, profile: CrashWorkload.Profile) throws -> Int {
+    func runChild(path: String, durability: String, first: Int, reports: Int, profile: CrashWorkload.Profile) async throws -> Int {
         var child = try ChildProcess("disk-cache-crash-child", [path, durability, String(first), profile.rawValue])
-        _ = child.lines(atLeast: reports)
-        let complete = child.kill().map { Int($0) }
+        _ = await child.lines(atLeast: reports)
+        let complete = await child.kill().map { Int($0) }
         #expect(child.wasKilled, "the child must have been killed, not have failed or crashed: \(child.errorOutput)")
         if let last = complete.last { #expect(complete == Array(first...last)) }
         return complete.last ?? first - 1
@@ -44,28 +44,29 @@ import Glibc
         return ["tag-\(n % 4)", "all"]
     }
 
-    @Test func killedWritersLoseNothingCommittedAndLeaveConsistentIndexes() throws {
+    @Test func killedWritersLoseNothingCommittedAndLeaveConsistentIndexes() async throws {
         let cycles = ProcessInfo.processInfo.environment["DISK_CACHE_CRASH_CYCLES"].flatMap(Int.init) ?? 20
         let dir = try CacheDirectory()
-        let (next, _) = try killCycles(path: dir.path, profile: .roomy, cycles: cycles, seed: 0xC0FFEE)
+        let (next, _) = try await killCycles(path: dir.path, profile: .roomy, cycles: cycles, seed: 0xC0FFEE)
         print("disk cache crash test (roomy): \(cycles) kill cycles, \(next) operations")
         #expect(next > cycles)
     }
 
     /// The tight workload evicts (by bytes and by pages), writes and sweeps expired entries, and a
     /// second process reads the cache throughout: the kills land in all of that.
-    @Test func killsDuringEvictionExpiryAndAFullMapWithAnotherProcessReadingLeaveNoDamage() throws {
+    @Test func killsDuringEvictionExpiryAndAFullMapWithAnotherProcessReadingLeaveNoDamage() async throws {
         let cycles = ProcessInfo.processInfo.environment["DISK_CACHE_CRASH_CYCLES"].flatMap(Int.init) ?? 20
         let dir = try CacheDirectory()
         var reader = try ChildProcess("disk-cache-crash-child", [dir.path, "read", "tight"])
-        #expect(!reader.lines(atLeast: 1).isEmpty, "the reader must be reading: \(reader.errorOutput)")
+        let reading = await reader.lines(atLeast: 1)
+        #expect(!reading.isEmpty, "the reader must be reading: \(reader.errorOutput)")
         var rounds: [Int64] = []
         // The reader lives through the first half of the cycles (every open joins it), then the
         // second half opens alone (the open check, and the move-aside path, are exercised).
-        let (next, evictedCycles) = try killCycles(path: dir.path, profile: .tight, cycles: cycles, seed: 0xBADCAFE) { cycle in
+        let (next, evictedCycles) = try await killCycles(path: dir.path, profile: .tight, cycles: cycles, seed: 0xBADCAFE) { cycle in
             guard cycle == cycles / 2 else { return }
             #expect(reader.process.isRunning, "the reading process died: \(reader.errorOutput)")
-            rounds = reader.kill()
+            rounds = await reader.kill()
             #expect(reader.wasKilled, "the reader must have been killed, not have failed: \(reader.errorOutput)")
         }
         #expect(!rounds.isEmpty && rounds.allSatisfy { $0 == 0 }, "the reader met corrupt records: \(rounds.filter { $0 != 0 })")
@@ -77,8 +78,8 @@ import Glibc
     /// Kills a writer `cycles` times and checks the cache against the model after each.
     /// - Returns: the next operation index, and in how many cycles entries were found evicted
     func killCycles(
-        path: String, profile: CrashWorkload.Profile, cycles: Int, seed: UInt64, afterEachCycle: (Int) -> Void = { _ in }
-    ) throws -> (Int, Int) {
+        path: String, profile: CrashWorkload.Profile, cycles: Int, seed: UInt64, afterEachCycle: (Int) async -> Void = { _ in }
+    ) async throws -> (Int, Int) {
         var random = SeededRandom(seed: seed)
         var model: Model = [:]  // what the cache must hold after the operations applied so far
         var next = 0
@@ -90,7 +91,7 @@ import Glibc
             let durability = ["none", "eventual", "immediate"][cycle % 3]
             // Sometimes kill before the first report: during open, or inside the first write.
             let reports = random.below(4) == 0 ? 0 : 1 + random.below(profile == .tight ? 400 : 60)
-            let last = try runChild(path: path, durability: durability, first: next, reports: reports, profile: profile)
+            let last = try await runChild(path: path, durability: durability, first: next, reports: reports, profile: profile)
             for i in next..<(last + 1) { Self.apply(CrashWorkload.operation(i, profile), to: &model) }
             // Operation last + 1 may have committed before the kill, or not.
             var withInFlight = model
@@ -104,7 +105,7 @@ import Glibc
             var missing = 0
             for n in 0..<profile.keyCount {
                 let key = CrashWorkload.key(n, profile)
-                let stored = try cache.value(forKey: key)
+                let stored = try await cache.value(forKey: key)
                 let before = model[key] ?? nil, after = withInFlight[key] ?? nil
                 if stored == nil, mayEvict, before != nil || after != nil {
                     missing += 1
@@ -130,12 +131,12 @@ import Glibc
                 // (re-applying a put, remove, tag removal or sweep gives the same state).
                 next = last + 1
             }
-            afterEachCycle(cycle)
+            await afterEachCycle(cycle)
         }
         return (next, evictedCycles)
     }
 
-    @Test func aFileOverwrittenWithRandomBytesOpensAsAnEmptyWorkingCache() throws {
+    @Test func aFileOverwrittenWithRandomBytesOpensAsAnEmptyWorkingCache() async throws {
         let dir = try CacheDirectory()
         do {
             let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 64 << 20))
@@ -154,11 +155,11 @@ import Glibc
         #expect(FileManager.default.fileExists(atPath: aside + "/data.mdb"))
         #expect(try cache.statistics().entries == 0)
         try cache.store(bytes("fresh"), forKey: "k1")
-        #expect(try cache.value(forKey: "k1") == bytes("fresh"))
+        #expect(try await cache.value(forKey: "k1") == bytes("fresh"))
         #expect(try cache.consistencyProblems() == [])
     }
 
-    @Test func aDamagedValueIsAMissThatDeletesTheEntry() throws {
+    @Test func aDamagedValueIsAMissThatDeletesTheEntry() async throws {
         let dir = try CacheDirectory()
         let marker = Array("MARKER-0123456789-MARKER".utf8)
         do {
@@ -174,14 +175,14 @@ import Glibc
 
         let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 64 << 20))
         #expect(cache.movedAsidePath == nil)  // the structure is intact; only a value is damaged
-        #expect(try cache.value(forKey: "damaged") == nil)
+        #expect(try await cache.value(forKey: "damaged") == nil)
         #expect(try cache.statistics().corruptEntries == 1)
         #expect(try cache.statistics().entries == 1)
-        #expect(try cache.value(forKey: "intact") == bytes("fine"))
-        #expect(try cache.removeAll(taggedWith: "t") == 1)
+        #expect(try await cache.value(forKey: "intact") == bytes("fine"))
+        #expect(try await cache.removeAll(taggedWith: "t") == 1)
     }
 
-    @Test func aFileOfAnotherFormatVersionIsMovedAside() throws {
+    @Test func aFileOfAnotherFormatVersionIsMovedAside() async throws {
         let dir = try CacheDirectory()
         do {
             let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 64 << 20))
@@ -195,8 +196,8 @@ import Glibc
         }
         let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 64 << 20))
         #expect(cache.movedAsidePath != nil)
-        #expect(try cache.value(forKey: "k") == nil)
+        #expect(try await cache.value(forKey: "k") == nil)
         try cache.store(bytes("new"), forKey: "k")
-        #expect(try cache.value(forKey: "k") == bytes("new"))
+        #expect(try await cache.value(forKey: "k") == bytes("new"))
     }
 }

@@ -10,9 +10,9 @@ import TestSupport
 
     /// A child that opens the cache at `path` and keeps it open; returns it once it has reported
     /// its entry count (−1 when its open moved the files aside).
-    static func holder(_ path: String) throws -> (ChildProcess, Int64?) {
+    static func holder(_ path: String) async throws -> (ChildProcess, Int64?) {
         var child = try ChildProcess("disk-cache-crash-child", [path, "hold", String(mapSize)])
-        let count = child.lines(atLeast: 1).first
+        let count = await child.lines(atLeast: 1).first
         return (child, count)
     }
 
@@ -22,13 +22,13 @@ import TestSupport
             .filter { $0.hasPrefix(url.lastPathComponent + ".corrupt-") }.sorted()
     }
 
-    @Test func filesALiveProcessHoldsAreNeverMovedAsideEvenWhenTheMarkerSaysSo() throws {
+    @Test func filesALiveProcessHoldsAreNeverMovedAsideEvenWhenTheMarkerSaysSo() async throws {
         let dir = try CacheDirectory()
         do {
             let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
             try cache.store(bytes("kept"), forKey: "k")
         }
-        var (child, count) = try Self.holder(dir.path)
+        var (child, count) = try await Self.holder(dir.path)
         #expect(count == 1, "\(child.errorOutput)")
         // As three opens that raced each other's marker used to leave it (the review's 4th of 8
         // processes read "3" and moved a healthy cache aside under the other seven).
@@ -36,17 +36,17 @@ import TestSupport
         do {
             let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
             #expect(cache.movedAsidePath == nil)
-            #expect(try cache.value(forKey: "k") == bytes("kept"))
+            #expect(try await cache.value(forKey: "k") == bytes("kept"))
             try cache.store(bytes("shared"), forKey: "k2")
         }
         #expect(try Self.copiesMovedAside(of: dir.path) == [])
-        _ = child.kill()
+        _ = await child.kill()
         // Alone again: the marker counts, as it should for a check that keeps dying.
         let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
         #expect(cache.movedAsidePath != nil)
     }
 
-    @Test func eightProcessesOpeningAHealthyCacheAtOnceAllSeeIt() throws {
+    @Test func eightProcessesOpeningAHealthyCacheAtOnceAllSeeIt() async throws {
         let dir = try CacheDirectory()
         let entries = 60_000
         do {
@@ -59,17 +59,17 @@ import TestSupport
             children.append(try ChildProcess("disk-cache-crash-child", [dir.path, "hold", String(Self.mapSize)]))
         }
         for index in children.indices {
-            let count = children[index].lines(atLeast: 1).first
+            let count = await children[index].lines(atLeast: 1).first
             #expect(count == Int64(entries), "child \(index): \(children[index].errorOutput)")
         }
         #expect(try Self.copiesMovedAside(of: dir.path) == [])
-        for index in children.indices { _ = children[index].kill() }
+        for index in children.indices { _ = await children[index].kill() }
         let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
         #expect(cache.movedAsidePath == nil)
         #expect(try cache.statistics().entries == entries)
     }
 
-    @Test func onlyTheNewestCopyMovedAsideIsKeptAndOneStillHeldIsLeftAlone() throws {
+    @Test func onlyTheNewestCopyMovedAsideIsKeptAndOneStillHeldIsLeftAlone() async throws {
         let dir = try CacheDirectory()
         let fm = FileManager.default
         for name in ["1000-1", "2000-2", "3000-3"] {
@@ -78,7 +78,7 @@ import TestSupport
         }
         // An older release moved this one aside under a live process, which still has it open.
         try fm.removeItem(atPath: dir.path + ".corrupt-2000-2")
-        var (child, count) = try Self.holder(dir.path + ".corrupt-2000-2")
+        var (child, count) = try await Self.holder(dir.path + ".corrupt-2000-2")
         #expect(count == 0, "\(child.errorOutput)")
         do { _ = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize)) }
         try Data("3".utf8).write(to: URL(fileURLWithPath: dir.path + "/open-check.marker"))
@@ -86,7 +86,7 @@ import TestSupport
         let aside = try #require(cache.movedAsidePath)
         let name = URL(fileURLWithPath: aside).lastPathComponent
         #expect(try Self.copiesMovedAside(of: dir.path) == ["cache.corrupt-2000-2", name].sorted())
-        _ = child.kill()
+        _ = await child.kill()
     }
 }
 
@@ -96,7 +96,7 @@ import TestSupport
 @Suite struct OpenPathTests {
     static let mapSize = 64 << 20
 
-    @Test func aSecondOpenOfOneDirectoryInOneProcessIsRefusedUnderAnySpelling() throws {
+    @Test func aSecondOpenOfOneDirectoryInOneProcessIsRefusedUnderAnySpelling() async throws {
         let dir = try CacheDirectory()
         let link = dir.root.appendingPathComponent("link").path
         do {
@@ -109,14 +109,14 @@ import TestSupport
                     _ = try DiskCache(configuration: .init(path: spelling, mapSize: Self.mapSize))
                 }
             }
-            #expect(try first.value(forKey: "k") == bytes("v"))
+            #expect(try await first.value(forKey: "k") == bytes("v"))
         }
         // Closed: any spelling opens it again.
         let again = try DiskCache(configuration: .init(path: link + "/", mapSize: Self.mapSize))
-        #expect(try again.value(forKey: "k") == bytes("v"))
+        #expect(try await again.value(forKey: "k") == bytes("v"))
     }
 
-    @Test func aTrailingSlashOpensAndMovesAsideLikeThePlainPath() throws {
+    @Test func aTrailingSlashOpensAndMovesAsideLikeThePlainPath() async throws {
         let dir = try CacheDirectory()
         do {
             let cache = try DiskCache(configuration: .init(path: dir.path + "/", mapSize: Self.mapSize))
@@ -126,10 +126,10 @@ import TestSupport
         let cache = try DiskCache(configuration: .init(path: dir.path + "/", mapSize: Self.mapSize))
         let aside = try #require(cache.movedAsidePath)
         #expect(URL(fileURLWithPath: aside).deletingLastPathComponent().path == dir.root.path)
-        #expect(try cache.value(forKey: "k") == nil)
+        #expect(try await cache.value(forKey: "k") == nil)
     }
 
-    @Test func aCopyMovedAsideCanBeOpenedToSalvageItAndSurvivesTheNextRestart() throws {
+    @Test func aCopyMovedAsideCanBeOpenedToSalvageItAndSurvivesTheNextRestart() async throws {
         let dir = try CacheDirectory()
         do {
             let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
@@ -141,14 +141,14 @@ import TestSupport
             // Before: the marker moved with the copy, so this open moved the copy aside again.
             let copy = try DiskCache(configuration: .init(path: aside, mapSize: Self.mapSize))
             #expect(copy.movedAsidePath == nil)
-            #expect(try copy.value(forKey: "k") == bytes("precious"))
+            #expect(try await copy.value(forKey: "k") == bytes("precious"))
         }
         _ = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
         #expect(FileManager.default.fileExists(atPath: aside + "/data.mdb"))
         #expect(try OpenCoordinationTests.copiesMovedAside(of: dir.path) == [URL(fileURLWithPath: aside).lastPathComponent])
     }
 
-    @Test func theCopyJustMovedAsideIsKeptWhateverTheClockSaysOfOlderOnes() throws {
+    @Test func theCopyJustMovedAsideIsKeptWhateverTheClockSaysOfOlderOnes() async throws {
         let dir = try CacheDirectory()
         // A copy whose name claims a later time (a clock stepped back since).
         let future = dir.path + ".corrupt-99999999999999-1"
@@ -161,20 +161,20 @@ import TestSupport
         #expect(!FileManager.default.fileExists(atPath: future))
     }
 
-    @Test func aProcessHoldingTheCacheThroughASymbolicLinkKeepsItFromBeingMovedAside() throws {
+    @Test func aProcessHoldingTheCacheThroughASymbolicLinkKeepsItFromBeingMovedAside() async throws {
         let dir = try CacheDirectory()
         _ = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
         let link = dir.root.appendingPathComponent("link").path
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: dir.path)
-        var (child, count) = try OpenCoordinationTests.holder(link)
+        var (child, count) = try await OpenCoordinationTests.holder(link)
         #expect(count == 0, "\(child.errorOutput)")
         try Data("3".utf8).write(to: URL(fileURLWithPath: dir.path + "/open-check.marker"))
         let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
         #expect(cache.movedAsidePath == nil)
-        _ = child.kill()
+        _ = await child.kill()
     }
 
-    @Test func aReadOnlyParentDirectoryDoesNotStopAnOpen() throws {
+    @Test func aReadOnlyParentDirectoryDoesNotStopAnOpen() async throws {
         // As systemd's CacheDirectory= lays it out: the parent is root's, the cache the service's.
         let dir = try CacheDirectory()
         let app = dir.root.appendingPathComponent("app").path
@@ -187,14 +187,15 @@ import TestSupport
                 "--reuid=65534", "--regid=65534", "--clear-groups", TestSupport.builtExecutable(named: "disk-cache-crash-child").path,
                 app, "hold", String(Self.mapSize),
             ])
-            #expect(child.lines(atLeast: 1).first == 0, "\(child.errorOutput)")
-            _ = child.kill()
+            let first = await child.lines(atLeast: 1).first
+            #expect(first == 0, "\(child.errorOutput)")
+            _ = await child.kill()
         } else {
             #expect(chmod(dir.root.path, 0o555) == 0)
             defer { _ = chmod(dir.root.path, 0o755) }
             let cache = try DiskCache(configuration: .init(path: app, mapSize: Self.mapSize))
             try cache.store(bytes("v"), forKey: "k")
-            #expect(try cache.value(forKey: "k") == bytes("v"))
+            #expect(try await cache.value(forKey: "k") == bytes("v"))
         }
     }
 }

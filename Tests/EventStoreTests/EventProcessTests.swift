@@ -27,8 +27,8 @@ import Glibc
         var nextBatch = 0
         for cycle in 0..<10 {
             var child = try Self.child(["append", path, String(nextBatch), "5", "1000000"])
-            _ = child.lines(atLeast: random.below(40))
-            let reported = child.kill()
+            _ = await child.lines(atLeast: random.below(40))
+            let reported = await child.kill()
             #expect(child.wasKilled, "cycle \(cycle): the child ended by itself: \(child.errorOutput)")
             let log = try SQLiteEventStore(path: path)
             let events = try await log.read(from: 1, limit: 1_000_000)
@@ -66,7 +66,7 @@ import Glibc
                 received.append(event)
                 delays.append(Int64(Date().timeIntervalSince1970 * 1_000_000) - event.recordedAt)
             }
-            _ = child.lines(atLeast: 20)
+            _ = await child.lines(atLeast: 20)
             child.process.waitUntilExit()
             #expect(received.map(\.position) == Array(2...61))
             #expect(Set(received.map(\.metadata)).count == 20)
@@ -107,7 +107,7 @@ import Glibc
                 await Task.yield()
             }
             var child = try Self.child(["append", path, "0", "3", "10"])
-            _ = child.lines(atLeast: 10)
+            _ = await child.lines(atLeast: 10)
             child.process.waitUntilExit()
             group.addTask {
                 try await EventStoreWatcher(store: log, interval: .milliseconds(20)).run()
@@ -140,9 +140,9 @@ import Glibc
         while !done {
             cycles += 1
             var child = try Self.child(["project", storePath, duckPath])
-            let seen = child.lines(atLeast: cycles > 30 ? 1_000_000 : random.below(20), until: last)
+            let seen = await child.lines(atLeast: cycles > 30 ? 1_000_000 : random.below(20), until: last)
             done = seen.last == last
-            _ = child.kill()
+            _ = await child.kill()
             #expect(cycles < 200)
             if cycles >= 200 { break }
         }

@@ -80,36 +80,65 @@ public struct ChildProcess {
         text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().compactMap { Int64($0) }
     }
 
-    /// Reads until `count` lines have arrived, a line says `until`, or the child ended.
+    /// Reads until `count` lines have arrived, a line says `until`, or the child ended. The
+    /// blocking reads run on a thread of their own: a test waiting for a child must not hold one of
+    /// the two cooperative threads every other test runs on.
     /// - Returns: the complete lines
-    public mutating func lines(atLeast count: Int, until: Int64? = nil) -> [Int64] {
-        while text.filter({ $0 == "\n" }).count < count {
-            if let until, complete.last == until { break }
-            let chunk = output.availableData
-            if chunk.isEmpty { break }  // the child ended
-            text += String(decoding: chunk, as: UTF8.self)
+    public mutating func lines(atLeast count: Int, until: Int64? = nil) async -> [Int64] {
+        let output = self.output
+        let sofar = text
+        text = await TestSupport.offPool {
+            var text = sofar
+            func complete() -> [Int64] { text.split(separator: "\n", omittingEmptySubsequences: false).dropLast().compactMap { Int64($0) } }
+            while text.filter({ $0 == "\n" }).count < count {
+                if let until, complete().last == until { break }
+                let chunk = output.availableData
+                if chunk.isEmpty { break }  // the child ended
+                text += String(decoding: chunk, as: UTF8.self)
+            }
+            return text
         }
         return complete
     }
 
     /// SIGKILLs the child and drains what it wrote before the kill landed (those lines count).
     /// - Returns: all complete lines
-    public mutating func kill() -> [Int64] {
+    public mutating func kill() async -> [Int64] {
         if resources.pidfd >= 0 {
             _ = ctest_pidfd_send_signal(resources.pidfd, SIGKILL)
         } else if process.isRunning {
             _ = Glibc.kill(process.processIdentifier, SIGKILL)  // no pidfd (a kernel before 5.3)
         }
-        text += String(decoding: output.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return complete
+        return await waitForExit()
     }
 
-    /// Waits for the child to end by itself, draining its output.
+    /// Waits for the child to end by itself, draining its output (on a thread of its own).
     /// - Returns: all complete lines
-    public mutating func waitForExit() -> [Int64] {
-        text += String(decoding: output.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+    public mutating func waitForExit() async -> [Int64] {
+        let output = self.output, process = self.process
+        let rest = await TestSupport.offPool {
+            let data = output.readDataToEndOfFile()
+            process.waitUntilExit()
+            return String(decoding: data, as: UTF8.self)
+        }
+        text += rest
         return complete
+    }
+}
+
+extension TestSupport {
+    /// Runs blocking work (a pipe read, a process wait) on a new thread and awaits it, so the
+    /// cooperative pool (two threads here, shared by every test running at once) stays free.
+    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: body()) }.start()
+        }
+    }
+
+    /// ``offPool(_:)`` for work that throws.
+    public static func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread { continuation.resume(with: Result { try body() }) }.start()
+        }
     }
 }

@@ -65,7 +65,7 @@ public enum TestSupport {
     }
 }
 
-/// Polls `condition` every millisecond until it holds; records an issue after 20 s instead of hanging.
+/// Waits, yielding, until `condition` holds; records an issue after 20 s instead of hanging.
 /// (An explicit state check, not a sleep: the condition is re-read after every yield.)
 public func eventually(
     _ what: String, _ condition: () -> Bool, sourceLocation: SourceLocation = #_sourceLocation
@@ -76,9 +76,7 @@ public func eventually(
             Issue.record("timed out waiting for \(what)", sourceLocation: sourceLocation)
             return
         }
-        // A millisecond between checks: a bare yield loop would keep a core of the two busy and
-        // starve the tests running beside it.
-        try? await Task.sleep(for: .milliseconds(1))
+        await Task.yield()
     }
 }
 
