@@ -12,14 +12,23 @@ bootstrap:
 build: bootstrap
 	$(SWIFT) build -c release --product analytics-cache
 
-# Two runs: the server's tests drive a browser, a fuzzer and external processes that would starve
-# the timing-bounded tests of the layers below if they shared the two cores with them.
-# The build's thousands of compile lines go to .build/test-build.log (its tail is printed if it fails).
+# Four runs of one build. The server's tests drive a browser, a fuzzer and external processes; the
+# PostgreSQL suites bound connection and notification times; EventProcessTests keeps child
+# processes appending and getting killed for minutes: each would starve the timing-bounded tests of
+# the others if they shared the two cores. The build's thousands of compile lines go to
+# .build/test-build.log (its tail is printed if it fails).
+SERVER_SUITES = AnalyticsServerTests ServeCommandTests ServeConfigTests ReviewServeConfigTests MultiNodeTests ConfigDeploymentTests
+POSTGRES_SUITES = PostgresEventStoreTests ReviewPostgresEventStoreTests
+PROCESS_SUITES = EventProcessTests
+SEPARATE_SUITES = $(SERVER_SUITES) $(POSTGRES_SUITES) $(PROCESS_SUITES)
+
 test: bootstrap
 	@mkdir -p .build && echo "$(SWIFT) build --build-tests (log: .build/test-build.log)" && \
 	  $(SWIFT) build --build-tests > .build/test-build.log 2>&1 || { tail -n 150 .build/test-build.log; exit 1; }
-	$(SWIFT) test --skip-build --skip AnalyticsServerTests --skip ServeCommandTests --skip ServeConfigTests --skip ReviewServeConfigTests --skip MultiNodeTests --skip ConfigDeploymentTests
-	$(SWIFT) test --skip-build --filter AnalyticsServerTests --filter ServeCommandTests --filter ServeConfigTests --filter ReviewServeConfigTests --filter MultiNodeTests --filter ConfigDeploymentTests
+	$(SWIFT) test --skip-build $(foreach suite,$(SEPARATE_SUITES),--skip $(suite))
+	$(SWIFT) test --skip-build $(foreach suite,$(POSTGRES_SUITES),--filter $(suite))
+	$(SWIFT) test --skip-build $(foreach suite,$(PROCESS_SUITES),--filter $(suite))
+	$(SWIFT) test --skip-build $(foreach suite,$(SERVER_SUITES),--filter $(suite))
 
 # The live dashboard on embedded demo data (TPC-H sf 1 generated on first start): open the URL it prints.
 demo: build

@@ -72,7 +72,7 @@ public struct ConfigCheck: Sendable {
             for handler in projection.handlers {
                 let schema = config.events[handler.eventType]?.payload
                 for (i, template) in handler.statements.enumerated() {
-                    let place = handler.statements.count == 1 ? handler.place : "\(handler.place)[\(i)]"
+                    let place = "\(handler.place)[\(i)]"
                     Self.statement(template, place: place, schema: schema, eventType: handler.eventType, owned: owned,
                                     owners: owners, connection: connection, fail: fail)
                 }

@@ -149,7 +149,7 @@ struct SectionReader {
         for (index, item) in list.enumerated() {
             let place = "projections[\(index)]"
             guard let spec = mapping(item, place) else { continue }
-            refuseUnknown(spec, ["name", "tables", "on"], place)
+            refuseUnknown(spec, ["name", "tables", "statements"], place)
             guard let name = spec["name"] as? String, !name.isEmpty else {
                 fail(place + ".name", "a name is required")
                 continue
@@ -176,9 +176,9 @@ struct SectionReader {
                 fail(place + ".tables", "the tables it writes are required, with their columns")
             }
             var handlers: [(eventType: String, statements: [StatementTemplate], place: String)] = []
-            if let on = mapping(spec["on"], place + ".on") {
+            if let on = mapping(spec["statements"], place + ".statements") {
                 for type in on.keys.sorted() {
-                    let here = place + ".on." + type
+                    let here = place + ".statements." + type
                     if events[type] == nil { fail(here, "unknown event type '\(type)' (declare it under events)") }
                     let texts: [String]
                     if let one = on[type] as? String { texts = [one] } else if let many = on[type] as? [Any], many.allSatisfy({ $0 is String }), !many.isEmpty {
@@ -195,7 +195,7 @@ struct SectionReader {
                     handlers.append((type, statements, here))
                 }
             } else {
-                fail(place + ".on", "the statements run per event type are required")
+                fail(place + ".statements", "the statements run per event type are required")
             }
             result.append(DeploymentConfig.ProjectionConfig(name: name, tables: tables, handlers: handlers))
         }

@@ -8,7 +8,7 @@ import Yams
 /// queries served over them — no Swift. `server`, `tenancy` and `cache` sit in the same file and
 /// are read by the server's settings.
 ///
-/// Parsing collects every problem it finds (each with its place, `projections[1].on.SignedUp[0]`,
+/// Parsing collects every problem it finds (each with its place, `projections[1].statements.SignedUp[0]`,
 /// and its line in the file); ``ConfigCheck`` then checks the SQL against a scratch DuckDB.
 public struct DeploymentConfig: Sendable {
     /// A file (or glob) exposed as a view of the same name, or a DuckDB file attached under it.
@@ -197,7 +197,7 @@ public struct DeploymentConfig: Sendable {
 
 /// One problem of a config file: where, and what.
 public struct ConfigProblem: Sendable, Equatable, CustomStringConvertible {
-    /// The place (`projections[0].on.PageViewed[1]`).
+    /// The place (`projections[0].statements.PageViewed[1]`).
     public var place: String
     /// Its line in the file (1-based), when known.
     public var line: Int?

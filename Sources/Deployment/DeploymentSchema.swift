@@ -38,12 +38,12 @@ public enum DeploymentSchema {
         "projections": {
           "type": "array",
           "items": {
-            "type": "object", "additionalProperties": false, "required": ["name", "tables", "on"],
+            "type": "object", "additionalProperties": false, "required": ["name", "tables", "statements"],
             "properties": {
               "name": {"type": "string", "minLength": 1},
               "tables": {"type": "object", "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
                          "additionalProperties": {"type": "string", "minLength": 1, "description": "column definitions"}},
-              "on": {"type": "object", "additionalProperties": {
+              "statements": {"type": "object", "additionalProperties": {
                 "oneOf": [{"type": "string"}, {"type": "array", "minItems": 1, "items": {"type": "string"}}]}}
             }
           }

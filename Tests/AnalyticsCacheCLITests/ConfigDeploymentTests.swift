@@ -240,4 +240,46 @@ import FoundationNetworking
         #expect(scratch.status == 0 && scratch.stdout.filter { $0 == UInt8(ascii: "\n") }.count == total + 1, "\(scratch.stderr)")
         #expect(live.text == scratch.text, "the live table after the reload differs from a from-scratch projection")
     }
+
+    @Test func checkConfigPrintsTheGraphOrEveryProblemWithItsLineAndTheExampleMatchesTheSchema() throws {
+        let dir = try Self.copyOfExample()
+        defer { TestSupport.remove(dir) }
+        let config = dir.appendingPathComponent("config.yaml")
+        let valid = try CLI.run(["check-config", config.path])
+        #expect(valid.status == 0, "\(valid.stderr)")
+        #expect(valid.text.contains("query users-by-plan") && valid.text.contains("reads users <- projection users <- events PlanChanged, SignedUp"), "\(valid.text)")
+        #expect(valid.text.contains("keys carry the versions of datasets: plans"), "\(valid.text)")
+
+        let broken = try String(contentsOf: config, encoding: .utf8)
+            .replacingOccurrences(of: "$payload.plan, $payload.country", with: "$payload.plan, $payload.county")
+            .replacingOccurrences(of: "FROM users GROUP BY plan", with: "FROM userz GROUP BY plan")
+        let bad = dir.appendingPathComponent("bad.yaml")
+        try Data(broken.utf8).write(to: bad)
+        let refused = try CLI.run(["check-config", bad.path])
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("2 problem(s)"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("bad.yaml:line 40: projections[1].statements.SignedUp[0]: $payload.county"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("userz"), "\(refused.stderr)")
+
+        // The printed JSON Schema accepts the example (and refuses a misspelt section).
+        let schema = try CLI.run(["check-config", "--schema"])
+        #expect(schema.status == 0)
+        let schemaFile = dir.appendingPathComponent("schema.json")
+        try schema.stdout.write(to: schemaFile)
+        let script = """
+            import json, sys, yaml, jsonschema
+            schema = json.load(open(sys.argv[1]))
+            jsonschema.Draft202012Validator.check_schema(schema)
+            config = yaml.safe_load(open(sys.argv[2]))
+            jsonschema.validate(config, schema)
+            config["projection"] = config.pop("projections")
+            try:
+                jsonschema.validate(config, schema)
+                print("misspelt section accepted")
+            except jsonschema.ValidationError:
+                print("ok")
+            """
+        let out = try TestSupport.runPython(script, arguments: [schemaFile.path, config.path])
+        #expect(String(decoding: out, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) == "ok")
+    }
 }

@@ -316,7 +316,7 @@ import TestSupport
         await rig.shutdown()
     }
 
-    @Test(.timeLimit(.minutes(1))) func resultsTooLargeToCacheAreNotRememberedForRefresh() async throws {
+    @Test(.timeLimit(.minutes(3))) func resultsTooLargeToCacheAreNotRememberedForRefresh() async throws {
         let harness = try await Harness()
         defer { TestSupport.remove(harness.root) }
         try await harness.cache.register(QueryDefinition(

@@ -15,7 +15,7 @@ import Testing
           - name: views
             tables:
               page_views: "path VARCHAR NOT NULL, user_id VARCHAR, duration_ms BIGINT, viewed_at TIMESTAMP"
-            on:
+            statements:
               PageViewed:
                 - INSERT INTO page_views VALUES ($payload.path, $payload.userId, $payload.durationMs, $occurred_at)
         queries:
@@ -42,7 +42,7 @@ import Testing
         ("a parameter type mismatch", "{name: limit, type: integer, default: \"10\"}", "{name: limit, type: text}", "parameter limit is declared text"),
         ("a payload type mismatch", "durationMs: integer?", "durationMs: string?", "$payload.durationMs is a string"),
         ("a duplicate id", "queries:\n  - id: top", "queries:\n  - id: top\n    sql: SELECT 1 AS one\n  - id: top", "duplicate query id 'top'"),
-        ("an unknown event type", "    on:\n      PageViewed:", "    on:\n      PageVisited:", "unknown event type 'PageVisited'"),
+        ("an unknown event type", "    statements:\n      PageViewed:", "    statements:\n      PageVisited:", "unknown event type 'PageVisited'"),
         ("a SELECT as projection statement", "- INSERT INTO page_views VALUES ($payload.path, $payload.userId, $payload.durationMs, $occurred_at)",
          "- SELECT $payload.path", "must be an INSERT, UPDATE or DELETE"),
         ("an unknown key", "    tables:", "    tabels: {}\n    tables:", "tabels: unknown key"),

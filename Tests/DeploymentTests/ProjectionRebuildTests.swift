@@ -19,7 +19,7 @@ import TestSupport
             projections:
               - name: counts
                 tables: { counts: "\(columns)" }
-                on: { Counted: "\(statement)" }
+                statements: { Counted: "\(statement)" }
             """, directory: URL(fileURLWithPath: "/"))
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// The tests' private PostgreSQL cluster (scripts/test-postgres.sh starts it once, on loopback, in
 /// its own directory), and a fresh database in it per test.
@@ -13,6 +14,19 @@ public enum TestPostgres {
     /// The running cluster: started by the script on first use (idempotently: later calls, from
     /// this process or another, find it running).
     public static func server() throws -> Server {
+        // Once per test process: every PostgreSQL test asks at its start, and each run of the
+        // script blocks a thread of the cooperative pool that all tests share.
+        try started.withLock { started in
+            if let started { return started }
+            let server = try startServer()
+            started = server
+            return server
+        }
+    }
+
+    static let started = Mutex<Server?>(nil)
+
+    static func startServer() throws -> Server {
         let script = TestSupport.packageRoot.appendingPathComponent("scripts/test-postgres.sh").path
         let output = try run("/bin/bash", [script])
         let url = output.trimmingCharacters(in: .whitespacesAndNewlines)
