@@ -95,12 +95,12 @@ struct RebuildProjectionsCommand: AsyncParsableCommand {
         let file = directory.appendingPathComponent(domain == nil ? "demo.duckdb" : "analytics.duckdb").path
         guard FileManager.default.fileExists(atPath: file) else { throw ValidationError("no database at \(file): nothing to rebuild") }
         let database: Database
-        do { database = try Database(path: file, configuration: .init(externalAccess: domain?.externalAccess ?? .unrestricted, timeZone: domain?.timeZone ?? "UTC")) } catch {
+        do { database = try Database(path: file, configuration: domain?.databaseConfiguration ?? .init()) } catch {
             throw ValidationError("cannot open \(file) (is a server running on this data directory? stop it first): \(error)")
         }
         let writer = try DuckDBWriter(database: database)
         if let domain {
-            try await writer.write { connection in for dataset in domain.datasets { _ = try connection.execute(dataset.setupSQL) } }
+            try await writer.write { connection in for dataset in domain.datasets where !dataset.setupSQL.isEmpty { _ = try connection.execute(dataset.setupSQL) } }
         }
         let log: any EventLog
         var store: PostgresEventStore?
@@ -125,12 +125,15 @@ struct RebuildProjectionsCommand: AsyncParsableCommand {
             }
             bar.finish()
             let end = try await projector.catchUp()
-            if let domain { try await ProjectionState.store(domain.projectionDigest, projector: projector.name, writer: writer) }
-            let l2 = directory.appendingPathComponent("l2").path
+            // L2 (the config's cache.diskPath, else l2 in the data directory) is emptied before the
+            // digest records the rebuild: a crash in between rebuilds and empties again.
+            let settings = try config.map { try ServeSettings(contentsOf: URL(fileURLWithPath: $0)) }
+            let l2 = settings?.diskPath ?? directory.appendingPathComponent("l2").path
             if FileManager.default.fileExists(atPath: l2) {
                 let disk = try DiskCache(configuration: .init(path: l2))
                 try await disk.removeAll()
             }
+            if let domain { try await ProjectionState.store(domain.projectionDigest, projector: projector.name, writer: writer) }
             print("rebuilt \(tables.sorted().joined(separator: ", ")) through position \(checkpoint), applied through \(end), in \(started.duration(to: .now)); L2 emptied")
         }
         await writer.shutdown()

@@ -45,6 +45,8 @@ extension ServeCommand {
                 return json
             } catch let refused as ConfigRefused {
                 throw ReloadRefused(problems: refused.problems.map(\.description))
+            } catch let partly as ReloadPartlyApplied {
+                throw ReloadRefused(problems: [partly.reason], partlyApplied: true)
             } catch {
                 throw ReloadRefused(problems: ["\(error)"])
             }

@@ -19,6 +19,9 @@ extension ServeCommand {
     /// Sets up the data directory's database, the projector, the cache and the server over `log`,
     /// and serves until SIGTERM or SIGINT.
     func serve(settings: ServeSettings, tenancy: Tenancy, directory: URL, log: any EventLog, logServices: [any Service]) async throws {
+        // A SIGHUP during start-up (a rebuild may take a while) must not end the process: reloads
+        // are heard once serving.
+        if config != nil { signal(SIGHUP, SIG_IGN) }
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let logger = Logger(label: "swift-analytics-cache")
@@ -27,7 +30,7 @@ extension ServeCommand {
         let domain = try deploymentConfig(settings)
         let database = try Database(
             path: directory.appendingPathComponent(domain == nil ? "demo.duckdb" : "analytics.duckdb").path,
-            configuration: .init(externalAccess: domain?.externalAccess ?? .unrestricted, timeZone: domain?.timeZone ?? "UTC"))
+            configuration: domain?.databaseConfiguration ?? .init())
         let writer = try DuckDBWriter(database: database)
         if !settings.declaresQueries && domain == nil {
             try await DemoDomain.prepare(writer: writer, scale: scale) { line in
@@ -35,7 +38,7 @@ extension ServeCommand {
             }
         }
         if let domain {
-            try await writer.write { connection in for dataset in domain.datasets { _ = try connection.execute(dataset.setupSQL) } }
+            try await writer.write { connection in for dataset in domain.datasets where !dataset.setupSQL.isEmpty { _ = try connection.execute(dataset.setupSQL) } }
         }
         let projections = domain?.projectorProjections ?? DemoDomain.projections
         let projector = Projector(name: domain == nil ? DemoDomain.projectorName : "config", log: log, writer: writer, projections: projections)
@@ -43,11 +46,13 @@ extension ServeCommand {
         let diskPath = settings.diskPath ?? directory.appendingPathComponent("l2").path
         try FileManager.default.createDirectory(atPath: diskPath, withIntermediateDirectories: true)
         let disk = try DiskCache(configuration: .init(path: diskPath, mapSize: (settings.diskMB ?? 2048) << 20))
-        if let domain, try await ProjectionState.ensureCurrent(domain, projector: projector, writer: writer, progress: { progress in
-            FileHandle.standardError.write(Data("serve: rebuilding projections for the edited config: \(progress.position)/\(progress.target)\n".utf8))
-        }) {
-            // Results cached from the tables the old projections built.
-            try await disk.removeAll()
+        if let domain {
+            _ = try await ProjectionState.ensureCurrent(domain, projector: projector, writer: writer, progress: { progress in
+                FileHandle.standardError.write(Data("serve: rebuilding projections for the edited config: \(progress.position)/\(progress.target)\n".utf8))
+            }, beforeRecording: {
+                // Results cached from the tables the old projections built.
+                try await disk.removeAll()
+            })
         }
         if !settings.declaresQueries && domain == nil, try await log.lastPosition() == 0 {
             FileHandle.standardError.write(Data("serve: appending 200 demo orders as events\n".utf8))

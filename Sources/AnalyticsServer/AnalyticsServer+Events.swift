@@ -156,6 +156,9 @@ extension AnalyticsServer {
             return Response.json(object: report.mapValues { $0 as Any })
         } catch let refused as ReloadRefused {
             configuration.logger.error("config reload refused", metadata: ["problems": "\(refused.problems)"])
+            if refused.partlyApplied {
+                return Response.json(object: ["error": "the config was partly reloaded", "problems": refused.problems], status: .internalServerError)
+            }
             return Response.json(object: ["error": "the config was not reloaded; the previous one keeps serving", "problems": refused.problems],
                                  status: .unprocessableContent)
         }

@@ -153,7 +153,7 @@ enum OpenAPIDocument {
               "200": {"description": "Applied: the queries added, changed and removed, whether projections were rebuilt, what needs a restart",
                       "content": {"application/json": {"schema": {"type": "object", "required": ["reloaded"]}}}},
               "401": {"$ref": "#/components/responses/Problem"}, "403": {"$ref": "#/components/responses/Problem"},
-              "404": {"$ref": "#/components/responses/Problem"},
+              "404": {"$ref": "#/components/responses/Problem"}, "500": {"$ref": "#/components/responses/Problem"},
               "422": {"description": "Refused; every problem listed", "content": {"application/json": {"schema": {"type": "object",
                       "required": ["error", "problems"], "properties": {"error": {"type": "string"}, "problems": {"type": "array", "items": {"type": "string"}}}}}}}
             }

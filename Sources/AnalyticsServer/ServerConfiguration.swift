@@ -129,10 +129,18 @@ public final class HeartbeatTrigger: Sendable {
 public struct ReloadRefused: Error, Sendable, CustomStringConvertible {
     /// Every problem found.
     public var problems: [String]
+    /// True when part of the new config was applied before the failure (the answer says so
+    /// instead of "the previous one keeps serving").
+    public var partlyApplied: Bool
 
     /// Creates the refusal.
-    /// - Parameter problems: what is wrong
-    public init(problems: [String]) { self.problems = problems }
+    /// - Parameters:
+    ///   - problems: what is wrong
+    ///   - partlyApplied: whether part of it was applied
+    public init(problems: [String], partlyApplied: Bool = false) {
+        self.problems = problems
+        self.partlyApplied = partlyApplied
+    }
 
-    public var description: String { "the config was not reloaded: " + problems.joined(separator: "; ") }
+    public var description: String { (partlyApplied ? "the config was partly reloaded: " : "the config was not reloaded: ") + problems.joined(separator: "; ") }
 }

@@ -46,7 +46,11 @@ public struct ConfigCheck: Sendable {
         let database: Database
         let connection: Connection
         do {
-            database = try Database(configuration: .init(externalAccess: config.externalAccess ?? .unrestricted, timeZone: config.timeZone ?? "UTC"))
+            // As restricted as the live database: a statement reading a file the config does not
+            // declare fails here, not in production.
+            var configuration = config.databaseConfiguration
+            configuration.externalAccess = config.externalAccess ?? .only([])
+            database = try Database(configuration: configuration)
             connection = try database.connect()
         } catch {
             check.problems.append(ConfigProblem(place: "the file", line: nil, message: "cannot open a scratch DuckDB: \(error)"))
@@ -55,7 +59,7 @@ public struct ConfigCheck: Sendable {
         func fail(_ place: String, _ message: String) {
             check.problems.append(ConfigProblem(place: place, line: config.line(of: place), message: message))
         }
-        for dataset in config.datasets {
+        for dataset in config.datasets where !dataset.setupSQL.isEmpty {
             do { _ = try connection.execute(dataset.setupSQL) } catch { fail("datasets." + dataset.name, "cannot read \(dataset.path): \(error)") }
         }
         var owners: [String: (projection: String, eventTypes: [String])] = [:]
@@ -150,6 +154,17 @@ public struct ConfigCheck: Sendable {
             return
         }
         let kinds = prepared.parameterKinds
+        guard kinds.count == template.parameters.count else {
+            fail(place, "DuckDB counts \(kinds.count) placeholder(s) but \(template.parameters.count) named parameter(s) were found: write parameters only as $payload.…, $aggregate_id, … (no ? or $1)")
+            return
+        }
+        // A rebuild resolves the statements' unqualified names to its own schema first; a name
+        // qualified with `main.` would reach the live tables during the replay.
+        let qualified = template.qualifiedNames
+        if let name = qualified.first {
+            fail(place, "\(name): write table names unqualified in projection statements (a rebuild builds the tables in a schema of its own)")
+            return
+        }
         for (offset, source) in template.parameters.enumerated() where offset < kinds.count {
             let type: PayloadSchema.FieldType? = switch source {
             case .payload(let path): schema?.field(at: path)?.type

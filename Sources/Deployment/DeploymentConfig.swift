@@ -38,7 +38,7 @@ public struct DeploymentConfig: Sendable {
             case .parquet: return "CREATE OR REPLACE VIEW \"\(name)\" AS SELECT * FROM read_parquet(\(literal))"
             case .csv: return "CREATE OR REPLACE VIEW \"\(name)\" AS SELECT * FROM read_csv(\(literal))"
             case .json: return "CREATE OR REPLACE VIEW \"\(name)\" AS SELECT * FROM read_json(\(literal))"
-            case .duckdb: return "ATTACH IF NOT EXISTS \(literal) AS \"\(name)\" (READ_ONLY)"
+            case .duckdb: return ""  // attached when the database opens (see ``attachments``)
             }
         }
     }
@@ -189,6 +189,17 @@ public struct DeploymentConfig: Sendable {
     /// no file access beyond DuckDB's default).
     public var externalAccess: ExternalAccess? {
         datasets.isEmpty ? nil : .only(datasets.map(\.readablePath))
+    }
+
+    /// The `format: duckdb` datasets, attached read-only when the database opens (DuckDB allows no
+    /// ATTACH once external access is limited).
+    public var attachments: [AttachedDatabase] {
+        datasets.filter { $0.format == .duckdb }.map { AttachedDatabase(alias: $0.name, location: $0.path, kind: .duckdb, readOnly: true) }
+    }
+
+    /// The database configuration the datasets need (external access, attachments, time zone).
+    public var databaseConfiguration: Database.Configuration {
+        Database.Configuration(attachments: attachments, externalAccess: externalAccess ?? .unrestricted, timeZone: timeZone ?? "UTC")
     }
 
     /// The event types a projection handles.

@@ -42,6 +42,9 @@ public final class LiveDeployment: Sendable {
     let writer: DuckDBWriter
     let logger: Logger
     let current: Mutex<DeploymentConfig>
+    /// The config a reload is applying: meanwhile, posted events must suit both schemas (the old
+    /// projections or the new ones may apply them).
+    let pending = Mutex<DeploymentConfig?>(nil)
     /// One reload at a time: a second one waits for the first.
     let reloading = ReloadGate()
 
@@ -68,7 +71,8 @@ public final class LiveDeployment: Sendable {
 
     /// The first problem of a posted event under the current schemas (nil: accepted).
     public func eventProblem(type: String, payload: String) -> String? {
-        current.withLock { $0 }.eventProblem(type: type, payload: payload)
+        if let problem = current.withLock({ $0 }).eventProblem(type: type, payload: payload) { return problem }
+        return pending.withLock { $0 }?.eventProblem(type: type, payload: payload).map { $0 + " (required by the config being loaded)" }
     }
 
     /// Reads the file again, checks it, and applies it (see the type's description).
@@ -85,33 +89,59 @@ public final class LiveDeployment: Sendable {
         // Queries over another database (a config without its own domain) are checked by the
         // cache's registration below, against the live database.
         let ownDomain = !new.projections.isEmpty || !new.events.isEmpty || !new.datasets.isEmpty
-        let check = ConfigCheck.run(new, queries: ownDomain)
+        // DuckDB work (opening a scratch database, sniffing CSV files) off the cooperative pool.
+        var check = await Self.onOwnThread { ConfigCheck.run(new, queries: ownDomain) }
+        let old = config
+        var restart: [String] = []
+        if new.timeZone != old.timeZone { restart.append("timeZone") }
+        if new.datasets != old.datasets {
+            restart.append("datasets")
+            // Datasets change on restart only: a query of the new file reading one the running
+            // database does not have cannot be served before that.
+            let running = Set(old.datasets.map(\.name))
+            for (index, query) in new.queries.enumerated() {
+                if let missing = query.datasets?.first(where: { !running.contains($0) }) {
+                    check.problems.append(ConfigProblem(place: "queries[\(index)].datasets", line: new.line(of: "queries[\(index)]"),
+                        message: "dataset '\(missing)' is new: datasets change when the server restarts"))
+                }
+            }
+        }
         guard check.isValid else {
             logger.error("config reload refused; the previous config keeps serving", metadata: ["problems": "\(check.problems.map(\.description))"])
             throw ConfigRefused(problems: check.problems)
         }
-        let old = config
-        var restart: [String] = []
-        if new.timeZone != old.timeZone { restart.append("timeZone") }
-        if new.datasets != old.datasets { restart.append("datasets") }
         // A payload type bound differently changes what the statements write, too.
         let rebuild = new.projections != old.projections || new.events != old.events
         var checkpoint: Int64?
         let changes: AnalyticsCache.QueryChanges
+        pending.withLock { $0 = new }
+        defer { pending.withLock { $0 = nil } }
         if rebuild {
             let projector = cache.projector
             let projections = new.projectorProjections
             let newWrites = projections.map { (tables: $0.tables, eventTypes: $0.eventTypes) }
             let oldWrites = try await cache.currentProjectionWrites()
             // While the tables are rebuilt and swapped, every query depends on what either the old
-            // or the new projections write: invalidation is conservative for both.
+            // or the new projections write, and every entry carries those tags (the entries stored
+            // before, tagged by the old projections alone, go): invalidation is conservative for both.
             try await cache.reconfigure(queries: old.queries, projectionWrites: oldWrites + newWrites)
+            try await cache.invalidate(.everything)
             logger.info("projections changed: rebuilding from the log beside the live tables")
             checkpoint = try await projector.rebuild(to: projections, tables: Set(new.projectedTables), progress: progress)
-            try await ProjectionState.store(new.projectionDigest, projector: projector.name, writer: writer)
-            changes = try await cache.reconfigure(queries: new.queries, projectionWrites: newWrites)
+            // From here on the new tables serve: whatever fails next, the schemas follow them and
+            // every entry of the old tables goes before the digest records them.
+            current.withLock { $0 = new }
+            do {
+                changes = try await cache.reconfigure(queries: new.queries, projectionWrites: newWrites)
+            } catch {
+                try await cache.invalidate(.everything)
+                try await ProjectionState.store(new.projectionDigest, projector: projector.name, writer: writer)
+                logger.error("projections rebuilt, but the new queries could not be registered; the previous queries serve", metadata: ["error": "\(error)"])
+                throw ReloadPartlyApplied(reason: "the projections were rebuilt and swapped in, but the new queries could not be registered (the previous ones serve): \(error)")
+            }
             // The tables' contents changed under every query reading them.
             try await cache.invalidate(.everything)
+            try await ProjectionState.store(new.projectionDigest, projector: projector.name, writer: writer)
         } else {
             changes = try await cache.reconfigure(queries: new.queries)
         }
@@ -122,6 +152,22 @@ public final class LiveDeployment: Sendable {
             "projections_rebuilt": "\(rebuild)", "restart_required": "\(restart)",
         ])
         return report
+    }
+}
+
+/// A reload that rebuilt the projections but could not register the new queries.
+public struct ReloadPartlyApplied: Error, Sendable, CustomStringConvertible {
+    /// What happened.
+    public var reason: String
+    public var description: String { reason }
+}
+
+extension LiveDeployment {
+    /// Runs blocking work on a thread of its own and awaits it.
+    static func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread { continuation.resume(returning: body()) }.start()
+        }
     }
 }
 

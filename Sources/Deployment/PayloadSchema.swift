@@ -173,7 +173,10 @@ public struct PayloadSchema: Sendable, Equatable {
         let plain = ISO8601DateFormatter()
         plain.formatOptions = [.withInternetDateTime]
         guard let date = withFraction.date(from: text) ?? plain.date(from: text) else { return nil }
-        return Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        // Years beyond what 64-bit microseconds hold are refused, never trapped on.
+        let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
+        guard micros.isFinite, abs(micros) < 9.2e18 else { return nil }
+        return Int64(exactly: micros)
     }
 
     /// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian, valid days only).

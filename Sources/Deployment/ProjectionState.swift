@@ -59,10 +59,13 @@ public enum ProjectionState {
     ///   - projector: its projector (set up, not running)
     ///   - writer: the database's writer
     ///   - progress: each rebuilt batch
-    /// - Returns: whether it rebuilt (cached results of the old tables must then be dropped)
+    ///   - beforeRecording: run after a rebuild, before the digest is stored (empty L2 there: a
+    ///     crash in between then rebuilds and empties again at the next start)
+    /// - Returns: whether it rebuilt
     public static func ensureCurrent(
         _ config: DeploymentConfig, projector: Projector, writer: DuckDBWriter,
-        progress: @escaping @Sendable (Projector.RebuildProgress) -> Void = { _ in }
+        progress: @escaping @Sendable (Projector.RebuildProgress) -> Void = { _ in },
+        beforeRecording: () async throws -> Void = {}
     ) async throws -> Bool {
         let digest = config.projectionDigest
         let stored = try await storedDigest(projector: projector.name, writer: writer)
@@ -72,6 +75,7 @@ public enum ProjectionState {
             return false
         }
         try await projector.rebuild(to: config.projectorProjections, tables: Set(config.projectedTables), progress: progress)
+        try await beforeRecording()
         try await store(digest, projector: projector.name, writer: writer)
         return true
     }

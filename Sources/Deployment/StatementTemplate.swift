@@ -66,8 +66,12 @@ public struct StatementTemplate: Sendable, Equatable {
             let c = chars[i]
             switch c {
             case "'", "\"":
+                // E'…' strings take backslash escapes (E'\'' is one quote).
+                let escapes = c == "'" && i > 0 && (chars[i - 1] == "E" || chars[i - 1] == "e")
+                    && (i < 2 || !Self.isWord(chars[i - 2]))
                 var j = i + 1
                 while j < chars.count {
+                    if escapes, chars[j] == "\\" { j += 2; continue }
                     if chars[j] == c {
                         if j + 1 < chars.count, chars[j + 1] == c { j += 2; continue }  // doubled quote
                         break
@@ -81,10 +85,13 @@ public struct StatementTemplate: Sendable, Equatable {
                 while j < chars.count, chars[j] != "\n" { j += 1 }
                 copy(until: j)
             case "/" where i + 1 < chars.count && chars[i + 1] == "*":
-                var j = i + 2
-                while j + 1 < chars.count, !(chars[j] == "*" && chars[j + 1] == "/") { j += 1 }
-                guard j + 1 < chars.count else { throw StatementTemplateError("an unterminated comment in: \(text)") }
-                copy(until: j + 2)
+                // Block comments nest, as DuckDB reads them.
+                var j = i + 2, depth = 1
+                while j + 1 < chars.count, depth > 0 {
+                    if chars[j] == "/" && chars[j + 1] == "*" { depth += 1; j += 2 } else if chars[j] == "*" && chars[j + 1] == "/" { depth -= 1; j += 2 } else { j += 1 }
+                }
+                guard depth == 0 else { throw StatementTemplateError("an unterminated comment in: \(text)") }
+                copy(until: j)
             case "$":
                 // A dollar-quoted string ($$…$$ or $tag$…$tag$), or a named parameter.
                 var j = i + 1
@@ -172,6 +179,70 @@ public struct StatementTemplate: Sendable, Equatable {
             return name(after: 2)
         default: return nil
         }
+    }
+
+    /// Names qualified with a schema or catalog outside literals and comments (`main.users`,
+    /// `analytics.main.t`): projection statements name tables unqualified. (`alias.column` is not
+    /// one: two parts whose first is not `main`, `temp`, `memory`, `system` or the rebuild schema.)
+    public var qualifiedNames: [String] {
+        let schemas: Set<String> = ["main", "temp", "memory", "system", "projector_rebuild", "pg_catalog", "information_schema"]
+        return dottedNames.filter { name in
+            let parts = name.split(separator: ".")
+            return parts.count >= 3 || (parts.count == 2 && schemas.contains(parts[0].lowercased()))
+        }
+    }
+
+    /// Dotted names outside literals and comments.
+    var dottedNames: [String] {
+        var names: [String] = []
+        var current = "", quote: Unicode.Scalar?
+        for c in Self.withoutComments(sql).unicodeScalars {
+            if let open = quote {
+                if c == open { quote = nil }
+                if open == "\"" && c != open { current.unicodeScalars.append(c) }
+                continue
+            }
+            if c == "'" { quote = c; continue }
+            if c == "\"" { quote = c; continue }
+            if Self.isWord(c) || c == "." { current.unicodeScalars.append(c); continue }
+            if current.contains("."), let first = current.first, !first.isNumber, !current.hasPrefix(".") { names.append(current) }
+            current = ""
+        }
+        if current.contains("."), let first = current.first, !first.isNumber { names.append(current) }
+        return names
+    }
+
+    /// `sql` with `--` and (nested) block comments removed (literals left as they are).
+    static func withoutComments(_ sql: String) -> String {
+        let chars = Array(sql.unicodeScalars)
+        var out = String.UnicodeScalarView()
+        var i = 0, quote: Unicode.Scalar?
+        while i < chars.count {
+            let c = chars[i]
+            if let open = quote {
+                out.append(c)
+                if c == open { quote = nil }
+                i += 1
+                continue
+            }
+            if c == "'" || c == "\"" { quote = c; out.append(c); i += 1; continue }
+            if c == "-", i + 1 < chars.count, chars[i + 1] == "-" {
+                while i < chars.count, chars[i] != "\n" { i += 1 }
+                continue
+            }
+            if c == "/", i + 1 < chars.count, chars[i + 1] == "*" {
+                var depth = 1
+                i += 2
+                while i + 1 < chars.count, depth > 0 {
+                    if chars[i] == "/" && chars[i + 1] == "*" { depth += 1; i += 2 } else if chars[i] == "*" && chars[i + 1] == "/" { depth -= 1; i += 2 } else { i += 1 }
+                }
+                out.append(" ")
+                continue
+            }
+            out.append(c)
+            i += 1
+        }
+        return String(out)
     }
 
     /// The values to bind for `event`.

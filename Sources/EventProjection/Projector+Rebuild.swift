@@ -60,6 +60,7 @@ extension Projector {
         targeted.record(target)
         logger.info("rebuilding projections: replaying the log", metadata: ["projector": "\(name)", "through": "\(target)"])
         while position < target {
+            try Task.checkCancellation()
             let events = try await log.read(from: position + 1, limit: batchSize).filter { $0.position <= target }
             guard let last = events.last else { break }
             try await writer.write { connection in
@@ -71,7 +72,10 @@ extension Projector {
         }
         // Catch up with the live projector and swap, between two of its batches.
         while true {
-            let events = try await log.read(from: position + 1, limit: batchSize)
+            try Task.checkCancellation()
+            // Everything committed so far (not one batch): the live projector can only get ahead by
+            // what it commits between this read and the writer's turn below.
+            let events = try await log.read(from: position + 1, limit: max(batchSize, 100_000))
             let replayed = position
             let outcome: (reached: Int64, swapped: Bool) = try await writer.write { connection in
                 let result = try connection.transaction { () -> (Int64, Bool) in

@@ -192,6 +192,67 @@ import FoundationNetworking
         #expect(server.stop() == 0)
     }
 
+    static func cache(_ base: String, _ path: String) async throws -> (status: Int, cache: String, body: String) {
+        let (data, response) = try await URLSession.shared.data(from: try #require(URL(string: base + path)))
+        let http = response as? HTTPURLResponse
+        return (http?.statusCode ?? 0, http?.value(forHTTPHeaderField: "X-Cache") ?? "", String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func aReloadOfQueriesKeepsUnchangedEntriesAndDropsChangedAndRemovedOnes() async throws {
+        let dir = try Self.copyOfExample()
+        defer { TestSupport.remove(dir) }
+        let server = try Self.start(dir)
+        defer { _ = server.stop() }
+        #expect(try await Self.post(server.url, type: "SignedUp", aggregate: ("User", "u1"), payload: #"{"plan":"pro"}"#).status == 201)
+        for path in ["/api/queries/users-by-plan", "/api/queries/totals", "/api/queries/top-pages"] {
+            _ = try await Self.cache(server.url, path)
+            #expect(try await Self.cache(server.url, path).cache == "l1", "\(path) is cached before the reload")
+        }
+        // users-by-plan changes its SQL, totals is removed, top-pages stays as it was.
+        let config = dir.appendingPathComponent("config.yaml")
+        let edited = try String(contentsOf: config, encoding: .utf8)
+            .replacingOccurrences(of: "SELECT plan, count(*) AS users FROM users GROUP BY plan ORDER BY plan",
+                                  with: "SELECT plan, count(*) AS users, 'v2' AS version FROM users GROUP BY plan ORDER BY plan")
+            .replacingOccurrences(of: "  - id: totals\n    sql: SELECT count(*) AS views, count(DISTINCT user_id) AS visitors FROM page_views\n", with: "")
+        try Data(edited.utf8).write(to: config)
+        let reloaded = try await Self.reload(server.url)
+        #expect(reloaded.status == 200, "\(reloaded.body)")
+        #expect(reloaded.body.contains(#""changed":["users-by-plan"]"#) && reloaded.body.contains(#""removed":["totals"]"#)
+                && reloaded.body.contains(#""projectionsRebuilt":false"#), "\(reloaded.body)")
+        let changed = try await Self.cache(server.url, "/api/queries/users-by-plan")
+        // Its old entry is gone: the answer is the new SQL's (computed, or refreshed already by the
+        // proactive refresh of a hot query).
+        #expect(changed.status == 200 && changed.body.contains(#""version":"v2""#), "\(changed.cache) \(changed.body)")
+        #expect(try await Self.cache(server.url, "/api/queries/top-pages").cache == "l1", "an unchanged query keeps its entry")
+        #expect(try await Self.cache(server.url, "/api/queries/totals").status == 404)
+        #expect(server.stop() == 0)
+    }
+
+    /// A reload that gives an event type a statement on a table: that event must invalidate the
+    /// queries reading the table from then on, including results cached before the reload.
+    @Test func aReloadAddingAStatementMakesItsEventsInvalidateTheQueriesOfItsTable() async throws {
+        let dir = try Self.copyOfExample()
+        defer { TestSupport.remove(dir) }
+        let config = dir.appendingPathComponent("config.yaml")
+        let full = try String(contentsOf: config, encoding: .utf8)
+        let statement = "      PlanChanged:\n        - UPDATE users SET plan = $payload.plan WHERE user_id = $aggregate_id\n"
+        #expect(full.contains(statement))
+        try Data(full.replacingOccurrences(of: statement, with: "").utf8).write(to: config)
+        let server = try Self.start(dir)
+        defer { _ = server.stop() }
+        #expect(try await Self.post(server.url, type: "SignedUp", aggregate: ("User", "u1"), payload: #"{"plan":"pro"}"#).status == 201)
+        _ = try await Self.cache(server.url, "/api/queries/users-by-plan")
+        #expect(try await Self.cache(server.url, "/api/queries/users-by-plan").cache == "l1")
+        try Data(full.utf8).write(to: config)
+        let reloaded = try await Self.reload(server.url)
+        #expect(reloaded.status == 200 && reloaded.body.contains(#""projectionsRebuilt":true"#), "\(reloaded.body)")
+        _ = try await Self.cache(server.url, "/api/queries/users-by-plan")
+        #expect(try await Self.post(server.url, type: "PlanChanged", aggregate: ("User", "u1"), payload: #"{"plan":"team"}"#).status == 201)
+        let after = try await Self.rows(server.url, "/api/queries/users-by-plan")
+        #expect(after.rows.count == 1 && after.rows.first?["plan"] as? String == "team", "\(after.body)")
+        #expect(server.stop() == 0)
+    }
+
     @Test func aReloadWithAChangedProjectionRebuildsItWhileClientsPostAndRead() async throws {
         let dir = try Self.copyOfExample()
         defer { TestSupport.remove(dir) }

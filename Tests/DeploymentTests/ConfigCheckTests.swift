@@ -45,6 +45,8 @@ import Testing
         ("an unknown event type", "    statements:\n      PageViewed:", "    statements:\n      PageVisited:", "unknown event type 'PageVisited'"),
         ("a SELECT as projection statement", "- INSERT INTO page_views VALUES ($payload.path, $payload.userId, $payload.durationMs, $occurred_at)",
          "- SELECT $payload.path", "must be an INSERT, UPDATE or DELETE"),
+        ("a schema-qualified table", "INSERT INTO page_views VALUES", "INSERT INTO main.page_views VALUES", "write table names unqualified"),
+        ("a bare placeholder", "$payload.durationMs, $occurred_at)", "?, $occurred_at)", "placeholder(s)"),
         ("an unknown key", "    tables:", "    tabels: {}\n    tables:", "tabels: unknown key"),
     ])
     func eachInvalidConfigIsRefusedNamingTheProblem(what: String, replace: String, with: String, expected: String) {
@@ -65,5 +67,14 @@ import Testing
         #expect(config.eventProblem(type: "PageViewed", payload: #"{"path":"/","userId":"u","durationMs":1.5}"#)?.hasPrefix("payload.durationMs:") == true)
         #expect(config.eventProblem(type: "PageViewed", payload: #"{"path":"/","userId":"u","durationMs":true}"#)?.hasPrefix("payload.durationMs:") == true)
         #expect(config.eventProblem(type: "Other", payload: "{}")?.contains("unknown event type") == true)
+    }
+
+    @Test func aTimestampBeyondSixtyFourBitMicrosecondsIsRefusedNotTrappedOn() {
+        let schema = PayloadSchema(fields: ["at": PayloadSchema.Field(.timestamp)])
+        #expect(schema.problem(in: ["at": "2026-11-30T10:00:00Z"]) == nil)
+        #expect(schema.problem(in: ["at": "2026-11-30T10:00:00.123456+01:00"]) == nil)
+        #expect(schema.problem(in: ["at": "294248-01-01T00:00:00Z"]) != nil, "beyond Int64 microseconds (year 294247)")
+        #expect(schema.problem(in: ["at": "999999999-01-01T00:00:00Z"]) != nil)
+        #expect(schema.problem(in: ["at": "2026-11-30 10:00"]) != nil, "no zone")
     }
 }

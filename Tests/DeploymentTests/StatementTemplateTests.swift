@@ -32,4 +32,18 @@ import Testing
         #expect(try StatementTemplate("DELETE FROM \"Sessions\" WHERE id = $aggregate_id").writtenTable == "sessions")
         #expect(try StatementTemplate("WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x").writtenTable == nil)
     }
+
+    @Test func nestedCommentsAndEscapeStringsHideTheirDollarsAsDuckDBReadsThem() throws {
+        let nested = try StatementTemplate("DELETE FROM t /* outer /* inner */ $payload.a */ WHERE k = $aggregate_id")
+        #expect(nested.parameters == [.aggregateID])
+        let escaped = try StatementTemplate(#"UPDATE t SET note = E'it\'s $payload.a' WHERE k = $position"#)
+        #expect(escaped.parameters == [.position])
+        #expect(throws: StatementTemplateError.self) { try StatementTemplate("DELETE FROM t /* /* */ WHERE k = $position") }
+    }
+
+    @Test func schemaQualifiedNamesAreFoundButAliasedColumnsAreNot() throws {
+        #expect(try StatementTemplate("INSERT INTO main.t SELECT p.x FROM plans p WHERE p.k = $position").qualifiedNames == ["main.t"])
+        #expect(try StatementTemplate("UPDATE t SET n = s.n FROM db.main.s WHERE t.k = s.k AND t.k = $position").qualifiedNames == ["db.main.s"])
+        #expect(try StatementTemplate("UPDATE t SET a = 'main.t', b = 1.5 /* main.x */ WHERE t.k = $position").qualifiedNames.isEmpty)
+    }
 }
