@@ -13,13 +13,13 @@ build: bootstrap
 	$(SWIFT) build -c release --product analytics-cache
 
 # Four runs of one build. The server's tests drive a browser, a fuzzer and external processes; the
-# PostgreSQL suites bound connection and notification times; EventProcessTests keeps child
-# processes appending and getting killed for minutes: each would starve the timing-bounded tests of
+# PostgreSQL suites bound connection and notification times; EventProcessTests and CrashSafetyTests
+# keep child processes writing and getting killed for minutes: each would starve the timing-bounded tests of
 # the others if they shared the two cores. The build's thousands of compile lines go to
 # .build/test-build.log (its tail is printed if it fails).
 SERVER_SUITES = AnalyticsServerTests ServeCommandTests ServeConfigTests ReviewServeConfigTests MultiNodeTests ConfigDeploymentTests
 POSTGRES_SUITES = PostgresEventStoreTests ReviewPostgresEventStoreTests
-PROCESS_SUITES = EventProcessTests
+PROCESS_SUITES = EventProcessTests CrashSafetyTests
 SEPARATE_SUITES = $(SERVER_SUITES) $(POSTGRES_SUITES) $(PROCESS_SUITES)
 
 test: bootstrap

@@ -61,7 +61,8 @@ import Glibc
     @Test func killsDuringEvictionExpiryAndAFullMapWithAnotherProcessReadingLeaveNoDamage() async throws {
         let cycles = ProcessInfo.processInfo.environment["DISK_CACHE_CRASH_CYCLES"].flatMap(Int.init) ?? 20
         let dir = try CacheDirectory()
-        var reader = try ChildProcess("disk-cache-crash-child", [dir.path, "read", "tight"])
+        // It lives through half of the cycles, which take minutes on a loaded machine.
+        var reader = try ChildProcess("disk-cache-crash-child", [dir.path, "read", "tight"], watchdogSeconds: 900)
         let reading = await reader.lines(atLeast: 1)
         #expect(!reading.isEmpty, "the reader must be reading: \(reader.errorOutput)")
         var rounds: [Int64] = []

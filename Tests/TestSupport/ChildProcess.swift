@@ -38,9 +38,9 @@ public struct ChildProcess {
     /// Starts `executable` (built next to the test bundle, or an absolute path) with `arguments`.
     ///
     /// A bound against a test hanging on a child that never writes: the child is killed after
-    /// 120 s, its pipe ends and every blocking read returns. The watchdog signals through a pidfd,
+    /// `watchdogSeconds` (120 s by default), its pipe ends and every blocking read returns. The watchdog signals through a pidfd,
     /// so it can never reach another process that was given the pid after this child was reaped.
-    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil) throws {
+    public init(_ executable: String, _ arguments: [String], environment: [String: String]? = nil, watchdogSeconds: Double = 120) throws {
         process = Process()
         process.executableURL = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : TestSupport.builtExecutable(named: executable)
         process.arguments = arguments
@@ -56,7 +56,7 @@ public struct ChildProcess {
         try process.run()
         let resources = Resources(pidfd: ctest_pidfd_open(process.processIdentifier), errorFile: errorFile)
         self.resources = resources
-        DispatchQueue.global().asyncAfter(deadline: .now() + 120) {
+        DispatchQueue.global().asyncAfter(deadline: .now() + watchdogSeconds) {
             if resources.pidfd >= 0, ctest_pidfd_send_signal(resources.pidfd, SIGKILL) == 0 {
                 resources.watchdogFired.store(true, ordering: .relaxed)
             }
