@@ -88,9 +88,15 @@ extension Projector {
                     }
                     // The copy is taken, then the last events are applied to it in `main`: a table
                     // this transaction modified cannot also be dropped by it (DuckDB refuses the commit).
-                    for table in tables.sorted() { _ = try connection.execute("DROP TABLE IF EXISTS main.\"\(table)\"") }
+                    // A table whose columns are unchanged keeps its catalog entry (its rows are
+                    // replaced); the others are dropped and created anew.
+                    let kept = try tables.filter { try Self.sameColumns(table: $0, connection) }
+                    for table in tables.sorted() where !kept.contains(table) {
+                        _ = try connection.execute("DROP TABLE IF EXISTS main.\"\(table)\"")
+                    }
                     for sql in setup { _ = try connection.execute(sql) }
                     for table in tables.sorted() {
+                        if kept.contains(table) { _ = try connection.execute("DELETE FROM main.\"\(table)\"") }
                         _ = try connection.execute("INSERT INTO main.\"\(table)\" SELECT * FROM \(schema).\"\(table)\"")
                     }
                     try Self.apply(due, projections, connection)
@@ -110,6 +116,19 @@ extension Projector {
                 return position
             }
         }
+    }
+
+    /// Whether `main.table` exists with the same columns (names, types, order) as its rebuilt copy.
+    static func sameColumns(table: String, _ connection: Connection) throws -> Bool {
+        func columns(_ schema: String) throws -> [String] {
+            let result = try connection.query(
+                "SELECT column_name || ' ' || data_type || ' ' || is_nullable::VARCHAR FROM duckdb_columns() WHERE schema_name = ? AND table_name = ? ORDER BY column_index",
+                [.string(schema), .string(table)])
+            return (0..<result.rowCount).map { "\(result.row($0)[0])" }
+        }
+        let live = try columns("main")
+        let rebuilt = try columns(rebuildSchema)
+        return !live.isEmpty && live == rebuilt
     }
 
     /// Runs `body` with unqualified names resolving to the rebuild schema first (new tables are
