@@ -164,8 +164,10 @@ public struct ParameterSpec: Sendable, Hashable {
         }
     }
 
-    /// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian), or nil.
-    static func parseDate(_ text: String) -> Int32? {
+    /// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian, valid days only).
+    /// - Parameter text: the date
+    /// - Returns: the days, or nil when it is not such a date
+    public static func parseDate(_ text: String) -> Int32? {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
               let y = Int(parts[0]), let m = Int(parts[1]), let d = Int(parts[2]), (1...12).contains(m), d >= 1,

@@ -1,3 +1,4 @@
+import AnalyticsCache
 import DuckDBClient
 import Foundation
 
@@ -179,22 +180,6 @@ public struct PayloadSchema: Sendable, Equatable {
         return Int64(exactly: micros)
     }
 
-    /// Days since 1970-01-01 of a `YYYY-MM-DD` date (proleptic Gregorian, valid days only).
-    static func dateDays(_ text: String) -> Int32? {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard text.utf8.count == 10, parts.count == 3, let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
-              (1...12).contains(month), day >= 1
-        else { return nil }
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-        let lengths = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
-        guard day <= lengths[month - 1] else { return nil }
-        // Days from civil (Howard Hinnant's algorithm).
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return Int32(exactly: era * 146_097 + doe - 719_468)
-    }
+    /// Days since 1970-01-01 of a `YYYY-MM-DD` date (a query parameter's date rules).
+    static func dateDays(_ text: String) -> Int32? { ParameterSpec.parseDate(text) }
 }

@@ -76,5 +76,9 @@ import Testing
         #expect(schema.problem(in: ["at": "294248-01-01T00:00:00Z"]) != nil, "beyond Int64 microseconds (year 294247)")
         #expect(schema.problem(in: ["at": "999999999-01-01T00:00:00Z"]) != nil)
         #expect(schema.problem(in: ["at": "2026-11-30 10:00"]) != nil, "no zone")
+        let dates = PayloadSchema(fields: ["day": PayloadSchema.Field(.date)])
+        #expect(dates.problem(in: ["day": "2024-02-29"]) == nil)
+        #expect(dates.problem(in: ["day": "2023-02-29"]) != nil && dates.problem(in: ["day": "2024-2-9"]) != nil)
+        #expect(PayloadSchema.value(at: ["day"], as: .date, in: ["day": "1970-01-02"]) == .date(days: 1))
     }
 }
