@@ -31,7 +31,11 @@ if [ ! -f "$dir/data/PG_VERSION" ]; then
 fi
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 rm -f "$dir/data/postmaster.pid.stale"
-as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w -t 60 \
+# The server outlives this script: it must not inherit any descriptor of its caller beyond the
+# standard three. A caller waiting for this script's end through a descriptor (Foundation's Process
+# watches a socket its child inherits) would otherwise wait for the server's end, forever.
+closefds=(python3 -c 'import os, sys; os.closerange(3, os.sysconf("SC_OPEN_MAX")); os.execv(sys.argv[1], sys.argv[1:])')
+as_owner "${closefds[@]}" "$bin/pg_ctl" -D "$dir/data" -l "$dir/data/server.log" -w -t 60 \
   -o "-p $port -k $dir/data -c listen_addresses=127.0.0.1 -c max_connections=300 -c shared_buffers=64MB" start >/dev/null 9>&-
 echo "$port" > "$dir/port"
 echo "postgres://postgres@127.0.0.1:$port/postgres"

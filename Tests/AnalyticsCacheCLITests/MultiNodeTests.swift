@@ -57,8 +57,19 @@ import FoundationNetworking
     static func placed(via base: String, after position: Int64? = nil) async throws -> (orders: Int, cache: String, status: Int) {
         var request = URLRequest(url: try #require(URL(string: base + "/api/queries/placed")))
         if let position { request.setValue(String(position), forHTTPHeaderField: "X-Min-Position") }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        let http = try #require(response as? HTTPURLResponse)
+        var (data, response) = try await URLSession.shared.data(for: request)
+        var http = try #require(response as? HTTPURLResponse)
+        // A node not yet caught up with the token answers 503 with Retry-After once its bounded wait
+        // ends (5 s in `serve`); a client honours it, as this one does (a loaded test run can starve a
+        // node's projector for longer). A 503 is never a stale answer; what comes back after is checked.
+        var retries = 0
+        while position != nil && http.statusCode == 503 && retries < 30 {
+            retries += 1
+            let seconds = Int(http.value(forHTTPHeaderField: "Retry-After") ?? "") ?? 1
+            try await Task.sleep(for: .seconds(max(1, min(seconds, 5))))
+            (data, response) = try await URLSession.shared.data(for: request)
+            http = try #require(response as? HTTPURLResponse)
+        }
         let rows = (try? JSONSerialization.jsonObject(with: data)) as? [[String: Any]]
         return ((rows?.first?["orders"] as? Int) ?? -1, http.value(forHTTPHeaderField: "X-Cache") ?? "", http.statusCode)
     }

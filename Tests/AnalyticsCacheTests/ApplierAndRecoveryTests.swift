@@ -47,12 +47,12 @@ import TestSupport
         }
         let h = try await Harness(root: root)
         let cache = AnalyticsCache(configuration: AnalyticsCache.Configuration(
-            pool: h.pool, log: h.log, projector: h.projector, projections: [Harness.orders], disk: h.disk, appendTimeout: .seconds(3)))
+            pool: h.pool, log: h.log, projector: h.projector, projections: [Harness.orders], disk: h.disk, appendTimeout: .seconds(30)))
         try await cache.register(Self.customerCount)
         let outcome: String = try await withThrowingTaskGroup(of: String?.self) { group in
             group.addTask { try await h.projector.run(); return nil }
             group.addTask { try await cache.run(); return nil }
-            try await h.projector.waitUntilApplied(position, timeout: .seconds(10))
+            try await h.projector.waitUntilApplied(position, timeout: .seconds(60))
             #expect(await cache.recoverDiskCache())
             let clock = ContinuousClock()
             let started = clock.now

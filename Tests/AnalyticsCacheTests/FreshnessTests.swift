@@ -45,7 +45,9 @@ import TestSupport
                 group.addTask {
                     var random = SeededRandom(seed: seed &+ 100 &+ UInt64(reader))
                     var reads = 0
-                    while !checker.writersDone.load(ordering: .relaxed) {
+                    // At least a quarter of 10 000 operations each: a loaded run that starves the
+                    // readers while the appends go on must not shrink the check.
+                    while !checker.writersDone.load(ordering: .relaxed) || reads < appends * 5 / 2 {
                         try await read(tenants[random.below(tenants.count)])
                         reads += 1
                         // The fourth reader also invalidates by hand now and then.

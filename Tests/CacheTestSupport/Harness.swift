@@ -70,6 +70,7 @@ public final class Harness: Sendable {
             pool: pool, log: log, projector: projector, projections: projections, disk: disk, memoryBytes: memoryBytes,
             refreshWindow: refreshWindow, refreshDelay: refreshDelay)
         configuration.metricsFactory = metricsFactory
+        configuration.appendTimeout = .seconds(120)  // a bound against a hang: a loaded test run is slow, not stale
         configuration.logger.logLevel = logLevel
         configuration.dataVersionProbe = dataVersionProbe
         configuration.datasets = datasets

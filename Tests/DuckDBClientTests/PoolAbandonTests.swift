@@ -10,13 +10,22 @@ import Testing
         let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
         let gate = Gate()
         let finished = Shared(false)
-        await #expect(throws: DuckDBPoolError.timedOut(.milliseconds(100))) {
-            try await pool.withConnection(timeout: .milliseconds(100)) { _ in
-                gate.wait()
-                finished.withLock { $0 = true }
-                return 1
+        let started = Shared(false)
+        // A job whose deadline passes before a worker picks it up fails without running; under a
+        // loaded test run that can happen, so try until one attempt has actually started.
+        var attempts = 0
+        repeat {
+            attempts += 1
+            await #expect(throws: DuckDBPoolError.timedOut(.milliseconds(100))) {
+                try await pool.withConnection(timeout: .milliseconds(100)) { _ in
+                    started.withLock { $0 = true }
+                    gate.wait()
+                    finished.withLock { $0 = true }
+                    return 1
+                }
             }
-        }
+        } while !started.value && attempts < 20
+        try #require(started.value)
         // Answered while the work was still blocked.
         #expect(finished.value == false)
         // Its connection is still busy: the next request waits for the late work, then runs.
@@ -25,7 +34,7 @@ import Testing
         gate.open()
         #expect(try await next.value.row(0) == [.int(5)])
         #expect(finished.value)
-        #expect(pool.statistics.timedOut == 1)
+        #expect(pool.statistics.timedOut == attempts)
         await pool.shutdown()
     }
 
@@ -81,13 +90,25 @@ import Testing
         let writeGate = Gate()
         let readGate = Gate()
         let writeDone = Shared(false)
-        let write = Task {
-            defer { writeDone.withLock { $0 = true } }
-            return try await writer.write(timeout: .milliseconds(50)) { _ in
-                writeGate.wait()
-                return 7
+        let started = Shared(false)
+        // A write whose deadline passes before the writer thread picks it up fails without running;
+        // under a loaded test run that can happen, so try until one attempt has actually started.
+        var write: Task<Int, any Error>
+        var attempts = 0
+        repeat {
+            attempts += 1
+            writeDone.withLock { $0 = false }
+            write = Task {
+                defer { writeDone.withLock { $0 = true } }
+                return try await writer.write(timeout: .milliseconds(50)) { _ in
+                    started.withLock { $0 = true }
+                    writeGate.wait()
+                    return 7
+                }
             }
-        }
+            await eventually("the write to start or be refused unstarted") { started.value || writeDone.value }
+        } while !started.value && attempts < 20
+        try #require(started.value)
         await #expect(throws: DuckDBPoolError.timedOut(.milliseconds(100))) {
             try await pool.withConnection(timeout: .milliseconds(100)) { _ in readGate.wait() }
         }
@@ -103,12 +124,23 @@ import Testing
     @Test func deadlinesStillAnswerCallersWhileThePoolShutsDown() async throws {
         let pool = try DuckDBPool(database: try Database(), configuration: .init(connections: 1))
         let gate = Gate()
-        let stuck = Task {
-            try await pool.withConnection(timeout: .milliseconds(100)) { _ in
-                gate.wait()
+        let answered = Shared(false)
+        // A job whose deadline passes before a worker picks it up fails without running; under a
+        // loaded test run that can happen, so try until one attempt has actually started.
+        var stuck: Task<Void, any Error>
+        var attempts = 0
+        repeat {
+            attempts += 1
+            answered.withLock { $0 = false }
+            stuck = Task {
+                defer { answered.withLock { $0 = true } }
+                try await pool.withConnection(timeout: .milliseconds(100)) { _ in
+                    gate.wait()
+                }
             }
-        }
-        await eventually("the job to run") { pool.statistics.running == 1 }
+            await eventually("the job to run or be refused unstarted") { pool.statistics.running == 1 || answered.value }
+        } while pool.statistics.running != 1 && attempts < 20
+        try #require(pool.statistics.running == 1)
         let shutdown = Task { await pool.shutdown() }
         // The caller is answered although shutdown began while its statement was stuck.
         await #expect(throws: DuckDBPoolError.timedOut(.milliseconds(100))) { try await stuck.value }

@@ -187,7 +187,7 @@ import Testing
         // Checkpoint through a pool, whose deadline answers its caller even if DuckDB stays blocked
         // (a regression fails here instead of hanging the suite).
         let other = try DuckDBPool(database: database, configuration: .init(connections: 1))
-        await #expect(throws: Never.self) { try await other.execute("CHECKPOINT", timeout: .seconds(10)) }
+        await #expect(throws: Never.self) { try await other.execute("CHECKPOINT", timeout: .seconds(60)) }
         // Closing the first pool ends its connection's statement in any case, so nothing hangs.
         await pool.shutdown()
         await other.shutdown()

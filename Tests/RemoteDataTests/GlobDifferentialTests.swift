@@ -84,7 +84,7 @@ import TestSupport
             } catch {
                 expected = []  // DuckDB refuses the pattern: it reads nothing
             }
-            guard let probe = try? S3VersionProbe(url: url, secret: RemoteFixtures.secret(server)) else {
+            guard let probe = try? S3VersionProbe(url: url, secret: RemoteFixtures.secret(server), timeout: RemoteFixtures.patience) else {
                 #expect(expected.isEmpty, "\(pattern): refused by the probe, read by DuckDB")
                 continue
             }

@@ -82,6 +82,10 @@ enum RemoteFixtures {
             """, [bucket, directory.path, prefix])
     }
 
+    /// The time a loopback server gets to answer a request the test expects to succeed: far above
+    /// what it needs, so a loaded test run cannot turn a success into a timeout.
+    static let patience: Duration = .seconds(60)
+
     /// An S3 secret for the loopback server.
     static func secret(_ server: LoopbackServer) -> S3Secret {
         S3Secret(
@@ -92,7 +96,7 @@ enum RemoteFixtures {
     /// A database with httpfs and ducklake loaded from the project's extension directory.
     static func database(
         s3: [S3Secret] = [], http: [HTTPSecret] = [], attachments: [AttachedDatabase] = [],
-        access: ExternalAccess = .unrestricted, httpTimeout: Duration? = .seconds(5), httpRetries: Int? = 1
+        access: ExternalAccess = .unrestricted, httpTimeout: Duration? = patience, httpRetries: Int? = 1
     ) throws -> Database {
         try Database(configuration: .init(
             extensionDirectory: TestSupport.extensionDirectory, extensions: [.named("httpfs"), .named("ducklake")],

@@ -30,7 +30,7 @@ import TestSupport
         let server = try LoopbackServer.s3()
         defer { server.stop() }
         try RemoteFixtures.upload(server, bucket: "data", directory: dir, prefix: "orders/")
-        let probe = try S3VersionProbe(url: "s3://data/orders/*.parquet", secret: RemoteFixtures.secret(server))
+        let probe = try S3VersionProbe(url: "s3://data/orders/*.parquet", secret: RemoteFixtures.secret(server), timeout: RemoteFixtures.patience)
         let first = try await probe.currentVersion()
         #expect(first.token.hasPrefix("s3:"))
         #expect(try await probe.currentVersion() == first)
@@ -53,7 +53,7 @@ import TestSupport
         try RemoteFixtures.boto3(server, "s3.delete_object(Bucket='data', Key='orders/part-2.parquet')")
         #expect(try await probe.currentVersion() == second)
         // `**` reaches the deeper object.
-        let deep = try S3VersionProbe(url: "s3://data/orders/**/*.parquet", secret: RemoteFixtures.secret(server))
+        let deep = try S3VersionProbe(url: "s3://data/orders/**/*.parquet", secret: RemoteFixtures.secret(server), timeout: RemoteFixtures.patience)
         #expect(try await deep.currentVersion() != second)
     }
 
@@ -65,7 +65,7 @@ import TestSupport
             for i in range(1005):
                 s3.put_object(Bucket='many', Key='p/f%04d.parquet' % i, Body=b'%d' % i)
             """)
-        let probe = try S3VersionProbe(url: "s3://many/p/*.parquet", secret: RemoteFixtures.secret(server))
+        let probe = try S3VersionProbe(url: "s3://many/p/*.parquet", secret: RemoteFixtures.secret(server), timeout: RemoteFixtures.patience)
         let first = try await probe.list(continuationToken: nil)
         #expect(first.isTruncated)
         #expect(first.objects.count == 1000)
@@ -164,7 +164,7 @@ import TestSupport
         #expect(ours.count == 4)
         #expect(ours == theirs)
         // The table's files really are on the S3 server.
-        let objects = try await S3VersionProbe(url: "s3://lake/data/**/*.parquet", secret: RemoteFixtures.secret(server))
+        let objects = try await S3VersionProbe(url: "s3://lake/data/**/*.parquet", secret: RemoteFixtures.secret(server), timeout: RemoteFixtures.patience)
             .list(continuationToken: nil).objects
         #expect(objects.count >= 2)
         // A rolled-back transaction commits no snapshot.

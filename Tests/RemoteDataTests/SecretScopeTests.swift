@@ -58,7 +58,7 @@ import TestSupport
         let direct = try #require(URL(string: "\(a.baseURL)/f.parquet"))
         let redirected = try #require(URL(string: "\(a.baseURL)/redirect/f.parquet"))
         let other = try #require(URL(string: "\(b.baseURL)/f.parquet"))
-        let probe = try HTTPVersionProbe(urls: [direct, redirected, other], secrets: [secret])
+        let probe = try HTTPVersionProbe(urls: [direct, redirected, other], secrets: [secret], timeout: RemoteFixtures.patience)
         _ = try await probe.currentVersion()
         let seenByA = try String(contentsOf: recordA, encoding: .utf8)
         let seenByB = try String(contentsOf: recordB, encoding: .utf8)
@@ -68,10 +68,10 @@ import TestSupport
         #expect(seenByB.split(separator: "\n").count == 2)
         #expect(!seenByB.contains("ONLY-FOR-A"))
         // The redirect is followed: the version is the target's.
-        let viaRedirect = try await HTTPVersionProbe(urls: [redirected]).currentVersion()
-        let target = try await HTTPVersionProbe(urls: [other]).currentVersion()
+        let viaRedirect = try await HTTPVersionProbe(urls: [redirected], timeout: RemoteFixtures.patience).currentVersion()
+        let target = try await HTTPVersionProbe(urls: [other], timeout: RemoteFixtures.patience).currentVersion()
         #expect(viaRedirect != target)  // the URL is part of the version
-        #expect(try await HTTPVersionProbe(urls: [redirected]).currentVersion() == viaRedirect)
+        #expect(try await HTTPVersionProbe(urls: [redirected], timeout: RemoteFixtures.patience).currentVersion() == viaRedirect)
     }
 
     @Test func theS3ProbeSignsWithTheSecretDuckDBWouldUse() async throws {
