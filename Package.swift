@@ -184,7 +184,8 @@ let package = Package(
         .testTarget(name: "ResultFormatTests", dependencies: ["ResultFormat", "TestSupport"]),
         .testTarget(
             name: "DeploymentTests",
-            dependencies: ["Deployment", "CacheTestSupport", "AnalyticsCache", "DuckDBClient", "EventLogCore", "EventProjection", "EventStore", "TestSupport"]),
+            dependencies: ["Deployment", "CacheTestSupport", "AnalyticsCache", "DuckDBClient", "EventLogCore", "EventProjection", "EventStore", "TestSupport",
+                           .product(name: "MetricsTestKit", package: "swift-metrics")]),
         // A complete cache over real parts, shared by the cache's and the server's tests.
         .target(
             name: "CacheTestSupport",

@@ -54,13 +54,16 @@ extension AnalyticsServer {
         let watchedRequests = watched
         let bus = cache.bus
         let after = resume.flatMap { $0.epoch == bus.epoch ? $0.sequence : nil }
-        let subscription = bus.subscribe(
-            filter: BusFilter(queries: Set(watched.map(\.query)), keys: Set(watched.map(\.key))), capacity: configuration.streamBuffer, after: after)
         let headers: HTTPFields = [
             .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-cache",
             .xAccelBuffering: "no",
         ]
+        let filter = BusFilter(queries: Set(watched.map(\.query)), keys: Set(watched.map(\.key)))
         return Response(status: .ok, headers: headers, body: ResponseBody { [self] writer in
+            // Subscribed when the body is written, before the current results are read (so nothing
+            // published in between is missed): a response whose body is never written (a HEAD
+            // request's) leaves no subscriber behind on the bus.
+            let subscription = bus.subscribe(filter: filter, capacity: configuration.streamBuffer, after: after)
             streams.add(1, ordering: .relaxed)
             streamGauge.record(openStreams)
             defer {

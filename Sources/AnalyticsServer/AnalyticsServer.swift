@@ -56,7 +56,8 @@ public final class AnalyticsServer: Sendable {
     /// The API's routes on a new router (add the dashboard or other routes to it).
     /// - Returns: the router
     public func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+        // Every GET route answers HEAD too (the same status and headers, no body).
+        let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: MetricsMiddleware())
         router.get("/health") { _, _ in Response.json(object: ["status": "ok"]) }
         router.get("/ready") { [self] _, _ in await readiness() }

@@ -41,8 +41,8 @@ extension Projector {
         to projections: [Projection], tables: Set<String>, progress: @Sendable (RebuildProgress) -> Void = { _ in }
     ) async throws -> Int64 {
         let name = self.name, schema = Self.rebuildSchema
-        let positionGauge = Gauge(label: "projector_rebuild_position", dimensions: [("projector", name)])
-        let targeted = Gauge(label: "projector_rebuild_target", dimensions: [("projector", name)])
+        let positionGauge = Gauge(label: "projector_rebuild_position", dimensions: [("projector", name)], factory: metricsFactory)
+        let targeted = Gauge(label: "projector_rebuild_target", dimensions: [("projector", name)], factory: metricsFactory)
         let setup = projections.map(\.setupSQL).filter { !$0.isEmpty }
         try await writer.write { connection in
             _ = try connection.execute("DROP SCHEMA IF EXISTS \(schema) CASCADE; CREATE SCHEMA \(schema)")

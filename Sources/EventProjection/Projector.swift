@@ -36,6 +36,8 @@ public final class Projector: Service, Sendable {
     let firstStart = Mutex<Int64?>(nil)
     let applied = PositionTracker()
     let retried: Counter
+    /// Where this projector's metrics go (its rebuild gauges too).
+    let metricsFactory: any MetricsFactory
     let skipped: Counter
 
     /// Creates a projector.
@@ -68,6 +70,7 @@ public final class Projector: Service, Sendable {
         self.logger = logger
         self.onCommit = onCommit
         let factory = metricsFactory ?? MetricsSystem.factory
+        self.metricsFactory = factory
         retried = Counter(label: "projector_retries_total", dimensions: [("projector", name)], factory: factory)
         skipped = Counter(label: "projector_skipped_events_total", dimensions: [("projector", name)], factory: factory)
     }

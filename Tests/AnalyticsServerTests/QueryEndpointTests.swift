@@ -8,6 +8,26 @@ import Testing
 /// `GET /api/queries` and `GET /api/queries/{id}` over a real socket: formats, cache headers,
 /// conditional requests, bypass, and every error path.
 @Suite(.timeLimit(.minutes(2))) struct QueryEndpointTests {
+    @Test func headRequestsAnswerWithTheGETsStatusAndHeadersAndNoBody() async throws {
+        try await ServerRig.with { rig in
+            let get = try await rig.send(.GET, "/api/queries/all-orders")
+            let head = try await rig.send(.HEAD, "/api/queries/all-orders")
+            #expect(head.status == 200 && head.body.isEmpty)
+            #expect(head.headers["X-Cache"].first == "l1")
+            #expect(head.headers["ETag"].first != nil && head.headers["ETag"].first == get.headers["ETag"].first)
+            #expect(head.headers["Content-Type"] == get.headers["Content-Type"])
+            #expect(try await rig.send(.HEAD, "/api/queries/no-such-query").status == 404)
+            #expect(try await rig.send(.HEAD, "/health").status == 200)
+            // A stream's HEAD: its headers, and no subscriber left behind on the bus.
+            let subscribers = rig.harness.cache.bus.subscriberCount
+            let stream = try await rig.send(.HEAD, "/api/analytics/stream?queries=all-orders")
+            #expect(stream.status == 200 && stream.body.isEmpty)
+            #expect(stream.headers["Content-Type"].first?.hasPrefix("text/event-stream") == true)
+            #expect(try await rig.send(.HEAD, "/api/analytics/stream?queries=no-such-query").status == 404)
+            #expect(rig.harness.cache.bus.subscriberCount == subscribers)
+        }
+    }
+
     @Test func resultsAreServedAsJSONArrowOrCSVWithTheirCacheHeaders() async throws {
         try await ServerRig.with { rig in
             let list = ServerRig.object(try await rig.send(.GET, "/api/queries").body)["queries"] as? [[String: Any]] ?? []

@@ -4,6 +4,7 @@ import EventLogCore
 import EventProjection
 import EventStore
 import Foundation
+import MetricsTestKit
 import Testing
 import Synchronization
 import TestSupport
@@ -33,8 +34,10 @@ import TestSupport
         let log = try SQLiteEventStore(path: dir.appendingPathComponent("events.sqlite").path)
         let database = try Database(path: dir.appendingPathComponent("data.duckdb").path)
         let writer = try DuckDBWriter(database: database)
-        let projector = Projector(name: "config", log: log, writer: writer, projections: old.projectorProjections, batchSize: 16)
+        let metrics = TestMetrics()
+        let projector = Projector(name: "config", log: log, writer: writer, projections: old.projectorProjections, batchSize: 16, metricsFactory: metrics)
         try await projector.setUp()
+        let swappedAt = CheckpointBox()
         func append(_ n: Int) async throws -> Int64 {
             try await log.append([NewEvent(type: "Counted", payload: #"{"n":\#(n)}"#)], to: AggregateID(type: "C", id: "c\(n)"), expectedVersion: .any)[0].position
         }
@@ -50,7 +53,8 @@ import TestSupport
             }
             group.addTask {
                 let progress = ProgressBox()
-                try await projector.rebuild(to: new.projectorProjections, tables: Set(new.projectedTables)) { progress.add($0) }
+                let checkpoint = try await projector.rebuild(to: new.projectorProjections, tables: Set(new.projectedTables)) { progress.add($0) }
+                swappedAt.value.withLock { $0 = checkpoint }
                 #expect(progress.count > 0, "the replay reported progress")
                 return 0
             }
@@ -62,6 +66,15 @@ import TestSupport
             return last
         }
         #expect(last == 300)
+        // Progress in /metrics: the target is the live checkpoint when the replay began (at least
+        // the 150 applied before), the position climbs to the checkpoint of the swap.
+        let target = try metrics.expectGauge("projector_rebuild_target", [("projector", "config")]).lastValue ?? -1.0
+        let positions = try metrics.expectGauge("projector_rebuild_position", [("projector", "config")]).values
+        #expect(target >= 150 && target <= 300, "target \(target)")
+        #expect(positions.count >= 2 && positions == positions.sorted(), "\(positions)")
+        let swap = swappedAt.value.withLock { $0 }
+        #expect(positions.last.map { Int64($0) } == swap, "\(positions.suffix(3)) vs the swap at \(String(describing: swap))")
+        #expect((positions.last ?? 0) >= target)
         let rows = try await writer.write { connection in
             let result = try connection.query("SELECT position, doubled, source FROM counts ORDER BY position")
             return (0..<result.rowCount).map { "\(result.row($0)[0])|\(result.row($0)[1])|\(result.row($0)[2])" }
@@ -102,4 +115,9 @@ final class ProgressBox: Sendable {
     let calls = Mutex(0)
     func add(_ progress: Projector.RebuildProgress) { calls.withLock { $0 += 1 } }
     var count: Int { calls.withLock { $0 } }
+}
+
+/// The checkpoint a rebuild returned.
+final class CheckpointBox: Sendable {
+    let value = Mutex<Int64?>(nil)
 }
