@@ -86,15 +86,28 @@ extension DiskCache {
 
     /// Opens an environment another live process has open (and checked): no walk, no marker, and
     /// a format this release cannot read is an error, not a reason to move anything.
+    /// - Throws: ``IncompatibleFormat`` for files of another format version
     static func openShared(_ configuration: DiskCacheConfiguration) throws -> LMDBEnvironment {
         let lmdb = try LMDBEnvironment(
             path: configuration.path, mapSize: configuration.mapSize, flags: configuration.durability.flags)
         let stored = try lmdb.read { try Meta.version($0) }
-        guard stored == Meta.currentVersion else {
-            throw DiskCacheError(description: "\(configuration.path) is in use by another process with format version "
+        guard stored == Meta.currentVersion else { throw IncompatibleFormat(stored: stored) }
+        return lmdb
+    }
+
+    /// Called (when set) as an open that found files of another format held by someone starts
+    /// waiting for them to be its alone: lets a test end a transient holder at that moment.
+    static let waitingForTransientHolder = Mutex<(@Sendable () -> Void)?>(nil)
+
+    /// Files in use by another process are of a format version this release cannot read.
+    struct IncompatibleFormat: Error {
+        let stored: UInt32?
+
+        /// What the caller is told when the files stay in use.
+        func error(_ path: String) -> DiskCacheError {
+            DiskCacheError(description: "\(path) is in use by another process with format version "
                 + "\(stored.map(String.init) ?? "none"), not \(Meta.currentVersion): left alone")
         }
-        return lmdb
     }
 
     /// Deletes the copies of `path` moved aside before `kept` (directories named exactly

@@ -72,18 +72,39 @@ public final class DiskCache: Sendable {
         defer { openLock.unlock() }
         var holders = try FileLock(path: path + "/holders.lock")
         var aside: String?
-        let lmdb: LMDBEnvironment
-        if try !holders.tryLock(exclusive: true) {
+        var shared: LMDBEnvironment?
+        var registered: DirectoryID?
+        var alone = try holders.tryLock(exclusive: true)
+        if !alone {
             // Another live process has these files open and checked them when it opened them:
             // join it. Whatever goes wrong here is reported, never cured by moving its files.
             try holders.lock(exclusive: false)
-            directoryID = try Self.register(path)
-            do { lmdb = try Self.openShared(configuration) } catch {
-                Self.unregister(directoryID)
+            let id = try Self.register(path)
+            do {
+                shared = try Self.openShared(configuration)
+            } catch let incompatible as IncompatibleFormat {
+                // A holder can also be a child process of this one between its fork and its exec
+                // (it holds a copy of every descriptor, the lock's too, for those moments). Files
+                // a live process really holds stay held: wait briefly (under the open lock, so no
+                // other open starts) before calling them in use.
+                Self.unregister(id)
+                holders.unlock()
+                Self.waitingForTransientHolder.withLock { $0 }?()
+                alone = try holders.lock(exclusive: true, timeout: min(configuration.openLockTimeout, .seconds(2)))
+                guard alone else { throw incompatible.error(configuration.path) }
+            } catch {
+                Self.unregister(id)
                 throw error
             }
+            if !alone { registered = id }
+        }
+        let lmdb: LMDBEnvironment
+        if let shared, let registered {
+            lmdb = shared
+            directoryID = registered
         } else {
-            directoryID = try Self.register(path)
+            let id = try Self.register(path)
+            directoryID = id
             func moveAside(_ reason: String) throws -> String {
                 let moved = try Self.moveAside(path, reason: reason, clock: configuration.clock, logger: logger)
                 // The new directory, locked before anyone else can enter it.
@@ -114,7 +135,7 @@ public final class DiskCache: Sendable {
                 }
                 try holders.lock(exclusive: false)  // under the open lock: no other open sees it free meanwhile
             } catch {
-                Self.unregister(directoryID)
+                Self.unregister(id)
                 throw error
             }
             if let aside { Self.removeOlderCopies(of: path, keeping: aside, logger: logger) }

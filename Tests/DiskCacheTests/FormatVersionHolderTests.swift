@@ -1,0 +1,73 @@
+import Foundation
+import Synchronization
+import Testing
+import TestSupport
+@testable import DiskCache
+
+/// Files of another format version: moved aside when this process is alone with them, left alone
+/// when another live process holds them, and a holder that is only passing through (a child of
+/// this process between its fork and its exec holds a copy of every descriptor) is not mistaken
+/// for one.
+@Suite(.serialized) struct FormatVersionHolderTests {
+    static let mapSize = 64 << 20
+
+    /// Writes format version 2 into the cache at `path`, as a newer release would leave it.
+    static func markNewerFormat(_ path: String) throws {
+        let cache = try DiskCache(configuration: .init(path: path, mapSize: mapSize))
+        try cache.store(bytes("old"), forKey: "k")
+        try cache.lmdb.write { txn in
+            try Meta.versionKey.withUnsafeBytes { k in
+                try withUnsafeBytes(of: UInt32(2).littleEndian) { try txn.put(txn.environment.meta, k, $0) }
+            }
+        }
+    }
+
+    @Test func aHolderThatGoesAwayWhileTheOpenWaitsIsNotAnotherProcess() throws {
+        let dir = try CacheDirectory()
+        try Self.markNewerFormat(dir.path)
+        // A second open file description with a shared lock: what a forked child holds until it
+        // execs. It ends exactly when the open starts waiting.
+        let transient = try FileLock(path: dir.path + "/holders.lock")
+        try transient.lock(exclusive: false)
+        let calls = CallCount()
+        DiskCache.waitingForTransientHolder.withLock {
+            $0 = {
+                calls.value.withLock { $0 += 1 }
+                transient.unlock()
+            }
+        }
+        defer { DiskCache.waitingForTransientHolder.withLock { $0 = nil } }
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+        #expect(calls.value.withLock { $0 } == 1, "the open saw the holder and waited for it")
+        #expect(cache.movedAsidePath != nil, "alone with files of another format: moved aside")
+        #expect(try cache.value(forKey: "k") == nil)
+        try cache.store(bytes("new"), forKey: "k")
+        #expect(try cache.value(forKey: "k") == bytes("new"))
+    }
+
+    @Test func filesOfAnotherFormatThatAnotherProcessHoldsAreLeftAlone() async throws {
+        let dir = try CacheDirectory()
+        // Another process opens the cache (version 1) and keeps it open; this one then writes
+        // version 2 into it, as a newer release sharing the files would.
+        var child = try ChildProcess("disk-cache-crash-child", [dir.path, "hold", String(Self.mapSize)])
+        let count = await child.lines(atLeast: 1).first
+        #expect(count == 0, "\(child.errorOutput)")
+        try Self.markNewerFormat(dir.path)
+        let error = #expect(throws: DiskCacheError.self) {
+            _ = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+        }
+        #expect(error?.description.contains("in use by another process with format version 2") == true, "\(String(describing: error))")
+        let siblings = try FileManager.default.contentsOfDirectory(atPath: URL(fileURLWithPath: dir.path).deletingLastPathComponent().path)
+        #expect(!siblings.contains { $0.hasPrefix(URL(fileURLWithPath: dir.path).lastPathComponent + ".corrupt-") }, "nothing moved aside")
+        #expect(child.process.isRunning, "the holder is unharmed: \(child.errorOutput)")
+        _ = await child.kill()
+        // Alone now: the files are moved aside.
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+        #expect(cache.movedAsidePath != nil)
+    }
+}
+
+/// Counts a hook's calls.
+final class CallCount: Sendable {
+    let value = Mutex(0)
+}
