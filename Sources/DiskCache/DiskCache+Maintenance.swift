@@ -1,29 +1,40 @@
 extension DiskCache {
-    /// Removes entries whose expiry time has passed, oldest first.
-    /// - Parameter limit: the most entries removed in this call (one write transaction)
-    /// - Returns: how many were removed
+    /// Removes entries whose expiry time has passed, oldest first, in transactions the map's
+    /// headroom can hold (like every removal: a sweep of thousands of entries on a full map would
+    /// otherwise need more free pages than it has), each retried when a reader pins the pages.
+    /// - Parameter limit: the most expiry-index entries visited in this call
+    /// - Returns: how many entries were removed
     /// - Complexity: O(removed × log entries), through the expiry index
     @discardableResult
     public func removeExpired(limit: Int = 10_000) throws -> Int {
         let now = configuration.clock.now()
-        return try lmdb.write { txn in
-            var due: [(key: [UInt8], hash: UInt64)] = []
-            try txn.scan(lmdb.expiry) { key, _ in
-                guard let (time, hash) = KeyHash.parseTimeKey(key), time <= now, due.count < limit else { return false }
-                due.append((Array(key), hash))
-                return true
-            }
-            var expired: [UInt64] = []
-            for (key, hash) in due {
-                // The entry may have been replaced with a later expiry: only remove what is due.
-                let record = try KeyHash.bytes(hash).withUnsafeBytes { k in
-                    try txn.get(lmdb.entries, k).flatMap { try? EntryRecord.decode($0) }
+        let chunk = removalChunk
+        var visited = 0, removed = 0
+        while visited < limit {
+            let budget = min(chunk, limit - visited)
+            let (handled, count) = try writeMakingRoom { txn -> (Int, Int) in
+                var due: [(key: [UInt8], hash: UInt64)] = []
+                try txn.scan(lmdb.expiry) { key, _ in
+                    guard let (time, hash) = KeyHash.parseTimeKey(key), time <= now, due.count < budget else { return false }
+                    due.append((Array(key), hash))
+                    return true
                 }
-                if let record, record.expiresAt <= now { expired.append(hash) }
-                _ = try key.withUnsafeBytes { try txn.delete(lmdb.expiry, $0) }
+                var expired: [UInt64] = []
+                for (key, hash) in due {
+                    // The entry may have been replaced with a later expiry: only remove what is due.
+                    let record = try KeyHash.bytes(hash).withUnsafeBytes { k in
+                        try txn.get(lmdb.entries, k).flatMap { try? EntryRecord.decode($0) }
+                    }
+                    if let record, record.expiresAt <= now { expired.append(hash) }
+                    _ = try key.withUnsafeBytes { try txn.delete(lmdb.expiry, $0) }
+                }
+                return (due.count, try removeEntries(expired, txn))
             }
-            return try removeEntries(expired, txn)
+            visited += handled
+            removed += count
+            if handled < budget { break }
         }
+        return removed
     }
 
     /// Writes the buffered read times back, so the access order survives a restart.

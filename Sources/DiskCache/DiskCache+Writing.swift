@@ -62,6 +62,7 @@ extension DiskCache {
         defer { metrics.putTime.record(duration: ContinuousClock.now - started) }
         let needed = pagesNeeded(forRecordOf: record.count, tags: tags)
         // MDB_MAP_FULL aborts the transaction; evict in a new one and try again.
+        let patience = MapFullPatience()
         for attempt in 0... {
             do {
                 // Writes are serialised on one queue: the committed state read here is the one
@@ -114,7 +115,7 @@ extension DiskCache {
                 // A record that does not fit an empty map never will; otherwise the pages may be
                 // pinned by another process's reader for a moment: wait for it to move on.
                 let empty = (try? lmdb.read { try $0.count(lmdb.entries) }) == 0
-                if attempt >= Self.mapFullAttempts || (evicted == 0 && empty) {
+                if patience.spent(after: attempt) || (evicted == 0 && empty) {
                     throw DiskCacheError(description: "a record of \(record.count) bytes does not fit the map of \(configuration.mapSize) bytes")
                 }
                 Self.waitForReaders(attempt)
@@ -123,8 +124,23 @@ extension DiskCache {
         fatalError("unreachable: the loop returns or throws")
     }
 
-    /// Tries a write gets when LMDB reports the map full, before giving up.
+    /// Tries a write gets when LMDB reports the map full, at least, before giving up.
     static let mapFullAttempts = 8
+
+    /// How long a write keeps trying when LMDB reports the map full, at least: another process's
+    /// reader can be descheduled in the middle of a read on a loaded machine (the crash test's
+    /// reading process, under CPU contention, outlasted 8 tries of 1–32 ms).
+    static let mapFullPatience: Duration = .seconds(2)
+
+    /// When a write that meets a full map gives up: after ``mapFullAttempts`` tries and
+    /// ``mapFullPatience``, whichever comes later.
+    struct MapFullPatience {
+        let started = ContinuousClock.now
+
+        func spent(after attempt: Int) -> Bool {
+            attempt >= DiskCache.mapFullAttempts && ContinuousClock.now - started >= DiskCache.mapFullPatience
+        }
+    }
 
     /// Waits 1, 2, 4, … 32 ms: another process's read transaction pins the pages freed since it
     /// began, until it ends (reads are short; a waiting write lets it finish).
@@ -274,10 +290,11 @@ extension DiskCache {
     /// could not cover), releases dead readers' slots, lets freed pages become reusable and tries
     /// again, so invalidations keep working on a full cache.
     func writeMakingRoom<R>(_ body: (Transaction) throws -> R) throws -> R {
+        let patience = MapFullPatience()
         for attempt in 0... {
             do {
                 return try lmdb.write(body)
-            } catch let error as LMDBError where error.isMapFull && attempt < Self.mapFullAttempts {
+            } catch let error as LMDBError where error.isMapFull && !patience.spent(after: attempt) {
                 metrics.record(.mapFull)
                 lmdb.clearStaleReaders()
                 // Freed pages are reusable two commits later: two no-op commits.

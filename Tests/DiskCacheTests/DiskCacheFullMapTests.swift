@@ -8,6 +8,33 @@ import TestSupport
 /// invalidations: the map never fills, because entries are evicted by the LMDB pages they and their
 /// indexes occupy, and an eighth of the map stays free for copy-on-write.
 @Suite(.timeLimit(.minutes(3))) struct DiskCacheFullMapTests {
+    /// A sweep is a removal like any other: on a full map, all the expired entries at once would
+    /// copy more pages than the headroom holds (one transaction of thousands of deletions failed
+    /// with MDB_MAP_FULL in the crash test's tight profile).
+    @Test func sweepingAFullCacheWhoseEntriesAllExpiredRemovesThemAll() throws {
+        let dir = try CacheDirectory()
+        let clock = ManualDiskClock()
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: 4 << 20, clock: clock))
+        let value = [UInt8](repeating: 5, count: 150)
+        var i = 0
+        // Until the cache is full: evicting by pages.
+        while try cache.statistics().evictions == 0 || i < 5_000 {
+            try cache.store(value, forKey: "key-\(i)", expiresAt: clock.now() + 60_000_000 + Int64(i), tags: ["t\(i % 5)", "all"])
+            i += 1
+        }
+        let entries = try cache.statistics().entries
+        #expect(entries > 3_000, "\(entries) entries")
+        clock.advance(seconds: 3_600)
+        #expect(try cache.removeExpired() == entries)
+        #expect(try cache.statistics().entries == 0)
+        #expect(try cache.consistencyProblems() == [])
+        // And the sweep bounded by its limit stops there.
+        for n in 0..<100 { try cache.store(value, forKey: "again-\(n)", expiresAt: clock.now() + 1) }
+        clock.advance(seconds: 1)
+        #expect(try cache.removeExpired(limit: 30) == 30)
+        #expect(try cache.removeExpired() == 70)
+    }
+
     @Test(arguments: [200, 1024, 5120])
     func smallValuesFillingPastTheBudgetNeverFillTheMap(valueBytes: Int) throws {
         let dir = try CacheDirectory()
