@@ -107,7 +107,9 @@ extension DiskCache {
             } catch let error as LMDBError where error.isMapFull {
                 metrics.record(.mapFull)
                 lmdb.clearStaleReaders()  // a killed process's reader slot pins freed pages
-                let evicted = (try? lmdb.write { txn in try evictForSpace(pages: needed, txn) }) ?? 0
+                // Evicting helps the first tries; past them the pages are pinned by a reader, and
+                // evicting on every try of the patience would empty the cache for one write.
+                let evicted = attempt < Self.mapFullAttempts ? (try? lmdb.write { txn in try evictForSpace(pages: needed, txn) }) ?? 0 : 0
                 for _ in 0..<evicted { metrics.record(.eviction) }
                 // LMDB reuses the pages a transaction frees only two transactions later: commit a
                 // no-op so the retry can use them.

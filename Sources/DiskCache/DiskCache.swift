@@ -103,14 +103,17 @@ public final class DiskCache: Sendable {
             lmdb = shared
             directoryID = registered
         } else {
-            let id = try Self.register(path)
-            directoryID = id
+            var id = try Self.register(path)
             func moveAside(_ reason: String) throws -> String {
                 let moved = try Self.moveAside(path, reason: reason, clock: configuration.clock, logger: logger)
                 // The new directory, locked before anyone else can enter it.
                 let newLock = try Self.takeOpenLock(path, timeout: configuration.openLockTimeout)
                 openLock.unlock()
                 openLock = newLock
+                // The registration names a directory by its inode, which went with the copy: the
+                // new directory is the one open now (and the copy may be opened to salvage it).
+                Self.unregister(id)
+                id = try Self.register(path)
                 holders = try FileLock(path: path + "/holders.lock")
                 guard try holders.tryLock(exclusive: true) else {
                     throw DiskCacheError(description: "another process opened \(path) while it was being moved aside")
@@ -138,9 +141,16 @@ public final class DiskCache: Sendable {
                 Self.unregister(id)
                 throw error
             }
+            directoryID = id
             if let aside { Self.removeOlderCopies(of: path, keeping: aside, logger: logger) }
         }
         self.lmdb = lmdb
+        // Unregistered once the environment is closed, not in this object's deinit (which runs
+        // before its properties are released): an open of the directory that sees it unregistered
+        // must not meet this environment still open (a second environment on the files in one
+        // process, whose close would drop the other's locks).
+        let registeredID = directoryID
+        lmdb.afterClose.withLock { $0 = { Self.unregister(registeredID) } }
         self.holders = holders
         movedAsidePath = aside
         pageSize = lmdb.pageSize
@@ -151,9 +161,7 @@ public final class DiskCache: Sendable {
         }
     }
 
-    deinit {
-        Self.unregister(directoryID)
-    }
+    // No deinit: the directory is unregistered when the environment closes (see `init`).
 
     /// Whether an open failure means the files are damaged or of another format (rather than,
     /// say, permissions or resources, which moving the files aside would not cure).

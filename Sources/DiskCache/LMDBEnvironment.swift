@@ -1,4 +1,5 @@
 import CLMDB
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -32,6 +33,9 @@ func check(_ code: Int32, _ operation: @autoclosure () -> String) throws(LMDBErr
 /// The `MDB_dbi` handles are plain integers, fixed after `init`.
 final class LMDBEnvironment: @unchecked Sendable {
     let env: OpaquePointer
+    /// Run once the environment is closed (in `deinit`): what must not happen while it is still
+    /// open — the process's registration of the directory, which lets another open start.
+    let afterClose = Mutex<(@Sendable () -> Void)?>(nil)
     let entries: MDB_dbi, tags: MDB_dbi, expiry: MDB_dbi, access: MDB_dbi, lru: MDB_dbi, meta: MDB_dbi
 
     /// Opens (creating if needed) the environment in directory `path`.
@@ -73,6 +77,7 @@ final class LMDBEnvironment: @unchecked Sendable {
         mdb_env_close(env)
         pthread_rwlock_destroy(resizeLock)
         resizeLock.deallocate()
+        afterClose.withLock { $0 }?()
     }
 
     /// Held shared by every transaction of this process, exclusively while adopting a map size

@@ -45,6 +45,42 @@ import TestSupport
         #expect(try cache.value(forKey: "k") == bytes("new"))
     }
 
+    @Test func aCacheThatMovedItsFilesAsideIsTheOneOpenAndTheCopyCanBeSalvaged() throws {
+        let dir = try CacheDirectory()
+        try Self.markNewerFormat(dir.path)
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+        let copy = try #require(cache.movedAsidePath)
+        // The directory open now is the new one: a second open of it in this process is refused
+        // (it would be a second LMDB environment on the same files)…
+        let error = #expect(throws: DiskCacheError.self) {
+            _ = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+        }
+        #expect(error?.description.contains("already open in this process") == true, "\(String(describing: error))")
+        // …while the copy moved aside is not open, and can be opened to salvage it (it is of the
+        // newer format, so that open moves it aside in turn: what matters is that it is allowed).
+        let salvage = try DiskCache(configuration: .init(path: copy, mapSize: Self.mapSize))
+        #expect(salvage.movedAsidePath != nil)
+        try cache.store(bytes("v"), forKey: "k")
+        #expect(try cache.value(forKey: "k") == bytes("v"))
+    }
+
+    @Test func aDirectoryStaysRegisteredUntilItsEnvironmentIsClosed() throws {
+        let dir = try CacheDirectory()
+        var environment: LMDBEnvironment?
+        do {
+            let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+            try cache.store(bytes("v"), forKey: "k")
+            environment = cache.lmdb  // outlives the cache, as work still running on it would
+        }
+        #expect(environment != nil)
+        #expect(throws: DiskCacheError.self, "the environment is still open: a second one on the files is refused") {
+            _ = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+        }
+        environment = nil
+        let reopened = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+        #expect(try reopened.value(forKey: "k") == bytes("v"))
+    }
+
     @Test func filesOfAnotherFormatThatAnotherProcessHoldsAreLeftAlone() async throws {
         let dir = try CacheDirectory()
         // Another process opens the cache (version 1) and keeps it open; this one then writes
