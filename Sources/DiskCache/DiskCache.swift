@@ -75,6 +75,17 @@ public final class DiskCache: Sendable {
         var shared: LMDBEnvironment?
         var registered: DirectoryID?
         var alone = try holders.tryLock(exclusive: true)
+        // A holder can also be a child process of this one between its fork and its exec (it holds
+        // a copy of every descriptor, the lock's too, for those moments). Where joining would
+        // leave files that need an open alone (a check that keeps dying, damage, another format),
+        // wait briefly — under the open lock, so no other open starts — for them to be ours alone.
+        // Files a live process really holds stay held.
+        let transientHolderWait = min(configuration.openLockTimeout, .seconds(2))
+        let unfinishedChecks = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap { Int($0) } ?? 0
+        if !alone, unfinishedChecks >= Self.unfinishedChecksBeforeMovingAside {
+            Self.waitingForTransientHolder.withLock { $0 }?()
+            alone = try holders.lock(exclusive: true, timeout: transientHolderWait)
+        }
         if !alone {
             // Another live process has these files open and checked them when it opened them:
             // join it. Whatever goes wrong here is reported, never cured by moving its files.
@@ -82,16 +93,12 @@ public final class DiskCache: Sendable {
             let id = try Self.register(path)
             do {
                 shared = try Self.openShared(configuration)
-            } catch let incompatible as IncompatibleFormat {
-                // A holder can also be a child process of this one between its fork and its exec
-                // (it holds a copy of every descriptor, the lock's too, for those moments). Files
-                // a live process really holds stay held: wait briefly (under the open lock, so no
-                // other open starts) before calling them in use.
+            } catch where error is IncompatibleFormat || Self.isDamage(error) {
                 Self.unregister(id)
                 holders.unlock()
                 Self.waitingForTransientHolder.withLock { $0 }?()
-                alone = try holders.lock(exclusive: true, timeout: min(configuration.openLockTimeout, .seconds(2)))
-                guard alone else { throw incompatible.error(configuration.path) }
+                alone = try holders.lock(exclusive: true, timeout: transientHolderWait)
+                guard alone else { throw (error as? IncompatibleFormat)?.error(configuration.path) ?? error }
             } catch {
                 Self.unregister(id)
                 throw error

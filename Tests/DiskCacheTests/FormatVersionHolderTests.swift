@@ -38,11 +38,35 @@ import TestSupport
         }
         defer { DiskCache.waitingForTransientHolder.withLock { $0 = nil } }
         let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
-        #expect(calls.value.withLock { $0 } == 1, "the open saw the holder and waited for it")
+        #expect(calls.value.withLock { $0 } >= 1, "the open saw the holder and waited for it")
         #expect(cache.movedAsidePath != nil, "alone with files of another format: moved aside")
         #expect(try cache.value(forKey: "k") == nil)
         try cache.store(bytes("new"), forKey: "k")
         #expect(try cache.value(forKey: "k") == bytes("new"))
+    }
+
+    @Test func aTransientHolderDoesNotKeepAFileWhoseCheckKeepsDyingFromBeingMovedAside() throws {
+        let dir = try CacheDirectory()
+        do {
+            let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+            try cache.store(bytes("v"), forKey: "k")
+        }
+        // Three opens in a row died checking the file (as the marker says)…
+        try Data("3".utf8).write(to: URL(fileURLWithPath: dir.path + "/open-check.marker"))
+        // …and a forked child holds the lock for a moment.
+        let transient = try FileLock(path: dir.path + "/holders.lock")
+        try transient.lock(exclusive: false)
+        let calls = CallCount()
+        DiskCache.waitingForTransientHolder.withLock {
+            $0 = {
+                calls.value.withLock { $0 += 1 }
+                transient.unlock()
+            }
+        }
+        defer { DiskCache.waitingForTransientHolder.withLock { $0 = nil } }
+        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+        #expect(calls.value.withLock { $0 } >= 1, "the open saw the holder and waited for it")
+        #expect(cache.movedAsidePath != nil, "not walked a fourth time: moved aside")
     }
 
     @Test func aCacheThatMovedItsFilesAsideIsTheOneOpenAndTheCopyCanBeSalvaged() throws {
