@@ -22,12 +22,11 @@ import TestSupport
         }
     }
 
-    @Test func aHolderThatGoesAwayWhileTheOpenWaitsIsNotAnotherProcess() throws {
-        let dir = try CacheDirectory()
-        try Self.markNewerFormat(dir.path)
-        // A second open file description with a shared lock: what a forked child holds until it
-        // execs. It ends exactly when the open starts waiting.
-        let transient = try FileLock(path: dir.path + "/holders.lock")
+    /// Runs `body` while a second open file description holds `holders.lock` shared — what a
+    /// forked child holds until it execs — and ends that hold exactly when an open starts waiting.
+    /// - Returns: what `body` returned, and how often an open started waiting
+    static func withTransientHolder<T>(_ path: String, _ body: () throws -> T) throws -> (T, Int) {
+        let transient = try FileLock(path: path + "/holders.lock")
         try transient.lock(exclusive: false)
         let calls = CallCount()
         DiskCache.waitingForTransientHolder.withLock {
@@ -37,8 +36,17 @@ import TestSupport
             }
         }
         defer { DiskCache.waitingForTransientHolder.withLock { $0 = nil } }
-        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
-        #expect(calls.value.withLock { $0 } >= 1, "the open saw the holder and waited for it")
+        let result = try body()
+        return (result, calls.value.withLock { $0 })
+    }
+
+    @Test func aHolderThatGoesAwayWhileTheOpenWaitsIsNotAnotherProcess() throws {
+        let dir = try CacheDirectory()
+        try Self.markNewerFormat(dir.path)
+        let (cache, calls) = try Self.withTransientHolder(dir.path) {
+            try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
+        }
+        #expect(calls >= 1, "the open saw the holder and waited for it")
         #expect(cache.movedAsidePath != nil, "alone with files of another format: moved aside")
         #expect(try cache.value(forKey: "k") == nil)
         try cache.store(bytes("new"), forKey: "k")
@@ -54,18 +62,10 @@ import TestSupport
         // Three opens in a row died checking the file (as the marker says)…
         try Data("3".utf8).write(to: URL(fileURLWithPath: dir.path + "/open-check.marker"))
         // …and a forked child holds the lock for a moment.
-        let transient = try FileLock(path: dir.path + "/holders.lock")
-        try transient.lock(exclusive: false)
-        let calls = CallCount()
-        DiskCache.waitingForTransientHolder.withLock {
-            $0 = {
-                calls.value.withLock { $0 += 1 }
-                transient.unlock()
-            }
+        let (cache, calls) = try Self.withTransientHolder(dir.path) {
+            try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
         }
-        defer { DiskCache.waitingForTransientHolder.withLock { $0 = nil } }
-        let cache = try DiskCache(configuration: .init(path: dir.path, mapSize: Self.mapSize))
-        #expect(calls.value.withLock { $0 } >= 1, "the open saw the holder and waited for it")
+        #expect(calls >= 1, "the open saw the holder and waited for it")
         #expect(cache.movedAsidePath != nil, "not walked a fourth time: moved aside")
     }
 
