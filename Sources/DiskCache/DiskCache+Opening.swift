@@ -95,8 +95,9 @@ extension DiskCache {
         return lmdb
     }
 
-    /// Called (when set) as an open that found files of another format held by someone starts
-    /// waiting for them to be its alone: lets a test end a transient holder at that moment.
+    /// Called (when set) as an open that found files needing an open alone (another format,
+    /// damage, a check that keeps dying) held by someone starts waiting for them to be its alone:
+    /// lets a test end a transient holder at that moment.
     static let waitingForTransientHolder = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// Files in use by another process are of a format version this release cannot read.

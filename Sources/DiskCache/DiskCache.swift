@@ -133,7 +133,9 @@ public final class DiskCache: Sendable {
                 // that file again, or every restart would crash the same way. Only a process alone
                 // with the files (holding the open lock) writes it, so concurrent opens cannot add
                 // to each other's count.
-                let unfinished = (try? String(contentsOfFile: marker, encoding: .utf8)).flatMap { Int($0) } ?? 0
+                // Read before the wait above; unchanged since (only an open holding the open lock
+                // writes it, and this one holds it).
+                let unfinished = unfinishedChecks
                 if unfinished >= Self.unfinishedChecksBeforeMovingAside {
                     aside = try moveAside("\(unfinished) opens in a row died checking the file")
                 }

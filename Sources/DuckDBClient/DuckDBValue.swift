@@ -45,10 +45,7 @@ extension DuckDBValue {
         case .int(let v): return duckdb_bind_int64(statement, i, v)
         case .double(let v): return duckdb_bind_double(statement, i, v)
         case .string(let v):
-            // Through a DuckDB value, which owns a copy of the bytes.
-            var value: duckdb_value? = v.withCString { duckdb_create_varchar_length($0, idx_t(v.utf8.count)) }
-            defer { duckdb_destroy_value(&value) }
-            return duckdb_bind_value(statement, i, value)
+            return v.withCString { duckdb_bind_varchar_length(statement, i, $0, idx_t(v.utf8.count)) }
         case .blob(let v):
             return v.withUnsafeBytes { buf in
                 guard let base = buf.baseAddress else { return duckdb_bind_blob(statement, i, "", 0) }
